@@ -1,0 +1,56 @@
+# Two commands do all the set-up: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run test test-python test-frontend bench lint typecheck browser frontend clean
+
+run: $(STAMP) frontend/dist/index.html
+	$(PY) scripts/run.py
+
+test: $(STAMP) frontend/dist/index.html browser
+	npm --prefix frontend test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-python: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-frontend: frontend/node_modules/.installed
+	npm --prefix frontend test
+
+bench: $(STAMP)
+	$(PY) bench/graph_bench.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+typecheck: $(STAMP) frontend/node_modules/.installed
+	$(PY) -m mypy
+	npm --prefix frontend run typecheck
+
+frontend: frontend/dist/index.html
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	npm --prefix frontend ci --no-audit --no-fund
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
+	npm --prefix frontend run build
+
+# Browser tests drive Debian's Chromium; never a downloaded browser.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var

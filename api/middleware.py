@@ -1,0 +1,26 @@
+"""Refuse oversized request bodies before anything reads them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RequestSizeLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.API_MAX_BODY_BYTES
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            return JsonResponse({"detail": f"Content-Length {raw!r} is not a number."}, status=400)
+        if length > limit:
+            return JsonResponse(
+                {"detail": f"Request body is {length} bytes; the limit is {limit} bytes."},
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from api.health import healthz
+from api.spa import spa_index
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
+    # Everything else is the single-page app, which routes on the client.
+    re_path(r"^(?!api/|admin/|static/|media/|ws/).*$", spa_index, name="spa"),
+]

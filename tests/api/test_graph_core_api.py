@@ -1,0 +1,117 @@
+"""The graph core over HTTP: layers, validate, source, templates, torchvision import."""
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.api.test_graphs import VALID
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project_id(api: Any) -> int:
+    return int(api.post("/api/v1/projects/", {"name": "p"}, format="json").json()["id"])
+
+
+def test_layers_serve_the_registry_with_schemas() -> None:
+    body = APIClient().get("/api/v1/layers/").json()
+    by_id = {layer["id"]: layer for layer in body["layers"]}
+    for required in ["conv2d", "linear", "image_input", "add", "concat", "lstm", "transformer_encoder_layer"]:
+        assert required in by_id, required
+    conv = by_id["conv2d"]
+    assert conv["category"] in body["categories"] and conv["doc"]
+    assert "out_channels" in conv["params_schema"]["properties"]
+    assert by_id["add"]["variadic"] == {"param": "num_inputs", "prefix": "in"}
+
+
+def test_validate_returns_shapes_and_every_error(api: Any) -> None:
+    ok = api.post("/api/v1/graphs/validate/", {"document": VALID, "batch_size": 4}, format="json").json()
+    assert ok["ok"] is True
+    assert ok["nodes"]["fc"]["outputs"]["out"] == [4, 10]
+    broken = {
+        **VALID,
+        "nodes": VALID["nodes"] + [{"id": "mystery", "type": "warp_drive", "params": {}}],
+        "edges": [{"source": "x", "target": "c1"}, {"source": "c1", "target": "fc"}],
+    }
+    report = api.post("/api/v1/graphs/validate/", {"document": broken}, format="json").json()
+    assert report["ok"] is False
+    codes = {(e["node_id"], e["code"]) for e in report["errors"]}
+    assert ("mystery", "unknown_type") in codes
+    assert any(e["node_id"] == "fc" and e["code"] == "shape_mismatch" for e in report["errors"]) or any(
+        e["node_id"] == "flat" for e in report["errors"]
+    )
+
+
+def test_validate_rejects_malformed_requests_naming_the_field(api: Any) -> None:
+    assert "document" in api.post("/api/v1/graphs/validate/", {"document": [1]}, format="json").json()
+    response = api.post("/api/v1/graphs/validate/", {"document": VALID, "batch_size": 0}, format="json")
+    assert response.status_code == 400 and "batch_size" in response.json()
+
+
+def test_validate_never_500s_on_junk_documents(api: Any) -> None:
+    junk = [
+        {}, {"nodes": "x"}, {"nodes": [1, 2]}, {"nodes": [{"id": 3}]}, {"edges": [{"source": None}]},
+        {"schema_version": "nine", "nodes": [{"id": "a", "type": "conv2d", "params": {"out_channels": -1}}]},
+    ]
+    for doc in junk:
+        response = api.post("/api/v1/graphs/validate/", {"document": doc}, format="json")
+        assert response.status_code == 200 and response.json()["ok"] is False, doc
+
+
+def test_version_source_runs_standalone(api: Any, project_id: int) -> None:
+    gid = api.post("/api/v1/graphs/", {"project": project_id, "name": "My Net"}, format="json").json()["id"]
+    vid = api.post(f"/api/v1/graphs/{gid}/versions/", {"document": VALID}, format="json").json()["id"]
+    body = api.get(f"/api/v1/graphs/{gid}/versions/{vid}/source/").json()
+    assert body["filename"] == "my_net_v1.py"
+    namespace: dict[str, Any] = {}
+    exec(compile(body["source"], "generated", "exec"), namespace)
+    import torch
+
+    out = namespace["Model"]()(torch.zeros(2, 1, 8, 8))
+    assert tuple(out.shape) == (2, 10)
+
+
+def test_source_of_a_draft_is_400_with_errors(api: Any, project_id: int) -> None:
+    gid = api.post("/api/v1/graphs/", {"project": project_id, "name": "g"}, format="json").json()["id"]
+    draft = {**VALID, "edges": VALID["edges"][:1]}
+    vid = api.post(f"/api/v1/graphs/{gid}/versions/", {"document": draft}, format="json").json()["id"]
+    response = api.get(f"/api/v1/graphs/{gid}/versions/{vid}/source/")
+    assert response.status_code == 400 and response.json()["errors"]
+
+
+def test_templates_list_and_create_graph_from_one(api: Any, project_id: int) -> None:
+    listing = api.get("/api/v1/templates/").json()
+    ids = [t["id"] for t in listing["templates"]]
+    assert len(ids) >= 8 and "resnet18" in listing["torchvision"]
+    made = api.post(
+        "/api/v1/graphs/from-template/", {"project": project_id, "template": ids[0]}, format="json"
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["latest_version"]["is_valid"] is True
+    unknown = api.post("/api/v1/graphs/from-template/", {"project": project_id, "template": "nope"}, format="json")
+    assert unknown.status_code == 400 and "template" in unknown.json()
+
+
+def test_create_graph_from_torchvision(api: Any, project_id: int) -> None:
+    made = api.post(
+        "/api/v1/graphs/from-torchvision/",
+        {"project": project_id, "architecture": "resnet18", "num_classes": 3, "input_size": 64},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    gid = made.json()["id"]
+    version = api.get(f"/api/v1/graphs/{gid}/versions/{made.json()['latest_version']['id']}/").json()
+    assert version["is_valid"] is True
+    positions = {(n["position"]["x"], n["position"]["y"]) for n in version["document"]["nodes"]}
+    assert len(positions) == len(version["document"]["nodes"]), "imported graphs are laid out"
+    bad = api.post("/api/v1/graphs/from-torchvision/", {"project": project_id, "architecture": "os.system"}, format="json")
+    assert bad.status_code == 400 and "architecture" in bad.json()
+
+
+def test_template_into_someone_elses_project_is_404(alice: Any, bob: Any, client_for: Any, project_id: int) -> None:
+    response = client_for(bob).post(
+        "/api/v1/graphs/from-template/", {"project": project_id, "template": "lenet5"}, format="json"
+    )
+    assert response.status_code in (400, 404)
+    assert response.status_code == 404 or "template" in response.json()

@@ -1,0 +1,133 @@
+"""Shared fixtures: API clients for two users, and a live stack (ASGI server + Celery worker)
+running as separate processes against the test database and the real Redis."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_user(db: None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    def make(username: str, password: str = "correct-horse-battery") -> Any:
+        return get_user_model().objects.create_user(username=username, password=password)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Any) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user: Any) -> Any:
+    return make_user("bob")
+
+
+@pytest.fixture
+def client_for() -> Any:
+    from rest_framework.test import APIClient
+
+    def make(user: Any | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(alice: Any, client_for: Any) -> Any:
+    return client_for(alice)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env_for_children() -> dict[str, str]:
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env["REDIS_URL"] = settings.REDIS_URL
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class LiveStack:
+    def __init__(self, url: str, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.url = url
+        self.procs = procs
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[LiveStack]:
+    """daphne and one Celery worker as real processes, sharing the test database."""
+    logs = tmp_path_factory.mktemp("stack")
+    env = _env_for_children()
+    port = _free_port()
+    worker_log = open(logs / "worker.log", "wb")
+    web_log = open(logs / "web.log", "wb")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu", "-c", "1",
+             "-n", f"test{port}@%h", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
+        ),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    healthy = False
+    while time.monotonic() < deadline and not healthy:
+        if any(p.poll() is not None for p in procs):
+            break
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=3) as response:
+                healthy = response.status == 200
+        except OSError:
+            time.sleep(0.5)
+    if not healthy:
+        for p in procs:
+            p.terminate()
+        raise RuntimeError(
+            "live stack did not become healthy:\n"
+            + (logs / "web.log").read_text()[-3000:] + (logs / "worker.log").read_text()[-3000:]
+        )
+    try:
+        yield LiveStack(url, procs)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        worker_log.close()
+        web_log.close()

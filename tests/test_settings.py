@@ -1,0 +1,42 @@
+"""Production settings pass Django's deployment checks; bad environment values fail loudly."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_passes_with_production_settings() -> None:
+    result = _manage(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": "x7#kP2!vQ9$wL4^zR8&mN3*tB6(yH1)cJ5-dF0_gS2+aE4=uW8",
+            "ALLOWED_HOSTS": "vmb.example.org",
+        },
+        "check", "--deploy", "--fail-level", "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_requires_secret_key() -> None:
+    result = _manage({"DJANGO_SETTINGS_MODULE": "config.settings.production"}, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("VMB_API_MAX_BODY_BYTES", "lots")])
+def test_bad_environment_values_name_the_variable(name: str, value: str) -> None:
+    result = _manage({"DJANGO_SETTINGS_MODULE": "config.settings.test", name: value}, "check")
+    assert result.returncode != 0 and name in result.stderr
