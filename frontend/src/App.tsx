@@ -1,0 +1,38 @@
+import { useEffect } from "react";
+import { Navigate, Route, Routes } from "react-router-dom";
+
+import { AppLayout } from "./components/AppLayout";
+import { GuestOnly, RequireAuth } from "./components/RouteGuards";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { AuthPage } from "./pages/auth/AuthPage";
+import { GraphEditorPage } from "./pages/graph/GraphEditorPage";
+import { ProjectDetailPage } from "./pages/project/ProjectDetailPage";
+import { ProjectsPage } from "./pages/projects/ProjectsPage";
+import { useSession } from "./stores/session";
+
+/** The route table. Rendered inside a router: BrowserRouter in main.tsx, MemoryRouter in tests. */
+export function App() {
+  const loadSession = useSession((state) => state.load);
+
+  useEffect(() => {
+    if (useSession.getState().status === "unknown") void loadSession();
+  }, [loadSession]);
+
+  return (
+    <Routes>
+      <Route element={<AppLayout />}>
+        <Route element={<GuestOnly />}>
+          <Route path="/sign-in" element={<AuthPage key="sign-in" mode="sign-in" />} />
+          <Route path="/sign-up" element={<AuthPage key="sign-up" mode="sign-up" />} />
+        </Route>
+        <Route element={<RequireAuth />}>
+          <Route path="/" element={<Navigate to="/projects" replace />} />
+          <Route path="/projects" element={<ProjectsPage />} />
+          <Route path="/projects/:projectId" element={<ProjectDetailPage />} />
+          <Route path="/projects/:projectId/graphs/:graphId" element={<GraphEditorPage />} />
+        </Route>
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,71 @@
+import { vi } from "vitest";
+
+/** One request the code under test sent, decoded for assertions. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Headers;
+  credentials: RequestCredentials | undefined;
+  body: unknown;
+}
+
+export interface MockResponse {
+  status: number;
+  body?: unknown;
+}
+
+export type RouteHandler = MockResponse | ((request: RecordedRequest) => MockResponse);
+
+/** Routes keyed "METHOD /path/" (no query string). */
+export type Routes = Record<string, RouteHandler>;
+
+const defaultRoutes: Routes = {
+  "GET /healthz": { status: 200, body: { status: "ok", checks: { database: { ok: true } } } },
+};
+
+export function json(status: number, body?: unknown): MockResponse {
+  return { status, body };
+}
+
+/**
+ * Replaces `fetch` with a fake server answering from `routes`. An unrouted request gets a 599 so
+ * a test that forgot a route fails visibly instead of hanging.
+ */
+export function mockApi(routes: Routes) {
+  const requests: RecordedRequest[] = [];
+  const table: Routes = { ...defaultRoutes, ...routes };
+
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = new URL(String(input), "http://localhost");
+    const request: RecordedRequest = {
+      method: init.method ?? "GET",
+      path: url.pathname,
+      query: url.searchParams,
+      headers: new Headers(init.headers),
+      credentials: init.credentials,
+      body: typeof init.body === "string" ? (JSON.parse(init.body) as unknown) : undefined,
+    };
+    requests.push(request);
+    const handler = table[`${request.method} ${request.path}`];
+    const response =
+      handler === undefined
+        ? json(599, { detail: `No mock for ${request.method} ${request.path}` })
+        : typeof handler === "function"
+          ? handler(request)
+          : handler;
+    const hasBody = response.body !== undefined;
+    return new Response(hasBody ? JSON.stringify(response.body) : null, {
+      status: response.status,
+      headers: hasBody ? { "Content-Type": "application/json" } : {},
+    });
+  });
+  vi.stubGlobal("fetch", fetchMock);
+
+  return {
+    fetchMock,
+    requests,
+    /** The requests sent to one route, oldest first. */
+    sent: (method: string, path: string) => requests.filter((r) => r.method === method && r.path === path),
+  };
+}
