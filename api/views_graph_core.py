@@ -89,7 +89,7 @@ def _slug(name: str) -> str:
 class TemplateListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=inline_serializer("TemplateList", {
+    @extend_schema(operation_id="templates_list", responses=inline_serializer("TemplateList", {
         "templates": serializers.ListField(child=serializers.DictField()),
         "torchvision": serializers.ListField(child=serializers.CharField()),
     }))
@@ -102,7 +102,7 @@ class TemplateListView(APIView):
 class TemplateDetailView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="templates_get", responses={200: dict})
     def get(self, request: Request, template_id: str) -> Response:
         from builder.graph.templates import get_template
 

@@ -77,9 +77,16 @@ def _env_for_children() -> dict[str, str]:
 
 
 class LiveStack:
-    def __init__(self, url: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
         self.url = url
         self.procs = procs
+        self.logs = logs
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return "".join(
+            f"--- {name} ---\n" + (self.logs / name).read_text(errors="replace")[-chars:]
+            for name in ("web.log", "worker.log")
+        )
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +127,7 @@ def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: 
             + (logs / "web.log").read_text()[-3000:] + (logs / "worker.log").read_text()[-3000:]
         )
     try:
-        yield LiveStack(url, procs)
+        yield LiveStack(url, procs, logs)
     finally:
         for p in procs:
             p.terminate()

@@ -14,8 +14,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    # Function scope: Playwright's sync API keeps an event loop running while it is open, and
+    # Django refuses database calls from a thread with a running loop.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -33,3 +35,20 @@ def page(browser: Any) -> Iterator[Any]:
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """On a failed browser test, attach what the page showed, so the failure explains itself."""
+    outcome = yield
+    report = outcome.get_result()
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and page is not None:
+        try:
+            report.sections.append(("page text", page.inner_text("body")[:3000]))
+            report.sections.append(("page url", page.url))
+            stack = item.funcargs.get("live_stack")
+            if stack is not None:
+                report.sections.append(("server logs", stack.log_tail()))
+        except Exception as exc:  # the page may be gone; the original failure still stands
+            report.sections.append(("page text", f"unavailable: {exc}"))

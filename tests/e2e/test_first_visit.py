@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+# The mark makes pytest-django create the test database that the live stack serves from.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
