@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -37,5 +37,6 @@ urlpatterns = [
          name="graph-version-source"),
     path("graphs/<int:graph_pk>/versions/", versions, name="graph-versions"),
     path("graphs/<int:graph_pk>/versions/<int:pk>/", version, name="graph-version"),
+    path("", include("api.urls_datasets")),
     *router.urls,
 ]

@@ -109,3 +109,7 @@ class GraphVersion(models.Model):
         if self.pk is not None and not kwargs.pop("_allow_update", False):
             raise ImmutableVersionError("graph versions are immutable; save a new version instead")
         super().save(*args, **kwargs)
+
+
+# Datasets live in their own module to keep files small; importing them here registers them.
+from .dataset_models import *  # noqa: E402,F401,F403

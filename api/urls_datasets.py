@@ -1,0 +1,2 @@
+"""Dataset endpoints, included by api/urls.py."""
+urlpatterns: list = []

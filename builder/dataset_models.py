@@ -1,0 +1,1 @@
+"""Dataset models (see issue: datasets). Empty until the datasets work lands."""
