@@ -1,0 +1,332 @@
+"""Small ``nn.Module`` classes that the layer types build into.
+
+Every class here is a plain module that ``torch.fx`` can trace, ``torch.jit.script`` compiles and
+ONNX export accepts: fixed arity, annotated ``forward``, no Python-side state that changes per
+call. Tensors are batch-first throughout.
+
+The variadic merges (``Add``, ``Multiply``, ``Concat``) need a fixed number of arguments for
+TorchScript, so ``variadic_module("Add", 3)`` generates ``Add3`` with ``forward(x0, x1, x2)``.
+Generated classes live in this module's namespace (``modules.Add3``) so they pickle.
+"""
+
+import linecache
+import math
+import re
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_VARIADIC_OPS = {"Add": " + ", "Multiply": " * ", "Concat": ", "}
+_VARIADIC_NAME = re.compile(r"^(Add|Multiply|Concat)([0-9]+)$")
+_generated: dict[str, type[nn.Module]] = {}
+
+
+class _Variadic(nn.Module):
+    """Base of the generated merges; ``dim`` is only used by ``Concat``."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}" if type(self).__name__.startswith("Concat") else ""
+
+
+def variadic_module(kind: str, n: int) -> type[nn.Module]:
+    """The ``Add``/``Multiply``/``Concat`` class taking exactly ``n`` tensors."""
+    if kind not in _VARIADIC_OPS or not 1 <= n <= 256:
+        raise ValueError(f"no variadic module {kind}{n}")
+    name = f"{kind}{n}"
+    if name in _generated:
+        return _generated[name]
+    args = [f"x{i}" for i in range(n)]
+    expr = _VARIADIC_OPS[kind].join(args)
+    if kind == "Concat":
+        expr = f"torch.cat([{expr}], dim=self.dim)"
+    signature = ", ".join(f"{a}: Tensor" for a in args)
+    source = f"def forward(self, {signature}) -> Tensor:\n    return {expr}\n"
+    # TorchScript reads forward's source through linecache, as torch.fx does for GraphModule.
+    filename = f"<builder.graph.modules.{name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, object] = {"torch": torch, "Tensor": Tensor}
+    exec(compile(source, filename, "exec"), namespace)
+    cls = type(name, (_Variadic,), {"forward": namespace["forward"], "__module__": __name__})
+    cls.__qualname__ = name
+    _generated[name] = cls
+    return cls
+
+
+def __getattr__(name: str) -> type[nn.Module]:
+    match = _VARIADIC_NAME.match(name)
+    if match is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return variadic_module(match.group(1), int(match.group(2)))
+
+
+class Reshape(nn.Module):
+    """Reshapes each sample to ``shape`` (batch kept); one entry may be -1."""
+
+    shape: list[int]
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = list(shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape([x.size(0)] + self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Permute(nn.Module):
+    """Permutes dimensions; ``dims`` covers the whole tensor, batch included."""
+
+    dims: list[int]
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Transpose(nn.Module):
+    def __init__(self, dim0: int, dim1: int) -> None:
+        super().__init__()
+        self.dim0 = dim0
+        self.dim1 = dim1
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.transpose(self.dim0, self.dim1)
+
+    def extra_repr(self) -> str:
+        return f"dim0={self.dim0}, dim1={self.dim1}"
+
+
+class ChannelShuffle(nn.Module):
+    """ShuffleNet channel shuffle on ``[N, C, H, W]``."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.size(0), x.size(1), x.size(2), x.size(3)
+        x = x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2)
+        return x.reshape(n, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class Mean(nn.Module):
+    dims: list[int]
+
+    def __init__(self, dims: list[int], keepdim: bool = False) -> None:
+        super().__init__()
+        self.dims = list(dims)
+        self.keepdim = keepdim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean(dim=self.dims, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}, keepdim={self.keepdim}"
+
+
+class ParameterTensor(nn.Module):
+    """A learnable tensor of shape ``[1, *shape]`` with no input; it broadcasts over the batch."""
+
+    def __init__(self, shape: list[int], init: str = "zeros", std: float = 0.02) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty([1] + list(shape)))
+        if init == "zeros":
+            nn.init.zeros_(self.weight)
+        elif init == "ones":
+            nn.init.ones_(self.weight)
+        elif init == "normal":
+            nn.init.normal_(self.weight, std=std)
+        else:
+            nn.init.uniform_(self.weight, -std, std)
+
+    def forward(self) -> Tensor:
+        return self.weight
+
+
+class MultiHeadAttention(nn.Module):
+    """Batch-first multi-head attention on ``F.scaled_dot_product_attention``.
+
+    ``key`` defaults to ``query`` and ``value`` to ``key`` (self-attention). Inputs are
+    ``[N, L, E]`` (query) and ``[N, S, kdim]``/``[N, S, vdim]``; the output is ``[N, L, E]``.
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        kdim: int,
+        vdim: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        causal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.dropout = dropout
+        self.causal = causal
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj = nn.Linear(kdim, embed_dim, bias=bias)
+        self.v_proj = nn.Linear(vdim, embed_dim, bias=bias)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+
+    def forward(self, query: Tensor, key: Tensor | None = None, value: Tensor | None = None) -> Tensor:
+        if key is None:
+            key = query
+        if value is None:
+            value = key
+        n, length = query.size(0), query.size(1)
+        q = self.q_proj(query).reshape(n, length, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(key).reshape(n, -1, self.num_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(value).reshape(n, -1, self.num_heads, self.head_dim).transpose(1, 2)
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+        return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Self-attention plus feed-forward block (post-norm by default, pre-norm with
+    ``norm_first``), written out so that fx traces it and SDPA runs the attention."""
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        norm_first: bool = False,
+        layer_norm_eps: float = 1e-5,
+        causal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, nhead, d_model, d_model, dropout=dropout, causal=causal)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.activation = nn.GELU() if activation == "gelu" else nn.ReLU()
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def _attention(self, x: Tensor) -> Tensor:
+        return self.dropout1(self.self_attn(x))
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.norm_first:
+            x = x + self._attention(self.norm1(x))
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._attention(x))
+        return self.norm2(x + self._feed_forward(x))
+
+
+def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
+    """The ``[1, max_len, d_model]`` sine/cosine table of "Attention Is All You Need"."""
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(max_len, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)[:, : d_model // 2]
+    return table.unsqueeze(0)
+
+
+class PositionalEncoding(nn.Module):
+    """Adds a position table to ``[N, L, E]``: fixed sinusoids or a learned ``[1, max_len, E]``."""
+
+    def __init__(self, d_model: int, max_len: int, kind: str = "sinusoidal", dropout: float = 0.0) -> None:
+        super().__init__()
+        if kind == "learned":
+            self.table = nn.Parameter(torch.empty(1, max_len, d_model))
+            nn.init.normal_(self.table, std=0.02)
+        else:
+            self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(x + torch.narrow(self.table, 1, 0, x.size(1)))
+
+
+def _last_hidden(h: Tensor, bidirectional: bool) -> Tensor:
+    """Final hidden state of the top layer, both directions side by side: ``[N, H * dirs]``."""
+    if bidirectional:
+        return torch.cat([h[-2], h[-1]], dim=1)
+    return h[-1]
+
+
+class LSTMLayer(nn.Module):
+    """Batch-first LSTM returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.bidirectional = bidirectional
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        result = self.rnn(x)
+        return result[0], _last_hidden(result[1][0], self.bidirectional)
+
+
+class GRULayer(nn.Module):
+    """Batch-first GRU returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.bidirectional = bidirectional
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        result = self.rnn(x)
+        return result[0], _last_hidden(result[1], self.bidirectional)

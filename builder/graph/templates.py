@@ -1,0 +1,81 @@
+"""Starter graphs: hand-made templates (JSON files in ``templates/``) and torchvision models.
+
+Each template file holds ``{"id", "name", "description", "task", "modality", "graph"}`` where
+``graph`` is a graph document; ``templates/_make.py`` writes them. ``torchvision_graph`` builds
+a torchvision architecture (random weights: no downloads) and imports it with ``from_module``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+_SUMMARY_KEYS = ("id", "name", "description", "task", "modality")
+
+# Architectures that import exactly (tests round-trip a sample of each family).
+TORCHVISION_ARCHITECTURES: tuple[str, ...] = (
+    "alexnet",
+    "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+    "densenet121", "densenet161", "densenet169", "densenet201",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
+    "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
+    "googlenet",
+    "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+    "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+    "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_y_400mf", "regnet_y_800mf",
+    "regnet_y_1_6gf",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+    "squeezenet1_0", "squeezenet1_1",
+    "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+)
+
+
+@cache
+def _load_all() -> dict[str, dict[str, Any]]:
+    templates = {}
+    for path in sorted(TEMPLATE_DIR.glob("*.json")):
+        data = json.loads(path.read_text())
+        templates[data["id"]] = data
+    return templates
+
+
+def list_templates() -> list[dict[str, str]]:
+    """Summaries of every template: ``id``, ``name``, ``description``, ``task``, ``modality``."""
+    return [{key: t[key] for key in _SUMMARY_KEYS} for t in _load_all().values()]
+
+
+def get_template(template_id: str) -> dict[str, Any]:
+    """A fresh copy of the template's graph document. Raises ``KeyError`` for an unknown id."""
+    templates = _load_all()
+    if template_id not in templates:
+        raise KeyError(f"no template {template_id!r}; known: {', '.join(templates)}")
+    return copy.deepcopy(templates[template_id]["graph"])
+
+
+def torchvision_graph(
+    name: str, num_classes: int = 1000, input_size: int = 224
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Graph document and (randomly initialised) weights of a torchvision classifier.
+
+    ``name`` must be in ``TORCHVISION_ARCHITECTURES``; the graph's image input is
+    ``3 x input_size x input_size``. Raises ``KeyError`` for other names.
+    """
+    import torchvision
+
+    from .importer import from_module
+
+    if name not in TORCHVISION_ARCHITECTURES:
+        raise KeyError(f"{name!r} is not a supported torchvision architecture")
+    kwargs: dict[str, Any] = {"weights": None, "num_classes": num_classes}
+    if name == "googlenet":
+        kwargs |= {"aux_logits": False, "init_weights": True}
+    model = torchvision.models.get_model(name, **kwargs).eval()
+    doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)
+    return doc, weights

@@ -1,0 +1,192 @@
+"""Writes the template JSON files next to this script: ``python builder/graph/templates/_make.py``.
+
+Small networks are spelled out with a tiny builder so their node ids read well on the canvas;
+the torchvision-shaped ones (ResNet-18, VGG-11, MobileNetV2) are imported from torchvision
+with ``from_module``, so they match the reference implementations exactly.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run as a script from anywhere
+
+from builder.graph import registry  # noqa: E402
+from builder.graph.importer import from_module  # noqa: E402
+from builder.graph.layout import auto_layout  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+class GraphBuilder:
+    """``b.add("c1", "conv2d", {"out_channels": 6}, "x")`` adds a node fed by ``x``; inputs
+    fill the layer's input ports in order and may name a port (``"lstm:last"``)."""
+
+    def __init__(self, name: str) -> None:
+        self.doc: dict[str, Any] = {"schema_version": 1, "name": name, "nodes": [], "edges": []}
+
+    def add(self, node_id: str, type_id: str, params: dict[str, Any] | None = None, *inputs: str) -> str:
+        layer = registry.get(type_id)
+        assert layer is not None, type_id
+        params = params or {}
+        ports = layer.input_ports(layer.parse_params(params))
+        self.doc["nodes"].append({"id": node_id, "type": type_id, "params": params})
+        for port, source in zip(ports, inputs, strict=False):
+            src, _, src_port = source.partition(":")
+            self.doc["edges"].append(
+                {"source": src, "source_port": src_port or "out", "target": node_id, "target_port": port}
+            )
+        return node_id
+
+    def build(self) -> dict[str, Any]:
+        return auto_layout(self.doc)
+
+
+def lenet5() -> dict[str, Any]:
+    b = GraphBuilder("LeNet-5")
+    x = b.add("image", "image_input", {"channels": 1, "height": 32, "width": 32})
+    x = b.add("c1", "conv2d", {"out_channels": 6, "kernel_size": 5}, x)
+    x = b.add("tanh1", "tanh", {}, x)
+    x = b.add("s2", "avg_pool2d", {"kernel_size": 2}, x)
+    x = b.add("c3", "conv2d", {"out_channels": 16, "kernel_size": 5}, x)
+    x = b.add("tanh2", "tanh", {}, x)
+    x = b.add("s4", "avg_pool2d", {"kernel_size": 2}, x)
+    x = b.add("flatten", "flatten", {}, x)
+    x = b.add("f5", "linear", {"out_features": 120}, x)
+    x = b.add("tanh3", "tanh", {}, x)
+    x = b.add("f6", "linear", {"out_features": 84}, x)
+    x = b.add("tanh4", "tanh", {}, x)
+    b.add("logits", "linear", {"out_features": 10}, x)
+    return b.build()
+
+
+def tabular_mlp() -> dict[str, Any]:
+    b = GraphBuilder("MLP for tables")
+    x = b.add("features", "vector_input", {"features": 16})
+    for i in (1, 2):
+        x = b.add(f"fc{i}", "linear", {"out_features": 64}, x)
+        x = b.add(f"bn{i}", "batch_norm1d", {}, x)
+        x = b.add(f"relu{i}", "relu", {}, x)
+        x = b.add(f"drop{i}", "dropout", {"p": 0.1}, x)
+    b.add("logits", "linear", {"out_features": 2}, x)
+    return b.build()
+
+
+def _conv_block(b: GraphBuilder, name: str, x: str, channels: int, dims: int = 2) -> str:
+    for i in (1, 2):
+        x = b.add(f"{name}_conv{i}", f"conv{dims}d", {"out_channels": channels, "kernel_size": 3, "padding": 1,
+                                                       "bias": False}, x)
+        x = b.add(f"{name}_bn{i}", f"batch_norm{dims}d", {}, x)
+        x = b.add(f"{name}_relu{i}", "relu", {}, x)
+    return x
+
+
+def unet2d() -> dict[str, Any]:
+    b = GraphBuilder("U-Net (2D segmentation)")
+    x = b.add("image", "image_input", {"channels": 3, "height": 128, "width": 128})
+    skips = []
+    for level, channels in enumerate((32, 64, 128), start=1):
+        x = _conv_block(b, f"enc{level}", x, channels)
+        skips.append((level, channels, x))
+        x = b.add(f"pool{level}", "max_pool2d", {"kernel_size": 2}, x)
+    x = _conv_block(b, "bottleneck", x, 256)
+    for level, channels, skip in reversed(skips):
+        up = b.add(f"up{level}", "conv_transpose2d", {"out_channels": channels, "kernel_size": 2, "stride": 2}, x)
+        merged = b.add(f"cat{level}", "concat", {"num_inputs": 2, "dim": 1}, up, skip)
+        x = _conv_block(b, f"dec{level}", merged, channels)
+    b.add("mask_logits", "conv2d", {"out_channels": 2, "kernel_size": 1}, x)
+    return b.build()
+
+
+def ct_cnn3d() -> dict[str, Any]:
+    b = GraphBuilder("3D CNN for CT volumes")
+    x = b.add("volume", "volume_input", {"channels": 1, "depth": 32, "height": 64, "width": 64})
+    for i, channels in enumerate((16, 32, 64), start=1):
+        x = b.add(f"conv{i}", "conv3d", {"out_channels": channels, "kernel_size": 3, "padding": 1, "bias": False}, x)
+        x = b.add(f"bn{i}", "batch_norm3d", {}, x)
+        x = b.add(f"relu{i}", "relu", {}, x)
+        if i < 3:
+            x = b.add(f"pool{i}", "max_pool3d", {"kernel_size": 2}, x)
+    x = b.add("gap", "adaptive_avg_pool3d", {"output_size": 1}, x)
+    x = b.add("flatten", "flatten", {}, x)
+    x = b.add("dropout", "dropout", {"p": 0.3}, x)
+    b.add("logits", "linear", {"out_features": 2}, x)
+    return b.build()
+
+
+def text_transformer() -> dict[str, Any]:
+    b = GraphBuilder("Small transformer text classifier")
+    x = b.add("tokens", "token_input", {"seq_len": 128, "vocab_size": 10000})
+    x = b.add("embed", "embedding", {"num_embeddings": 10000, "embedding_dim": 128, "padding_idx": 0}, x)
+    x = b.add("positions", "positional_encoding", {"max_len": 128, "dropout": 0.1}, x)
+    for i in (1, 2):
+        x = b.add(f"encoder{i}", "transformer_encoder_layer",
+                  {"nhead": 4, "dim_feedforward": 256, "dropout": 0.1, "activation": "gelu", "norm_first": True}, x)
+    x = b.add("norm", "layer_norm", {}, x)
+    x = b.add("pool", "mean", {"dims": [1]}, x)
+    x = b.add("dropout", "dropout", {"p": 0.1}, x)
+    b.add("logits", "linear", {"out_features": 2}, x)
+    return b.build()
+
+
+def _imported(model: nn.Module, size: int, name: str) -> dict[str, Any]:
+    doc, _ = from_module(model.eval(), torch.zeros(1, 3, size, size), name=name)
+    return doc
+
+
+def resnet18_cifar() -> dict[str, Any]:
+    model = torchvision.models.resnet18(weights=None, num_classes=10)
+    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()  # type: ignore[assignment]
+    return _imported(model, 32, "ResNet-18 (CIFAR stem)")
+
+
+TEMPLATES: list[tuple[dict[str, str], Any]] = [
+    ({"id": "lenet5", "name": "LeNet-5", "task": "classification", "modality": "image",
+      "description": "The classic 1998 digit classifier: two conv/pool stages and three dense layers, 32x32 greyscale."},
+     lenet5),
+    ({"id": "tabular_mlp", "name": "MLP for tables", "task": "classification", "modality": "tabular",
+      "description": "Two hidden layers with batch norm and dropout over 16 numeric features."},
+     tabular_mlp),
+    ({"id": "resnet18_cifar", "name": "ResNet-18 (CIFAR stem)", "task": "classification", "modality": "image",
+      "description": "ResNet-18 with a 3x3 stride-1 stem and no max pool, for 32x32 images and 10 classes."},
+     resnet18_cifar),
+    ({"id": "resnet18_imagenet", "name": "ResNet-18 (ImageNet stem)", "task": "classification", "modality": "image",
+      "description": "torchvision's ResNet-18: 7x7 stride-2 stem and max pool, 224x224 images, 1000 classes."},
+     lambda: _imported(torchvision.models.resnet18(weights=None), 224, "ResNet-18")),
+    ({"id": "vgg11", "name": "VGG-11", "task": "classification", "modality": "image",
+      "description": "torchvision's VGG-11 with batch norm: stacked 3x3 convolutions, 224x224 images, 1000 classes."},
+     lambda: _imported(torchvision.models.vgg11_bn(weights=None), 224, "VGG-11")),
+    ({"id": "mobilenet_v2", "name": "MobileNetV2", "task": "classification", "modality": "image",
+      "description": "torchvision's MobileNetV2: inverted residuals with depthwise convolutions, 224x224 images."},
+     lambda: _imported(torchvision.models.mobilenet_v2(weights=None), 224, "MobileNetV2")),
+    ({"id": "unet2d", "name": "U-Net (2D segmentation)", "task": "segmentation", "modality": "image",
+      "description": "Three-level U-Net with skip connections; per-pixel logits for 2 classes on 128x128 images."},
+     unet2d),
+    ({"id": "ct_cnn3d", "name": "3D CNN for CT volumes", "task": "classification", "modality": "volume",
+      "description": "Three 3D conv stages with pooling over 1x32x64x64 volumes, global pooling, 2 classes."},
+     ct_cnn3d),
+    ({"id": "text_transformer", "name": "Small transformer text classifier", "task": "classification",
+      "modality": "text",
+      "description": "Token embedding, positional encoding and two pre-norm encoder layers, mean-pooled to 2 classes."},
+     text_transformer),
+]
+
+
+def main() -> None:
+    for summary, make in TEMPLATES:
+        graph = make()
+        graph["name"] = summary["name"]
+        path = HERE / f"{summary['id']}.json"
+        path.write_text(json.dumps({**summary, "graph": graph}, indent=1) + "\n")
+        print(f"wrote {path.name}: {len(graph['nodes'])} nodes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""from_module: torchvision and hand-written modules import into graphs that compute the same."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from builder.graph import compile_graph, validate
+from builder.graph.document import is_valid_node_id
+from builder.graph.importer import UnsupportedModuleError, from_module
+
+# (name, constructor kwargs, input size): small inputs keep the whole file fast on 2 cores.
+TORCHVISION_CASES = [
+    ("resnet18", {}, 64),
+    ("resnet50", {}, 64),
+    ("vgg11_bn", {}, 32),
+    ("mobilenet_v2", {}, 64),
+    ("alexnet", {}, 64),
+    ("densenet121", {}, 32),  # concat
+    ("mobilenet_v3_small", {}, 64),  # squeeze-excitation, hardswish
+    ("resnext50_32x4d", {}, 32),  # grouped conv
+    ("efficientnet_b0", {}, 32),  # SE, SiLU, stochastic depth
+    ("squeezenet1_0", {}, 64),  # fire modules: concat, ceil-mode pooling
+    ("googlenet", {"aux_logits": False, "init_weights": True}, 64),  # inception concat
+    ("regnet_y_400mf", {}, 64),
+    ("convnext_tiny", {}, 32),  # permute + layer_norm, layer scale parameter
+]
+TOLERANCE = 1e-5
+
+
+def _round_trip(model: nn.Module, *inputs: torch.Tensor) -> tuple[dict[str, Any], float]:
+    model.eval()
+    doc, weights = from_module(model, inputs if len(inputs) > 1 else inputs[0])
+    compiled = compile_graph(doc, batch_size=inputs[0].shape[0])
+    compiled.load_state_dict(weights, strict=True)
+    compiled.eval()
+    with torch.no_grad():
+        expected, got = model(*inputs), compiled(*inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    return doc, max(float((a - b).abs().max()) for a, b in zip(got, expected))
+
+
+@pytest.mark.parametrize(("name", "kwargs", "size"), TORCHVISION_CASES, ids=[c[0] for c in TORCHVISION_CASES])
+def test_torchvision_round_trip(name: str, kwargs: dict[str, Any], size: int) -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None, num_classes=10, **kwargs)
+    _randomize_batch_norm(model)
+    doc, diff = _round_trip(model, torch.randn(2, 3, size, size))
+    assert diff <= TOLERANCE
+    assert validate(doc, batch_size=2).ok
+
+
+def test_shufflenet_needs_a_split_layer() -> None:
+    # x.chunk(2, dim=1) has no layer type yet; the error lists every chunk at once.
+    model = torchvision.models.shufflenet_v2_x0_5(weights=None)
+    with pytest.raises(UnsupportedModuleError) as info:
+        from_module(model, torch.randn(1, 3, 64, 64))
+    assert {p["operation"] for p in info.value.problems} == {"Tensor.chunk"}
+    assert len(info.value.problems) == 13
+
+
+def _randomize_batch_norm(model: nn.Module) -> None:
+    """Fresh batch norms are the identity in eval mode; random statistics test the buffers."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.9, 1.1)
+
+
+def test_imported_document_is_json_with_layout_and_labels() -> None:
+    doc, weights = from_module(torchvision.models.resnet18(weights=None), torch.randn(1, 3, 32, 32))
+    assert json.loads(json.dumps(doc)) == doc
+    ids = [n["id"] for n in doc["nodes"]]
+    assert len(ids) == len(set(ids)) and all(is_valid_node_id(i) for i in ids)
+    assert doc["inputs"] == ["x"] and doc["outputs"] == ["fc"]
+    by_id = {n["id"]: n for n in doc["nodes"]}
+    assert by_id["layer1_0_conv1"]["label"] == "layer1.0.conv1"
+    assert by_id["conv1"]["params"] == {"out_channels": 64, "kernel_size": 7, "stride": 2, "padding": 3, "bias": False}
+    assert by_id["x"]["params"] == {"channels": 3, "height": 32, "width": 32}
+    assert by_id["bn1"]["params"] == {}  # defaults are left out
+    # Left to right: every edge points right.
+    x = {n["id"]: n["position"]["x"] for n in doc["nodes"]}
+    assert all(x[e["source"]] < x[e["target"]] for e in doc["edges"])
+    assert "layer1_0_bn1.running_var" in weights and "fc.bias" in weights
+
+
+class _Sequence(nn.Module):
+    """Attention, a PyTorch encoder layer, an LSTM, a learned scale and two outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(50, 16)
+        self.attn = nn.MultiheadAttention(16, 4, batch_first=True)
+        self.encoder = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, activation="gelu", norm_first=True)
+        self.lstm = nn.LSTM(16, 8, batch_first=True, bidirectional=True)
+        self.norm = nn.LayerNorm(16)
+        self.scale = nn.Parameter(torch.randn(16))
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.embed(tokens)
+        attended, _ = self.attn(x, x, x, need_weights=False)
+        x = self.norm(self.encoder(x + attended)) * self.scale
+        sequence, _ = self.lstm(x)
+        return self.head(x.mean(dim=1)), sequence.transpose(1, 2)
+
+
+def test_attention_recurrent_and_parameters_round_trip() -> None:
+    torch.manual_seed(0)
+    doc, diff = _round_trip(_Sequence(), torch.randint(0, 50, (2, 7)))
+    assert diff <= TOLERANCE
+    types = {n["id"]: n["type"] for n in doc["nodes"]}
+    assert types["tokens"] == "token_input" and types["scale"] == "parameter"
+    assert types["attn"] == "multi_head_attention" and types["encoder"] == "transformer_encoder_layer"
+    assert doc["outputs"] == ["head", "transpose"]
+
+
+class _Functional(nn.Module):
+    """Functional calls and tensor methods instead of modules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.other = nn.Conv2d(4, 8, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        a = nn.functional.relu(self.conv(x))
+        b = torch.sigmoid(self.other(y))
+        z = torch.cat([a * b, a + b], dim=1)
+        z = nn.functional.max_pool2d(z, 2)
+        n, c, h, w = z.shape
+        z = z.view(n, c, h * w).permute(0, 2, 1).contiguous()
+        z = nn.functional.gelu(z).softmax(dim=-1)
+        return z.reshape(n, -1)
+
+
+def test_functional_ops_and_two_inputs_round_trip() -> None:
+    torch.manual_seed(0)
+    doc, diff = _round_trip(_Functional(), torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8))
+    assert diff <= TOLERANCE
+    assert doc["inputs"] == ["x", "y"]
+    assert {"concat", "max_pool2d", "reshape", "permute", "softmax", "flatten"} <= {n["type"] for n in doc["nodes"]}
+
+
+class _ChannelShuffle(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.size()
+        x = x.view(n, 3, c // 3, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+
+def test_channel_shuffle_pattern_becomes_one_layer() -> None:
+    doc, diff = _round_trip(_ChannelShuffle(), torch.randn(2, 6, 3, 3))
+    assert diff == 0
+    assert [n["type"] for n in doc["nodes"]] == ["image_input", "channel_shuffle"]
+    assert doc["nodes"][1]["params"] == {"groups": 3}
+
+
+class _Unsupported(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sin(self.shuffle(x))
+        return y + x.sum() + x[:, :1].mean()
+
+
+def test_unsupported_operations_are_reported_together() -> None:
+    with pytest.raises(UnsupportedModuleError) as info:
+        from_module(_Unsupported(), torch.randn(1, 4, 4, 4))
+    problems = {p["node"]: p for p in info.value.problems}
+    # mean() over every dimension is a problem of its own, even though its input already is.
+    assert set(problems) == {"shuffle", "sin", "sum_1", "getitem", "mean"}
+    assert "PixelShuffle" in problems["shuffle"]["operation"]
+    assert "slicing" in problems["getitem"]["reason"]
+    assert "5 operation(s)" in str(info.value)
+
+
+class _Untraceable(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2 if x.sum() > 0 else x
+
+
+def test_untraceable_module_is_one_error() -> None:
+    with pytest.raises(UnsupportedModuleError, match="can't trace"):
+        from_module(_Untraceable(), torch.randn(1, 3))
+
+
+def test_training_mode_is_restored() -> None:
+    model = torchvision.models.resnet18(weights=None).train()
+    from_module(model, torch.randn(1, 3, 32, 32))
+    assert all(m.training for m in model.modules())
