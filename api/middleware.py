@@ -13,6 +13,9 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.API_MAX_BODY_BYTES
+        # Upload chunks are streamed to disk by their view and have their own, larger limit.
+        if request.path.startswith(settings.DATASET_UPLOAD_PREFIX):
+            limit = settings.DATASET_UPLOAD_CHUNK_MAX_BYTES
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)

@@ -15,3 +15,5 @@ def ping_project(project_id: int, nonce: str) -> dict[str, object]:
     event = {"type": "worker.pong", "nonce": nonce, "project": project.pk}
     publish(project_group(project.pk), event)
     return event
+
+from . import tasks_datasets  # noqa: E402,F401  (registers the dataset tasks with Celery)

@@ -138,3 +138,18 @@ def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: 
                 p.kill()
         worker_log.close()
         web_log.close()
+        _close_stray_connections(django_db_blocker)
+
+
+def _close_stray_connections(django_db_blocker: Any) -> None:
+    """Connections opened in thread pools (Channels' database_sync_to_async) outlive their tests
+    and would stop the test database from being dropped at the end of the session."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

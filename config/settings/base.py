@@ -172,3 +172,28 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# ---- Datasets (issue 4): uploads, quota, ingest caps ------------------------------------------
+# Uploads arrive in tus chunks at /api/v1/uploads/, staged on local disk, then saved to STORAGES.
+DATASET_UPLOAD_PREFIX = "/api/v1/uploads/"
+DATASET_UPLOAD_MAX_BYTES = env_int("VMB_UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
+# daphne holds one chunk in memory while handing it over, so this bounds memory per upload.
+DATASET_UPLOAD_CHUNK_MAX_BYTES = env_int("VMB_UPLOAD_CHUNK_MAX_BYTES", 16 * 1024**2, minimum=1024)
+DATASET_USER_QUOTA_BYTES = env_int("VMB_USER_QUOTA_BYTES", 50 * 1024**3, minimum=1)
+DATASET_UPLOAD_STAGING_DIR = Path(env_str("VMB_UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
+# Extracted data and the preprocessed caches; web and workers must share it (a volume).
+DATASETS_ROOT = Path(env_str("VMB_DATASETS_DIR", str(MEDIA_ROOT / "datasets")))
+# Caps on what one ingest may extract and decode (see pipelines/datasets/limits.py).
+DATASET_INGEST_LIMITS = {
+    "max_archive_bytes": env_int("VMB_INGEST_MAX_ARCHIVE_BYTES", 100 * 1024**3, minimum=1),
+    "max_entries": env_int("VMB_INGEST_MAX_ENTRIES", 500_000, minimum=1),
+    "max_ratio": env_int("VMB_INGEST_MAX_RATIO", 200, minimum=1),
+    "max_image_pixels": env_int("VMB_INGEST_MAX_IMAGE_PIXELS", 64_000_000, minimum=1),
+    "max_volume_voxels": env_int("VMB_INGEST_MAX_VOLUME_VOXELS", 256_000_000, minimum=1),
+    "max_csv_field": env_int("VMB_INGEST_MAX_CSV_FIELD", 4 * 1024**2, minimum=1024),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "UploadStatusEnum": "builder.dataset_models.UploadStatus",
+    "DatasetStatusEnum": "builder.dataset_models.DatasetStatus",
+}

@@ -67,7 +67,12 @@ def test_embedded_stack_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert status == 200 and b"openapi" in body
         status, body = _get(base + "/")
         assert status == 200 and b"Visual Model Builder" in body
-        assert "ready: open" in (tmp_path / "run.log").read_text()
+        # The launcher tells the person where to go once it sees the same green /healthz.
+        for _ in range(30):
+            if "ready: open" in (tmp_path / "run.log").read_text():
+                break
+            time.sleep(0.5)
+        assert f"ready: open {base}/" in (tmp_path / "run.log").read_text()
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:

@@ -1,0 +1,212 @@
+"""CT from DICOM: slices grouped into series by SeriesInstanceUID, ordered by position along the
+slice normal, converted to Hounsfield units with RescaleSlope / RescaleIntercept.
+
+Headers are read first (``stop_before_pixels``) and sizes checked before any pixel is decoded.
+Identifying tags (names, IDs, dates, UIDs) are only used inside this module, as salted
+pseudonyms for grouping; nothing identifying reaches the result.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from .collected import class_from_folder, find_labels_csv, strip_common_root
+from .csvfile import column, read_csv
+from .limits import Limits
+from .options import DicomOptions
+from .report import BadFile, IngestError, ProgressFn, Report
+from .volume import Pseudonyms, VolumeCache, resample
+
+READ_ERRORS = (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
+               IndexError, NotImplementedError, RuntimeError, MemoryError)
+UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+
+
+@dataclass
+class SliceHeader:
+    rel: str
+    series: str
+    patient: str
+    study: str
+    position: float | None
+    instance: int
+    shape: tuple[int, int]
+    slope: float
+    intercept: float
+    pixel_spacing: tuple[float, float]
+    thickness: float | None
+
+
+def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
+    """The header of one slice; BadFile when it is not usable. Pixels are not read."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except READ_ERRORS as exc:
+        raise BadFile("not_dicom", f"not a readable DICOM file: {type(exc).__name__}") from exc
+    try:
+        rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        bits = int(ds.get("BitsAllocated", 16) or 16)
+    except READ_ERRORS as exc:
+        raise BadFile("bad_header", f"unreadable image size in the header: {type(exc).__name__}") from exc
+    if rows <= 0 or cols <= 0:
+        raise BadFile("no_image", "the header declares no image (Rows/Columns missing)")
+    pixels = rows * cols * frames * samples
+    if rows * cols > limits.max_image_pixels or pixels > limits.max_volume_voxels:
+        raise BadFile("image_too_large", f"the header declares {frames}x{rows}x{cols} pixels; "
+                      f"the limit is {limits.max_image_pixels} per slice")
+    if frames != 1 or samples != 1:
+        raise BadFile("unsupported", "multi-frame or colour DICOM is not supported for CT")
+    syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    if syntax in UNCOMPRESSED and os.path.getsize(path) < pixels * bits // 8:
+        raise BadFile("truncated", "the file is shorter than the pixel data its header declares")
+    series = str(ds.get("SeriesInstanceUID", "") or "")
+    if not series:
+        raise BadFile("no_series", "no SeriesInstanceUID")
+    try:
+        position = _position(ds)
+        spacing = tuple(float(v) for v in (ds.get("PixelSpacing") or (1.0, 1.0)))[:2]
+        thickness = float(ds.SliceThickness) if ds.get("SliceThickness") not in (None, "") else None
+        header = SliceHeader(
+            rel=rel, series=series, patient=str(ds.get("PatientID", "") or ""),
+            study=str(ds.get("StudyInstanceUID", "") or ""), position=position,
+            instance=int(ds.get("InstanceNumber", 0) or 0), shape=(rows, cols),
+            slope=float(ds.get("RescaleSlope", 1) or 1), intercept=float(ds.get("RescaleIntercept", 0) or 0),
+            pixel_spacing=(spacing[0], spacing[1]) if len(spacing) == 2 else (1.0, 1.0), thickness=thickness,
+        )
+    except READ_ERRORS as exc:
+        raise BadFile("bad_header", f"malformed geometry or rescale tags: {type(exc).__name__}") from exc
+    return header
+
+
+def _position(ds: pydicom.Dataset) -> float | None:
+    position = ds.get("ImagePositionPatient")
+    if not position or len(position) != 3:
+        return None
+    orientation = ds.get("ImageOrientationPatient")
+    normal = np.array([0.0, 0.0, 1.0])
+    if orientation and len(orientation) == 6:
+        values = np.array([float(v) for v in orientation])
+        normal = np.cross(values[:3], values[3:])
+    return float(np.dot(normal, np.array([float(v) for v in position])))
+
+
+def read_slice(header: SliceHeader, path: Path) -> np.ndarray:
+    """One slice in HU (float32)."""
+    try:
+        ds = pydicom.dcmread(path)
+        array = ds.pixel_array
+    except READ_ERRORS as exc:
+        raise BadFile("corrupt_pixels", f"the pixel data cannot be decoded: {type(exc).__name__}: {exc}") from exc
+    if array.shape != header.shape:
+        raise BadFile("corrupt_pixels", f"pixel data is {array.shape}, the header says {header.shape}")
+    return array.astype(np.float32) * header.slope + header.intercept
+
+
+def order_series(headers: list[SliceHeader], report: Report) -> tuple[list[SliceHeader], float]:
+    """Slices of one series sorted along their normal, and the slice spacing in mm."""
+    shape = Counter(h.shape for h in headers).most_common(1)[0][0]
+    kept = []
+    for h in headers:
+        if h.shape != shape:
+            report.skip(h.rel, "inconsistent_slice", f"{h.shape} pixels; its series has {shape}")
+        else:
+            kept.append(h)
+    if all(h.position is not None for h in kept):
+        kept.sort(key=lambda h: (h.position, h.instance))
+        unique: list[SliceHeader] = []
+        for h in kept:
+            if unique and abs(h.position - unique[-1].position) < 1e-4:  # type: ignore[operator]
+                report.skip(h.rel, "duplicate_slice", "another slice of its series has the same position")
+                continue
+            unique.append(h)
+        gaps = np.diff([h.position for h in unique])  # type: ignore[arg-type]
+        spacing = float(np.median(gaps)) if len(gaps) else (unique[0].thickness or 1.0)
+        return unique, spacing or 1.0
+    kept.sort(key=lambda h: h.instance)
+    return kept, kept[0].thickness or 1.0
+
+
+def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Limits, report: Report,
+                 progress: ProgressFn, cache: Path) -> VolumeCache:
+    labels_csv = find_labels_csv(root, files, options.labels_csv)
+    candidates = [f for f in files if f != labels_csv]
+    series: dict[str, list[SliceHeader]] = defaultdict(list)
+    folder_label: dict[str, str] = {}
+    parts = dict(zip(candidates, strip_common_root(candidates), strict=True))
+    for done, rel in enumerate(candidates, 1):
+        progress("scan", done, len(candidates))
+        try:
+            header = read_header(root / rel, rel, limits)
+            if labels_csv is None:
+                folder_label[rel] = class_from_folder(parts[rel])
+        except BadFile as exc:
+            report.skip(rel, exc.code, exc.reason)
+            continue
+        series[header.series].append(header)
+    if not series:
+        raise IngestError("no_dicom", "no usable DICOM slice was found (see the skipped files)")
+    lookup = _labels_lookup(root, labels_csv, limits) if labels_csv else None
+    pseudonym = Pseudonyms()
+    volumes = VolumeCache(cache, len(series), options)
+    total = sum(len(h) for h in series.values())
+    done = 0
+    for number, (uid, headers) in enumerate(sorted(series.items(), key=lambda kv: kv[1][0].rel), 1):
+        label = _series_label(headers, folder_label, lookup, report)
+        if label is None:
+            done += len(headers)
+            continue
+        ordered, z_spacing = order_series(headers, report)
+        if len(ordered) * ordered[0].shape[0] * ordered[0].shape[1] > limits.max_volume_voxels:
+            for h in ordered:
+                report.skip(h.rel, "volume_too_large", f"its series exceeds {limits.max_volume_voxels} voxels")
+            done += len(headers)
+            continue
+        planes = []
+        for h in ordered:
+            done += 1
+            progress("decode", done, total)
+            try:
+                planes.append(read_slice(h, root / h.rel))
+            except BadFile as exc:
+                report.skip(h.rel, exc.code, exc.reason)
+        if not planes:
+            continue
+        spacing = (z_spacing, *ordered[0].pixel_spacing)
+        volume = resample(np.stack(planes), spacing, options)
+        group = pseudonym("patient", ordered[0].patient or ordered[0].study or uid)
+        meta = {"series": pseudonym("series", uid), "slices": len(planes),
+                "original_shape": [len(planes), *ordered[0].shape], "spacing_mm": [round(s, 4) for s in spacing]}
+        volumes.add(volume, f"series {number} ({label})", label, group, meta)
+    return volumes
+
+
+def _labels_lookup(root: Path, labels_csv: str, limits: Limits) -> tuple[str, dict[str, str]]:
+    header, rows = read_csv(root / labels_csv, limits, name=labels_csv)
+    label = column(header, "label", labels_csv)
+    key = column(header, ("patient_id", "patient", "PatientID"), labels_csv, required=False)
+    kind = "patient"
+    if key is None:
+        key, kind = column(header, ("study_uid", "study", "StudyInstanceUID"), labels_csv), "study"
+    return kind, {row[key].strip(): row[label].strip() for row in rows if row[label].strip()}  # type: ignore[index]
+
+
+def _series_label(headers: list[SliceHeader], folder_label: dict[str, str],
+                  lookup: tuple[str, dict[str, str]] | None, report: Report) -> str | None:
+    if lookup is None:
+        return Counter(folder_label[h.rel] for h in headers).most_common(1)[0][0]
+    kind, table = lookup
+    key = headers[0].patient if kind == "patient" else headers[0].study
+    label = table.get(key)
+    if label is None:
+        folder = str(PurePosixPath(headers[0].rel).parent)
+        report.skip(folder, "missing_label", f"a series of {len(headers)} slices has no row in the labels CSV "
+                    f"(matched by {kind})")
+    return label

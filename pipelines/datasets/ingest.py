@@ -1,0 +1,136 @@
+"""The ingest pipeline: source -> safe extraction -> format reader -> cache, splits, stats."""
+from __future__ import annotations
+
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import SPLITS, save_array, write_json
+from .collected import Collected
+from .dicom import ingest_dicom
+from .images import ingest_images
+from .limits import Limits
+from .nifti import ingest_nifti
+from .options import parse_options
+from .report import IngestError, ProgressFn, Report, no_progress
+from .safety import extract_zip
+from .splits import grouped_stratified_split, quantile_bins
+from .stats import compute_stats
+from .tables import ingest_table
+from .text import ingest_text
+
+RECIPE_FORMAT = 1
+
+
+@dataclass
+class IngestResult:
+    kind: str
+    task: str
+    classes: list[str]
+    samples: list[dict[str, Any]]
+    stats: dict[str, Any]
+    recipe: dict[str, Any]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    skipped_total: int = 0
+
+
+def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: dict[str, Any] | None,
+           limits: Limits | None = None, progress: ProgressFn = no_progress) -> IngestResult:
+    """Ingest ``source`` (named ``source_name`` by the user) into ``workdir/cache``.
+
+    Raises IngestError when nothing usable comes out; bad single files are in ``skipped``.
+    Options are validated with ``options.parse_options`` (ValueError on bad ones).
+    """
+    limits = limits or Limits()
+    parsed = parse_options(kind, options)
+    report = Report()
+    cache, raw = workdir / "cache", workdir / "raw"
+    for folder in (cache, raw):
+        shutil.rmtree(folder, ignore_errors=True)
+    cache.mkdir(parents=True)
+    try:
+        collected = _read(kind, source, source_name, raw, cache, parsed, limits, report, progress)
+    except IngestError as exc:
+        exc.report = report
+        raise
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
+    if not collected.names:
+        raise IngestError("no_samples", "no usable sample was found (see the skipped files)")
+    if len(collected.names) > limits.max_samples:
+        raise IngestError("too_many_samples", f"{len(collected.names)} samples; the limit is {limits.max_samples}")
+    progress("split", 0, 1)
+    classes, targets = _targets(collected)
+    strata = collected.labels if collected.task == "classification" else quantile_bins(collected.targets)
+    splits = grouped_stratified_split(strata, collected.groups, val_fraction=parsed.val_fraction,
+                                      test_fraction=parsed.test_fraction, seed=parsed.seed)
+    save_array(cache, "targets", targets)
+    save_array(cache, "splits", splits)
+    recipe = {"format": RECIPE_FORMAT, "kind": kind, "task": collected.task, "classes": classes,
+              **collected.recipe, "options": parsed.model_dump(mode="json"),
+              "splits": {"seed": parsed.seed, "val_fraction": parsed.val_fraction,
+                         "test_fraction": parsed.test_fraction, "grouped_by": _grouped_by(kind)}}
+    write_json(cache / "recipe.json", recipe)
+    progress("stats", 0, 1)
+    stats = compute_stats(cache, collected.labels, splits, recipe, collected.stats)
+    stats["skipped"] = report.skipped_total
+    samples = [
+        {"index": i, "name": collected.names[i], "label": collected.labels[i],
+         "target": float(targets[i]), "group": collected.groups[i], "split": SPLITS[int(splits[i])],
+         "meta": collected.metas[i]}
+        for i in range(len(collected.names))
+    ]
+    progress("stats", 1, 1)
+    return IngestResult(kind, collected.task, classes, samples, stats, recipe, report.to_list(),
+                        report.skipped_total)
+
+
+def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: Any, limits: Limits,
+          report: Report, progress: ProgressFn) -> Collected:
+    if kind in ("table", "text"):
+        csv_path, shown = _single_csv(source, name, raw, limits, report, progress)
+        reader = ingest_table if kind == "table" else ingest_text
+        return reader(csv_path, shown, options, limits, report, progress, cache)
+    if not zipfile.is_zipfile(source):
+        raise IngestError("not_a_zip", f"a {kind} dataset is uploaded as a zip archive", name)
+    files = extract_zip(source, raw, limits, report, progress)
+    if kind == "image":
+        return ingest_images(raw, files, options, limits, report, progress, cache)
+    reader = ingest_dicom if kind == "ct_dicom" else ingest_nifti
+    volumes = reader(raw, files, options, limits, report, progress, cache)
+    steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
+             if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
+    return volumes.finish(options, steps)
+
+
+def _single_csv(source: Path, name: str, raw: Path, limits: Limits, report: Report,
+                progress: ProgressFn) -> tuple[Path, str]:
+    if not zipfile.is_zipfile(source):
+        return source, name
+    files = [f for f in extract_zip(source, raw, limits, report, progress) if f.lower().endswith(".csv")]
+    if len(files) != 1:
+        raise IngestError("csv_not_found", f"the zip must hold exactly one CSV file (found {len(files)})", name)
+    return raw / files[0], files[0]
+
+
+def _targets(collected: Collected) -> tuple[list[str], np.ndarray]:
+    if collected.task == "regression":
+        return [], np.asarray(collected.targets, dtype=np.float32)
+    classes = sorted(set(collected.labels), key=_natural)
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, np.asarray([index[label] for label in collected.labels], dtype=np.int64)
+
+
+def _natural(label: str) -> tuple[bool, float, str]:
+    try:
+        return (False, float(label), label)
+    except ValueError:
+        return (True, 0.0, label)
+
+
+def _grouped_by(kind: str) -> str:
+    return {"ct_dicom": "patient", "ct_nifti": "patient", "text": "document"}.get(kind, "group column or sample")
