@@ -38,5 +38,6 @@ urlpatterns = [
     path("graphs/<int:graph_pk>/versions/", versions, name="graph-versions"),
     path("graphs/<int:graph_pk>/versions/<int:pk>/", version, name="graph-version"),
     path("", include("api.urls_datasets")),
+    path("", include("api.urls_runs")),
     *router.urls,
 ]

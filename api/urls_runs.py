@@ -1,0 +1,2 @@
+"""Training run endpoints, included by api/urls.py."""
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Training run models (see issue: training runs). Empty until the training work lands."""
