@@ -91,9 +91,16 @@ def main() -> int:
             log(f"ready: open {url}/ (API docs: {url}/api/v1/docs/). Ctrl-C stops everything.")
         else:
             log(f"the stack did not become healthy; see {url}/healthz and the logs above")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
+        stopping: list[int] = []
+        # Ctrl-C reaches the whole process group; remember it so children exiting on the same
+        # signal read as a clean stop, not a crash.
+        signal.signal(signal.SIGINT, lambda signum, _frame: stopping.append(signum))
+        signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.2)
+        if stopping:
+            log("stopping")
+            return 0
         log("a process exited; stopping the rest")
         return 1
     except KeyboardInterrupt:

@@ -102,8 +102,9 @@ def build_graph_module(plan: BuildPlan) -> fx.GraphModule:
     graph.lint()
     _use_inplace_activations(graph, root)
     module = fx.GraphModule(root, graph, class_name="CompiledGraph")
-    module.input_names = list(plan.inputs)
-    module.output_names = [f"{n}:{p}" for n, p in plan.outputs]
+    # Plain attributes (nn.Module's __setattr__ is typed for tensors and modules only).
+    setattr(module, "input_names", list(plan.inputs))  # noqa: B010
+    setattr(module, "output_names", [f"{n}:{p}" for n, p in plan.outputs])  # noqa: B010
     return module
 
 

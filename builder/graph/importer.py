@@ -2,7 +2,8 @@
 
 ``from_module`` traces the module with ``torch.fx`` (in evaluation mode: training-only branches
 such as GoogLeNet's auxiliary heads drop out), runs ``ShapeProp`` on the example input, then
-maps every node to a registered layer type through the rules in ``importer_ops``. Tensors held
+maps every node to a registered layer type through the rules in ``importer_ops`` (modules)
+and ``importer_functions`` (functions and tensor methods). Tensors held
 by the model and used directly (ViT's class token, ConvNeXt's layer scale) become ``parameter``
 nodes. Operations with no layer equivalent are collected and reported together in one
 ``UnsupportedModuleError``.
@@ -26,7 +27,8 @@ from torch.fx.passes.shape_prop import ShapeProp
 from .document import SCHEMA_VERSION, is_valid_node_id
 from .errors import GraphError
 from .importer_common import Op, Same, Unsupported, shape
-from .importer_ops import METHODS, MODULES, function_rule
+from .importer_functions import METHODS, function_rule
+from .importer_ops import MODULES
 from .layout import auto_layout
 from .registry import LayerType, Shape, registry
 from .validate import validate
@@ -59,6 +61,8 @@ def from_module(
     the module can't be traced at all).
     """
     examples = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+    if type(module) in MODULES:  # a lone layer: trace a module that calls it, not its insides
+        module = _Single(module)
     traced = _trace(module, examples)
     importer = _Importer(traced, examples)
     importer.run()
@@ -80,6 +84,16 @@ def _evaluation(module: nn.Module) -> Iterator[None]:
             m.training = training
 
 
+class _Single(nn.Module):
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.name = type(layer).__name__.lower()
+        self.add_module(self.name, layer)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return getattr(self, self.name)(x)
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         # Supported torch.nn modules stay whole; everything else is traced through.
@@ -87,16 +101,22 @@ class _Tracer(fx.Tracer):
 
 
 def _trace(module: nn.Module, examples: tuple[torch.Tensor, ...]) -> fx.GraphModule:
+    name = type(module).__name__
     with _evaluation(module), torch.no_grad():
         try:
             tracer = _Tracer()
             graph = tracer.trace(module)
-            traced = fx.GraphModule(tracer.root, graph, type(module).__name__)
-            ShapeProp(traced).propagate(*examples)
+            traced = fx.GraphModule(tracer.root, graph, name)
         except Exception as exc:  # noqa: BLE001  (any trace failure is the module's, reported as one)
-            problem = {"node": "", "operation": type(module).__name__,
-                       "reason": f"torch.fx can't trace it: {exc}"}
-            raise UnsupportedModuleError([problem]) from exc
+            raise UnsupportedModuleError([{"node": "", "operation": name,
+                                           "reason": f"torch.fx can't trace it: {exc}"}]) from exc
+        try:
+            ShapeProp(traced).propagate(*examples)
+        except Exception as exc:  # noqa: BLE001
+            cause = exc.__cause__ or exc  # ShapeProp wraps the real error
+            shapes = ", ".join(str(list(e.shape)) for e in examples)
+            raise UnsupportedModuleError([{"node": "", "operation": name,
+                                           "reason": f"it fails on the example input {shapes}: {cause}"}]) from exc
     return traced
 
 
@@ -175,7 +195,7 @@ class _Importer:
             keys = {1: ["features"], 2: ["seq_len", "features"], 3: ["channels", "height", "width"],
                     4: ["channels", "depth", "height", "width"]}[len(sample)]
             layer = {1: "vector_input", 2: "sequence_input", 3: "image_input", 4: "volume_input"}[len(sample)]
-            params = dict(zip(keys, sample))
+            params = dict(zip(keys, sample, strict=True))
         else:
             raise Unsupported(f"input of shape {list(example.shape)}")
         ref = self._add_node(node, Op(layer, params, []), None)
@@ -220,7 +240,8 @@ class _Importer:
                 self.outputs.append(ref.node_id if ref.port == "out" else f"{ref.node_id}:{ref.port}")
 
     def _getitem(self, node: fx.Node) -> Any:
-        base, index = self.values.get(node.args[0], _NOT_A_TENSOR), node.args[1]
+        source, index = node.args[0], node.args[1]
+        base = self.values.get(source, _NOT_A_TENSOR) if isinstance(source, fx.Node) else _NOT_A_TENSOR
         if isinstance(base, tuple) and isinstance(index, int):
             return base[index]
         if isinstance(base, (_Ref, _Attr)):
@@ -258,7 +279,7 @@ class _Importer:
         if isinstance(result, Same):
             return self.values.get(result.source, _NOT_A_TENSOR) if isinstance(result.source, fx.Node) else _NOT_A_TENSOR
         refs = [None if x is None else self._ref(x) for x in result.inputs]
-        if any(r is None for x, r in zip(result.inputs, refs) if x is not None):
+        if any(r is None for x, r in zip(result.inputs, refs, strict=True) if x is not None):
             return _FAILED  # an input already failed and was reported
         ref = self._add_node(node, result, module, refs)
         if result.tuple_ports is None:
@@ -275,7 +296,7 @@ class _Importer:
         except ValidationError as exc:
             raise Unsupported(f"{op.type} rejects params {op.params}: {exc.errors()[0]['msg']}") from exc
         ports = layer.input_ports(parsed)
-        in_shapes = {port: self.traced_shapes[(r.node_id, r.port)] for port, r in zip(ports, refs) if r}
+        in_shapes = {port: self.traced_shapes[(r.node_id, r.port)] for port, r in zip(ports, refs, strict=False) if r}
         source = op.weights if op.weights is not None else (module.state_dict() if module is not None else {})
         weights = _map_weights(layer, parsed, in_shapes, source)
         node_id = self._new_id(node.name)
@@ -283,14 +304,14 @@ class _Importer:
         if node.op == "call_module" and str(node.target) != node_id:
             entry["label"] = str(node.target)
         self.nodes.append(entry)
-        for port, r in zip(ports, refs):
+        for port, r in zip(ports, refs, strict=False):
             if r is not None:
                 self.edges.append({"source": r.node_id, "source_port": r.port, "target": node_id, "target_port": port})
         self.weights.update({f"{node_id}.{k}": v for k, v in weights.items()})
         out_ports = layer.output_ports(parsed)
         meta = node.meta.get("tensor_meta")
-        metas = [meta] if op.tuple_ports is None else [m for m, p in zip(meta, op.tuple_ports) if p]
-        for port, m in zip(out_ports, metas):
+        metas = [meta] if op.tuple_ports is None else [m for m, p in zip(meta or (), op.tuple_ports, strict=False) if p]
+        for port, m in zip(out_ports, metas, strict=False):
             if m is not None and hasattr(m, "shape"):
                 self.traced_shapes[(node_id, port)] = tuple(m.shape)
         if op.type == "parameter":
@@ -349,7 +370,7 @@ def _map_weights(layer: LayerType, params: Any, in_shapes: dict[str, Shape],
     if got == expected:
         return {k: v.detach().clone() for k, v in source.items()}
     if list(got.values()) == list(expected.values()):
-        return {k: v.detach().clone() for k, v in zip(expected, source.values())}
+        return {k: v.detach().clone() for k, v in zip(expected, source.values(), strict=True)}
     raise Unsupported(f"its weights {got} don't match the {layer.id} layer's {expected}")
 
 

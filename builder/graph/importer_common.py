@@ -1,9 +1,9 @@
 """Small pieces shared by the importer's conversion rules."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import fx
@@ -71,3 +71,41 @@ def norm_dim(dim: int, rank: int) -> int:
     if not -rank <= dim < rank:
         raise Unsupported(f"dim {dim} out of range for rank {rank}")
     return dim % rank
+
+
+class Context(Protocol):
+    def attribute(self, node: fx.Node) -> torch.Tensor | None:
+        """The tensor a ``get_attr`` node reads, else ``None``."""
+
+
+Rule = Callable[[fx.Node, Any, Context], "Op | Same"]
+
+
+def only_input(node: fx.Node) -> list[Any]:
+    if len(node.args) != 1 or node.kwargs:
+        raise Unsupported("called with extra arguments")
+    return [node.args[0]]
+
+
+# ---- layers built from several kinds of call ------------------------------------------
+def adaptive_op(kind: str, node: fx.Node, inputs: list[Any]) -> Op:
+    out = shape(node)
+    return Op(f"adaptive_{kind}_pool{len(out) - 2}d", {"output_size": compact(out[2:])}, inputs)
+
+
+def flatten_op(node: fx.Node, x: Any, start: int, end: int) -> Op:
+    rank = len(shape(x))
+    if norm_dim(start, rank) == 0:
+        raise Unsupported("flattening the batch dimension")
+    return Op("flatten", {"start_dim": start, "end_dim": end}, [x])
+
+
+def upsample_op(node: fx.Node, size: Any, scale: Any, mode: str, align_corners: bool | None) -> Op:
+    if isinstance(scale, Sequence):
+        scale = [float(s) for s in scale]
+    elif scale is not None:
+        scale = float(scale)
+    if isinstance(size, Sequence):
+        size = list(size)
+    return Op("upsample", {"size": size, "scale_factor": None if size is not None else scale,
+                           "mode": mode, "align_corners": align_corners}, [node.args[0]])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
+from itertools import pairwise
 from typing import Any
 
 LAYER_SPACING = 220.0
@@ -148,7 +149,7 @@ def _reduce_crossings(
 
 def _count_crossings(layers: list[list[str]], succ: dict[str, list[str]]) -> int:
     total = 0
-    for upper, lower in zip(layers, layers[1:]):
+    for upper, lower in pairwise(layers):
         pos = {n: j for j, n in enumerate(lower)}
         ends = [pos[t] for n in upper for t in sorted(succ.get(n, ()), key=pos.__getitem__)
                 if t in pos]
@@ -194,7 +195,7 @@ def _place_rows(
             for n in lay:
                 linked = [y[m] for m in nbrs.get(n, ())]
                 wanted.append(sum(linked) / len(linked) if linked else y[n])
-            for n, value in zip(lay, _fit_with_gap(wanted, gap)):
+            for n, value in zip(lay, _fit_with_gap(wanted, gap), strict=True):
                 y[n] = value
     # Centre the drawing vertically on y = 0.
     real = [v for n, v in y.items() if not n.startswith("\0")]

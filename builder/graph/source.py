@@ -110,7 +110,7 @@ _FREE = re.compile(r";  (?:\w+ = )+None$")
 def _module_expr(module: nn.Module, classes: dict[str, type], node_id: str) -> str:
     cls = type(module)
     if cls is nn.Sequential:
-        children = [_module_expr(m, classes, node_id) for m in module]
+        children = [_module_expr(m, classes, node_id) for m in module.children()]
         if list(module._modules) != [str(i) for i in range(len(children))]:
             raise SourceExportError(f"node {node_id!r}: Sequential with named children")
         return "nn.Sequential(" + ", ".join(children) + ")"
@@ -201,7 +201,7 @@ def _class_source(cls: type) -> str:
     return f"class {cls.__name__}({bases}):\n" + "\n".join(methods)
 
 
-def _mha_expr(m: nn.MultiheadAttention) -> str:
+def _mha_expr(m: Any) -> str:
     kwargs = {
         "dropout": m.dropout,
         "bias": m.in_proj_bias is not None,
@@ -215,7 +215,7 @@ def _mha_expr(m: nn.MultiheadAttention) -> str:
     return f"nn.MultiheadAttention({m.embed_dim}, {m.num_heads}, {args})"
 
 
-def _encoder_layer_expr(m: nn.TransformerEncoderLayer) -> str:
+def _encoder_layer_expr(m: Any) -> str:
     activation = "F.gelu" if m.activation is F.gelu else "F.relu"
     if m.activation not in (F.gelu, F.relu):
         raise SourceExportError(f"TransformerEncoderLayer activation {m.activation!r}")
@@ -239,29 +239,29 @@ def _call(name: str, *args: Any, **kwargs: Any) -> str:
     return f"{name}({', '.join(parts)})"
 
 
-def _attention_expr(m: nn.Module) -> str:
+def _attention_expr(m: Any) -> str:
     return _call("MultiHeadAttention", m.q_proj.in_features, m.num_heads, m.k_proj.in_features,
                  m.v_proj.in_features, dropout=m.dropout, bias=m.q_proj.bias is not None, causal=m.causal)
 
 
-def _project_encoder_expr(m: nn.Module) -> str:
+def _project_encoder_expr(m: Any) -> str:
     return _call("TransformerEncoderLayer", m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features,
                  dropout=m.dropout.p, activation="gelu" if isinstance(m.activation, nn.GELU) else "relu",
                  norm_first=m.norm_first, layer_norm_eps=m.norm1.eps, causal=m.self_attn.causal)
 
 
-def _positional_expr(m: nn.Module) -> str:
+def _positional_expr(m: Any) -> str:
     kind = "learned" if isinstance(m.table, nn.Parameter) else "sinusoidal"
     return _call("PositionalEncoding", m.table.shape[-1], m.table.shape[1], kind, dropout=m.dropout.p)
 
 
-def _recurrent_expr(m: nn.Module) -> str:
+def _recurrent_expr(m: Any) -> str:
     rnn = m.rnn
     return _call(type(m).__name__, rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bidirectional,
                  rnn.dropout, rnn.bias)
 
 
-def _parameter_expr(m: nn.Module) -> str:
+def _parameter_expr(m: Any) -> str:
     return _call("ParameterTensor", list(m.weight.shape[1:]))
 
 

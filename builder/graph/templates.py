@@ -25,7 +25,7 @@ TORCHVISION_ARCHITECTURES: tuple[str, ...] = (
     "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
     "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
     "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
-    "googlenet",
+    "googlenet", "inception_v3",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
     "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_y_400mf", "regnet_y_800mf",
@@ -65,7 +65,8 @@ def torchvision_graph(
     """Graph document and (randomly initialised) weights of a torchvision classifier.
 
     ``name`` must be in ``TORCHVISION_ARCHITECTURES``; the graph's image input is
-    ``3 x input_size x input_size``. Raises ``KeyError`` for other names.
+    ``3 x input_size x input_size`` (inception_v3 needs at least 75). Raises ``KeyError`` for
+    other names.
     """
     import torchvision
 
@@ -74,7 +75,7 @@ def torchvision_graph(
     if name not in TORCHVISION_ARCHITECTURES:
         raise KeyError(f"{name!r} is not a supported torchvision architecture")
     kwargs: dict[str, Any] = {"weights": None, "num_classes": num_classes}
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):  # auxiliary heads only run while training
         kwargs |= {"aux_logits": False, "init_weights": True}
     model = torchvision.models.get_model(name, **kwargs).eval()
     doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)

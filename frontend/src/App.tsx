@@ -1,14 +1,18 @@
-import { useEffect } from "react";
+import { Suspense, lazy, useEffect } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 
 import { AppLayout } from "./components/AppLayout";
 import { GuestOnly, RequireAuth } from "./components/RouteGuards";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { AuthPage } from "./pages/auth/AuthPage";
-import { GraphEditorPage } from "./pages/graph/GraphEditorPage";
 import { ProjectDetailPage } from "./pages/project/ProjectDetailPage";
 import { ProjectsPage } from "./pages/projects/ProjectsPage";
 import { useSession } from "./stores/session";
+
+// The editor (React Flow, dagre) is most of the code: load it only when a graph is opened.
+const GraphEditorPage = lazy(() =>
+  import("./pages/graph/GraphEditorPage").then((module) => ({ default: module.GraphEditorPage })),
+);
 
 /** The route table. Rendered inside a router: BrowserRouter in main.tsx, MemoryRouter in tests. */
 export function App() {
@@ -29,7 +33,14 @@ export function App() {
           <Route path="/" element={<Navigate to="/projects" replace />} />
           <Route path="/projects" element={<ProjectsPage />} />
           <Route path="/projects/:projectId" element={<ProjectDetailPage />} />
-          <Route path="/projects/:projectId/graphs/:graphId" element={<GraphEditorPage />} />
+          <Route
+            path="/projects/:projectId/graphs/:graphId"
+            element={
+              <Suspense fallback={<p className="page muted">Loading the editor…</p>}>
+                <GraphEditorPage />
+              </Suspense>
+            }
+          />
         </Route>
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -175,7 +175,7 @@ def _onnx_run(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str
             dynamic_axes={name: {0: "batch"} for name in [*names, "out"]},
         )
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return session.run(None, {name: t.numpy() for name, t in zip(names, feed)})
+    return session.run(None, {name: t.numpy() for name, t in zip(names, feed, strict=True)})
 
 
 def test_onnx_export_matches_with_dynamic_batch(tmp_path: Any) -> None:

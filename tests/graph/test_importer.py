@@ -43,7 +43,7 @@ def _round_trip(model: nn.Module, *inputs: torch.Tensor) -> tuple[dict[str, Any]
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = got if isinstance(got, tuple) else (got,)
     assert len(got) == len(expected)
-    return doc, max(float((a - b).abs().max()) for a, b in zip(got, expected))
+    return doc, max(float((a - b).abs().max()) for a, b in zip(got, expected, strict=True))
 
 
 @pytest.mark.parametrize(("name", "kwargs", "size"), TORCHVISION_CASES, ids=[c[0] for c in TORCHVISION_CASES])
@@ -199,3 +199,14 @@ def test_training_mode_is_restored() -> None:
     model = torchvision.models.resnet18(weights=None).train()
     from_module(model, torch.randn(1, 3, 32, 32))
     assert all(m.training for m in model.modules())
+
+
+def test_input_too_small_for_the_model_is_one_error() -> None:
+    with pytest.raises(UnsupportedModuleError, match=r"fails on the example input \[1, 3, 2, 2\]"):
+        from_module(nn.Conv2d(3, 4, 5), torch.randn(1, 3, 2, 2))
+
+
+def test_a_lone_layer_imports() -> None:
+    doc, diff = _round_trip(nn.Conv2d(3, 4, 3), torch.randn(2, 3, 5, 5))
+    assert diff == 0
+    assert [(n["id"], n["type"]) for n in doc["nodes"]] == [("x", "image_input"), ("conv2d", "conv2d")]

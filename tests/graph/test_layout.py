@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 from builder.graph.layout import LAYER_SPACING, ROW_SPACING, _count_crossings, auto_layout
 
@@ -42,7 +43,7 @@ def test_nodes_in_a_layer_keep_min_gap() -> None:
     edges = [("x", f"b{i}") for i in range(5)] + [(f"b{i}", "cat") for i in range(5)]
     pos = _pos(auto_layout(_doc(edges)))
     ys = sorted(pos[f"b{i}"][1] for i in range(5))
-    assert all(b - a >= ROW_SPACING - 1e-6 for a, b in zip(ys, ys[1:]))
+    assert all(b - a >= ROW_SPACING - 1e-6 for a, b in pairwise(ys))
     # Fan-out/fan-in is centred on its source and sink.
     assert abs(sum(ys) / 5 - pos["x"][1]) < 1e-6
     assert pos["x"][1] == pos["cat"][1]

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import torch
 
-from builder.graph import GraphError, compile_graph, to_source
+from builder.graph import GraphError, LayerType, compile_graph, registry, to_source
 from builder.graph.compiler import example_inputs
+from builder.graph.source import SourceExportError
 from builder.graph.templates import get_template
 
 ALLOWED_IMPORTS = {"math", "torch", "torch.nn", "torch.nn.functional"}
@@ -127,3 +128,40 @@ def test_forward_is_readable() -> None:
     assert "def forward(self, seq):" in source
     assert "= None" not in source.split("def forward")[1]  # fx's memory-freeing lines are gone
     assert "self.gate(attn, scale, pos)" in source
+
+
+class _Doubler(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+
+class _DoubleLayer(LayerType):
+    id = "test_double"
+    category = "test"
+    doc = "Doubles its input (a module no exporter knows)."
+
+    def infer(self, params: Any, in_shapes: Any) -> dict[str, tuple[int, ...]]:
+        return {"out": in_shapes["in"]}
+
+    def build(self, params: Any, in_shapes: Any) -> torch.nn.Module:
+        return _Doubler()
+
+
+class _DoubleLayerWithSource(_DoubleLayer):
+    def source(self, params: Any, in_shapes: Any) -> str:
+        return "nn.Sequential()"  # any constructor expression; here a stand-in
+
+
+@pytest.mark.parametrize("layer_class", [_DoubleLayer, _DoubleLayerWithSource])
+def test_layer_source_hook(layer_class: type[LayerType]) -> None:
+    registry.register(layer_class, source="test")
+    try:
+        doc = {"nodes": [_node("x", "vector_input", features=3), _node("d", "test_double")],
+               "edges": [_edge("x", "d")]}
+        if layer_class is _DoubleLayer:
+            with pytest.raises(SourceExportError, match="node 'd': no source form for"):
+                to_source(doc)
+        else:
+            assert "self.d = nn.Sequential()" in to_source(doc)
+    finally:
+        registry.unregister("test_double")

@@ -1,6 +1,6 @@
 import type { UserRef } from "./auth";
 import { apiRequest } from "./client";
-import type { Paginated, ResourceId } from "./types";
+import { type Paginated, type ResourceId, resourcePath } from "./types";
 
 /** The newest saved version of a graph, as listed with the graph. */
 export interface GraphVersionSummary {
@@ -41,4 +41,8 @@ export function listGraphs(
 
 export function createGraph(input: GraphInput): Promise<Graph> {
   return apiRequest(GRAPHS, { method: "POST", body: input });
+}
+
+export function getGraph(id: ResourceId, signal?: AbortSignal): Promise<Graph> {
+  return apiRequest(resourcePath(GRAPHS, id), { signal });
 }

@@ -1,18 +1,116 @@
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
+import { ApiError } from "../../api/client";
+import { getGraph } from "../../api/graphs";
+import { getVersion, listVersions } from "../../api/versions";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { GraphEditor } from "../../editor/GraphEditor";
+import { type GraphDocument, emptyDocument } from "../../editor/model/document";
+import { type Draft, clearDraft, readDraft, sameDocument } from "../../editor/model/draft";
+import { resetGraphStore, useGraph } from "../../editor/stores/graphStore";
+import { useLayers } from "../../editor/stores/layersStore";
+import { useUi } from "../../editor/stores/uiStore";
+import { useValidation } from "../../editor/stores/validationStore";
+import { useVersions } from "../../editor/stores/versionsStore";
+
+type LoadState =
+  | { status: "loading" }
+  | { status: "error"; error: ApiError }
+  | { status: "ready"; saved: GraphDocument; draft: Draft | null; layoutOnOpen: boolean };
+
+// The first version of a graph made from a template or an import: positions from the server's
+// layout, which does not know how large nodes render; such a graph is laid out again on open.
+const GENERATED = /^(from template|imported torchvision) /;
+
 /**
- * Where the model canvas (`@xyflow/react`) will live. Until it lands, the route exists so that
- * graph links resolve and the layout for a full-window page is in place.
+ * Loads a graph into the editor: the layer registry, the graph, its newest version, and any
+ * unsaved draft left in this browser (which wins over the saved version, with a way to discard it).
  */
 export function GraphEditorPage() {
-  const { projectId = "" } = useParams();
-  return (
-    <div className="page--full">
-      <div className="placeholder">
-        <h1>Graph editor</h1>
-        <p className="muted">The model canvas is not available yet.</p>
+  const { projectId = "", graphId = "" } = useParams();
+  const id = Number(graphId);
+  const [state, setState] = useState<LoadState>({ status: "loading" });
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    setState({ status: "loading" });
+    resetGraphStore();
+    useValidation.getState().reset();
+    useVersions.getState().reset();
+    useUi.getState().reset();
+    const load = async () => {
+      const [graph] = await Promise.all([getGraph(id, signal), useLayers.getState().load()]);
+      const layers = useLayers.getState();
+      if (layers.status === "error") throw new ApiError(0, layers.error ?? "Could not load the layers.");
+      const page = await listVersions(id, signal);
+      const latest = page.results[0];
+      const saved = latest ? (await getVersion(id, latest.id, signal)).document : emptyDocument();
+      if (signal.aborted) return;
+      useVersions.setState({ graph, versions: page.results, status: "ready", baseVersionId: latest?.id ?? null });
+      const draft = readDraft(id);
+      if (draft && !sameDocument(draft.document, saved)) {
+        useGraph.getState().load(id, draft.document, { dirty: true });
+        setState({ status: "ready", saved, draft, layoutOnOpen: false });
+      } else {
+        if (draft) clearDraft(id);
+        useGraph.getState().load(id, saved);
+        const generated = latest !== undefined && latest.number === 1 && GENERATED.test(latest.message);
+        setState({ status: "ready", saved, draft: null, layoutOnOpen: generated });
+      }
+    };
+    load().catch((error: unknown) => {
+      if (signal.aborted) return;
+      setState({ status: "error", error: error instanceof ApiError ? error : new ApiError(0, "Could not open the graph.") });
+    });
+    return () => controller.abort();
+  }, [id]);
+
+  if (state.status === "error") {
+    return (
+      <div className="page page--narrow page--centered">
+        <h1>{state.error.status === 404 ? "Graph not found" : "Could not open the graph"}</h1>
+        {state.error.status !== 404 && <ErrorAlert message={state.error.message} />}
         <Link to={`/projects/${encodeURIComponent(projectId)}`}>Back to the project</Link>
       </div>
+    );
+  }
+  if (state.status === "loading") {
+    return (
+      <p className="page muted" role="status">
+        Loading graph…
+      </p>
+    );
+  }
+  const discard = () => {
+    clearDraft(id);
+    useGraph.getState().load(id, state.saved);
+    setState({ ...state, draft: null });
+  };
+  return (
+    <div className="page--full">
+      <GraphEditor
+        key={id}
+        graphId={id}
+        layoutOnOpen={state.layoutOnOpen}
+        draftNotice={state.draft && <DraftNotice draft={state.draft} onDiscard={discard} onKeep={() => setState({ ...state, draft: null })} />}
+      />
+    </div>
+  );
+}
+
+function DraftNotice({ draft, onDiscard, onKeep }: { draft: Draft; onDiscard: () => void; onKeep: () => void }) {
+  const when = draft.savedAt ? new Date(draft.savedAt).toLocaleString() : "an earlier visit";
+  return (
+    <div className="editor__draft" role="status">
+      Restored your unsaved changes from {when}.
+      <button type="button" className="button button--small" onClick={onKeep}>
+        Keep them
+      </button>
+      <button type="button" className="button button--small" onClick={onDiscard}>
+        Discard them
+      </button>
     </div>
   );
 }

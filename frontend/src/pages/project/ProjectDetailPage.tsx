@@ -8,6 +8,7 @@ import { Pagination } from "../../components/Pagination";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
 import { NewGraphForm } from "./NewGraphForm";
+import { TemplateGallery } from "./TemplateGallery";
 
 /** One project: its description and its graphs, with a form to add a graph. */
 export function ProjectDetailPage() {
@@ -92,6 +93,7 @@ function ProjectDetail({ project }: { project: Project }) {
           <p className="card muted">You can view this project. Ask its owner for editor access to add graphs.</p>
         )}
       </div>
+      {editable && <TemplateGallery projectId={project.id} />}
     </div>
   );
 }

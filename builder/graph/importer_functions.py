@@ -1,0 +1,260 @@
+"""Importer rules for ``call_function`` and ``call_method`` nodes (``torch.cat``, ``operator.add``,
+``F.relu``, ``x.view``...), keyed by function object or method name.
+
+Arguments are read positionally or by keyword with ``arg``; anything computed from sizes
+(``x.view(n, -1)``) is taken from the traced output shape instead, so the rules never evaluate
+Python arithmetic. ShuffleNet's view/transpose/view channel shuffle collapses into one layer.
+"""
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx
+
+from .importer_common import (
+    Context,
+    Op,
+    Rule,
+    Same,
+    Unsupported,
+    adaptive_op,
+    arg,
+    compact,
+    flatten_op,
+    is_tensor,
+    norm_dim,
+    shape,
+    upsample_op,
+)
+
+__all__ = ["FUNCTIONS", "METHODS", "function_rule"]
+
+
+def _binary(layer_id: str) -> Rule:
+    def rule(node: fx.Node, _: Any, ctx: Context) -> Op:
+        a, b = arg(node, 0, "input"), arg(node, 1, "other")
+        if node.kwargs.get("alpha", 1) != 1:
+            raise Unsupported("add with alpha")
+        if not (is_tensor(a) and is_tensor(b)):
+            raise Unsupported(f"{layer_id} with a constant (only tensor-tensor is supported)")
+        return Op(layer_id, {"num_inputs": 2}, [a, b])
+    return rule
+
+
+def _cat(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
+    tensors = list(arg(node, 0, "tensors"))
+    dim = arg(node, 1, "dim", 0)
+    if len(tensors) == 1:
+        return Same(tensors[0])
+    if norm_dim(dim, len(shape(node))) == 0:
+        raise Unsupported("concatenating along the batch dimension")
+    return Op("concat", {"num_inputs": len(tensors), "dim": dim}, tensors)
+
+
+def _mean(node: fx.Node, _: Any, ctx: Context) -> Op:
+    x, dims = arg(node, 0, "input"), arg(node, 1, "dim")
+    if dims is None:
+        raise Unsupported("mean over every dimension, batch included")
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if any(norm_dim(d, len(shape(x))) == 0 for d in dims):
+        raise Unsupported("mean over the batch dimension")
+    return Op("mean", {"dims": dims, "keepdim": bool(arg(node, 2, "keepdim", False))}, [x])
+
+
+def _function(layer_id: str, **fields: tuple[int, Any]) -> Rule:
+    """A functional activation; ``fields`` maps each param to (position, default)."""
+    def rule(node: fx.Node, _: Any, ctx: Context) -> Op:
+        params = {name: arg(node, pos, name, default) for name, (pos, default) in fields.items()}
+        return Op(layer_id, params, [arg(node, 0, "input")])
+    return rule
+
+
+def _softmax_function(layer_id: str) -> Rule:
+    def rule(node: fx.Node, _: Any, ctx: Context) -> Op:
+        dim = arg(node, 1, "dim")
+        if dim is None or arg(node, 3, "dtype") is not None:
+            raise Unsupported(f"{layer_id} needs an explicit dim and no dtype")
+        return Op(layer_id, {"dim": dim}, [arg(node, 0, "input")])
+    return rule
+
+
+def _adaptive_function(kind: str) -> Rule:
+    def rule(node: fx.Node, _: Any, ctx: Context) -> Op:
+        if arg(node, 2, "return_indices", False):
+            raise Unsupported("return_indices=True")
+        return adaptive_op(kind, node, [arg(node, 0, "input")])
+    return rule
+
+
+def _max_pool_function(node: fx.Node, _: Any, ctx: Context) -> Op:
+    if arg(node, 6, "return_indices", False):
+        raise Unsupported("return_indices=True")
+    kernel = arg(node, 1, "kernel_size")
+    stride = arg(node, 2, "stride") or kernel
+    params = {"kernel_size": compact(kernel), "stride": compact(stride), "padding": compact(arg(node, 3, "padding", 0)),
+              "dilation": compact(arg(node, 4, "dilation", 1)), "ceil_mode": arg(node, 5, "ceil_mode", False)}
+    return Op(f"max_pool{len(shape(node)) - 2}d", params, [arg(node, 0, "input")])
+
+
+def _avg_pool_function(node: fx.Node, _: Any, ctx: Context) -> Op:
+    if arg(node, 6, "divisor_override") is not None:
+        raise Unsupported("divisor_override")
+    kernel = arg(node, 1, "kernel_size")
+    stride = arg(node, 2, "stride") or kernel
+    params = {"kernel_size": compact(kernel), "stride": compact(stride), "padding": compact(arg(node, 3, "padding", 0)),
+              "ceil_mode": arg(node, 4, "ceil_mode", False), "count_include_pad": arg(node, 5, "count_include_pad", True)}
+    return Op(f"avg_pool{len(shape(node)) - 2}d", params, [arg(node, 0, "input")])
+
+
+def _dropout_function(layer_id: str) -> Rule:
+    def rule(node: fx.Node, _: Any, ctx: Context) -> Op:
+        return Op(layer_id, {"p": arg(node, 1, "p", 0.5)}, [arg(node, 0, "input")])
+    return rule
+
+
+def _layer_norm_function(node: fx.Node, _: Any, ctx: Context) -> Op:
+    x, normalized = arg(node, 0, "input"), arg(node, 1, "normalized_shape")
+    weight, bias = arg(node, 2, "weight"), arg(node, 3, "bias")
+    tensors = {"weight": ctx.attribute(weight) if weight is not None else None,
+               "bias": ctx.attribute(bias) if bias is not None else None}
+    if any(a is not None and t is None for a, t in ((weight, tensors["weight"]), (bias, tensors["bias"]))):
+        raise Unsupported("layer_norm whose weight or bias is computed, not a parameter")
+    if weight is None and bias is not None:
+        raise Unsupported("layer_norm with a bias but no weight")
+    params = {"normalized_dims": len(normalized), "eps": arg(node, 4, "eps", 1e-5),
+              "elementwise_affine": weight is not None, "bias": bias is not None or weight is None}
+    return Op("layer_norm", params, [x], weights={k: v for k, v in tensors.items() if v is not None})
+
+
+def _interpolate(node: fx.Node, _: Any, ctx: Context) -> Op:
+    if arg(node, 6, "antialias", False):
+        raise Unsupported("antialias=True")
+    return upsample_op(node, arg(node, 1, "size"), arg(node, 2, "scale_factor"),
+                        arg(node, 3, "mode", "nearest"), arg(node, 4, "align_corners"))
+
+
+def _flatten_function(node: fx.Node, _: Any, ctx: Context) -> Op:
+    return flatten_op(node, arg(node, 0, "input"), arg(node, 1, "start_dim", 0), arg(node, 2, "end_dim", -1))
+
+
+def _reshape(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
+    """view/reshape/squeeze/unsqueeze/unflatten: the target comes from the traced shape."""
+    x = node.args[0]
+    before, after = shape(x), shape(node)
+    if before == after:
+        return Same(x)
+    if not after or after[0] != before[0]:
+        raise Unsupported("a reshape that changes the batch dimension")
+    shuffle = _channel_shuffle_groups(node)
+    if shuffle is not None:
+        return Op("channel_shuffle", {"groups": shuffle[1]}, [shuffle[0]])
+    if len(after) == 2 and len(before) > 2:
+        return Op("flatten", {"start_dim": 1, "end_dim": -1}, [x])
+    return Op("reshape", {"shape": list(after[1:])}, [x])
+
+
+def _channel_shuffle_groups(node: fx.Node) -> tuple[fx.Node, int] | None:
+    """``x.view(n, g, c // g, h, w).transpose(1, 2)[.contiguous()].view(n, c, h, w)``
+    (ShuffleNet) is one ``channel_shuffle``; returns ``(x, g)`` when ``node`` ends one."""
+    prev = node.args[0]
+    if isinstance(prev, fx.Node) and prev.op == "call_method" and prev.target == "contiguous":
+        prev = prev.args[0]
+    if not (isinstance(prev, fx.Node) and prev.target in ("transpose", torch.transpose)):
+        return None
+    if sorted(norm_dim(d, 5) for d in prev.args[1:3] if isinstance(d, int)) != [1, 2]:
+        return None
+    split = prev.args[0]
+    if not (isinstance(split, fx.Node) and split.target in ("view", "reshape", torch.reshape)):
+        return None
+    x = split.args[0]
+    if not isinstance(x, fx.Node) or not is_tensor(x) or len(shape(x)) != 4 or shape(node) != shape(x) or len(shape(split)) != 5:
+        return None
+    return x, shape(split)[1]
+
+
+def _permute(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
+    x = arg(node, 0, "input")
+    raw = node.args[1:] if node.op == "call_method" else (arg(node, 1, "dims"),)
+    dims = list(raw[0]) if len(raw) == 1 and isinstance(raw[0], Sequence) else list(raw)
+    rank = len(shape(x))
+    dims = [norm_dim(d, rank) for d in dims]
+    if dims == sorted(dims):
+        return Same(x)
+    if dims[0] != 0:
+        raise Unsupported("a permute that moves the batch dimension")
+    return Op("permute", {"dims": dims}, [x])
+
+
+def _transpose(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
+    x = arg(node, 0, "input")
+    rank = len(shape(x))
+    a, b = norm_dim(arg(node, 1, "dim0"), rank), norm_dim(arg(node, 2, "dim1"), rank)
+    if a == b:
+        return Same(x)
+    if 0 in (a, b):
+        raise Unsupported("a transpose that moves the batch dimension")
+    return Op("transpose", {"dim0": a, "dim1": b}, [x])
+
+
+def _pass_through(node: fx.Node, _: Any, ctx: Context) -> Same:
+    return Same(node.args[0])
+
+
+_ACTIVATION_FUNCTIONS: dict[str, Rule] = {
+    "relu": _function("relu"), "relu6": _function("relu6"), "silu": _function("silu"),
+    "sigmoid": _function("sigmoid"), "tanh": _function("tanh"), "hardswish": _function("hardswish"),
+    "hardsigmoid": _function("hardsigmoid"), "mish": _function("mish"),
+    "gelu": _function("gelu", approximate=(1, "none")),
+    "leaky_relu": _function("leaky_relu", negative_slope=(1, 0.01)),
+    "elu": _function("elu", alpha=(1, 1.0)),
+    "softmax": _softmax_function("softmax"), "log_softmax": _softmax_function("log_softmax"),
+}
+
+FUNCTIONS: dict[Any, Rule] = {
+    **{getattr(F, name): rule for name, rule in _ACTIVATION_FUNCTIONS.items()},
+    torch.relu: _ACTIVATION_FUNCTIONS["relu"], torch.sigmoid: _ACTIVATION_FUNCTIONS["sigmoid"],
+    torch.tanh: _ACTIVATION_FUNCTIONS["tanh"], torch.softmax: _ACTIVATION_FUNCTIONS["softmax"],
+    torch.log_softmax: _ACTIVATION_FUNCTIONS["log_softmax"],
+    F.hardtanh: _function("hardtanh", min_val=(1, -1.0), max_val=(2, 1.0)),
+    operator.add: _binary("add"), operator.iadd: _binary("add"), torch.add: _binary("add"),
+    operator.mul: _binary("multiply"), operator.imul: _binary("multiply"), torch.mul: _binary("multiply"),
+    torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
+    torch.mean: _mean,
+    torch.flatten: _flatten_function,
+    torch.reshape: _reshape, torch.squeeze: _reshape, torch.unsqueeze: _reshape, torch.unflatten: _reshape,
+    torch.permute: _permute, torch.transpose: _transpose,
+    F.adaptive_avg_pool1d: _adaptive_function("avg"), F.adaptive_avg_pool2d: _adaptive_function("avg"),
+    F.adaptive_avg_pool3d: _adaptive_function("avg"), F.adaptive_max_pool2d: _adaptive_function("max"),
+    F.max_pool1d: _max_pool_function, F.max_pool2d: _max_pool_function, F.max_pool3d: _max_pool_function,
+    F.avg_pool1d: _avg_pool_function, F.avg_pool2d: _avg_pool_function, F.avg_pool3d: _avg_pool_function,
+    F.dropout: _dropout_function("dropout"), F.dropout2d: _dropout_function("dropout2d"),
+    F.dropout3d: _dropout_function("dropout3d"),
+    F.layer_norm: _layer_norm_function,
+    F.interpolate: _interpolate,
+}
+
+METHODS: dict[str, Rule] = {
+    **{name: rule for name, rule in _ACTIVATION_FUNCTIONS.items() if hasattr(torch.Tensor, name)},
+    "relu_": _ACTIVATION_FUNCTIONS["relu"], "sigmoid_": _ACTIVATION_FUNCTIONS["sigmoid"],
+    "add": _binary("add"), "add_": _binary("add"), "__add__": _binary("add"), "__iadd__": _binary("add"),
+    "mul": _binary("multiply"), "mul_": _binary("multiply"), "__mul__": _binary("multiply"),
+    "mean": _mean,
+    "flatten": _flatten_function,
+    "view": _reshape, "reshape": _reshape, "squeeze": _reshape, "unsqueeze": _reshape, "unflatten": _reshape,
+    "permute": _permute, "transpose": _transpose,
+    "contiguous": _pass_through,
+}
+
+
+def function_rule(target: Any) -> Rule | None:
+    """The rule for a ``call_function`` target; torchvision's stochastic depth is the
+    identity in evaluation, which is what an imported graph reproduces."""
+    if target in FUNCTIONS:
+        return FUNCTIONS[target]
+    if getattr(target, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(target, "__module__", ""):
+        return _pass_through
+    return None

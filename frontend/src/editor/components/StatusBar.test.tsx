@@ -1,0 +1,51 @@
+import { act, render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it } from "vitest";
+
+import { issue, report } from "../../test/layers";
+import { useValidation } from "../stores/validationStore";
+import { StatusBar } from "./StatusBar";
+
+const memory = (total: number) => ({ weights: 1, gradients: 1, optimizer: 2, activations: total - 4, total });
+
+describe("StatusBar", () => {
+  beforeEach(() => {
+    useValidation.getState().reset();
+    useValidation.setState({ precision: "fp32", batchSize: 32 });
+  });
+
+  it("shows totals and the training memory of the chosen precision", async () => {
+    const user = userEvent.setup();
+    render(<StatusBar />);
+    act(() =>
+      useValidation.getState().setReport(
+        report({ totals: { params: 1_234_567, flops: 5e9, batch_size: 32, memory: { fp32: memory(2 * 1024 ** 3), bf16: memory(1024 ** 3) } } }),
+      ),
+    );
+    expect(screen.getByRole("status")).toHaveTextContent("Valid");
+    expect(screen.getByTestId("total-params")).toHaveTextContent("Params 1.23M");
+    expect(screen.getByTestId("total-flops")).toHaveTextContent("FLOPs 5.00G");
+    expect(screen.getByTestId("total-memory")).toHaveTextContent("2.00 GiB");
+    await user.selectOptions(screen.getByLabelText("Precision"), "bf16");
+    expect(screen.getByTestId("total-memory")).toHaveTextContent("1.00 GiB");
+  });
+
+  it("counts errors and shows problems that belong to no node", () => {
+    render(<StatusBar />);
+    act(() =>
+      useValidation.getState().setReport(
+        report({ ok: false, errors: [issue({ code: "cycle", message: "the graph has a cycle" })], warnings: [issue({ node_id: "x" })] }),
+      ),
+    );
+    expect(screen.getByRole("status")).toHaveTextContent("1 error, 1 warning");
+    expect(screen.getByText("the graph has a cycle")).toBeInTheDocument();
+  });
+
+  it("changes the batch size on Enter", async () => {
+    const user = userEvent.setup();
+    render(<StatusBar />);
+    await user.clear(screen.getByLabelText("Batch size"));
+    await user.type(screen.getByLabelText("Batch size"), "128{Enter}");
+    expect(useValidation.getState().batchSize).toBe(128);
+  });
+});

@@ -1,0 +1,98 @@
+import { useState } from "react";
+
+import type { Precision } from "../../api/validation";
+import { formatBytes, formatCount } from "../model/format";
+import { useValidation } from "../stores/validationStore";
+
+const PRECISIONS: { value: Precision; label: string }[] = [
+  { value: "fp32", label: "fp32" },
+  { value: "mixed16", label: "mixed 16-bit" },
+  { value: "bf16", label: "bf16" },
+];
+
+/** Validation state and whole-model totals: parameters, FLOPs, training memory. */
+export function StatusBar() {
+  const status = useValidation((s) => s.status);
+  const failure = useValidation((s) => s.failure);
+  const report = useValidation((s) => s.report);
+  const graphIssues = useValidation((s) => s.graphIssues);
+  const batchSize = useValidation((s) => s.batchSize);
+  const precision = useValidation((s) => s.precision);
+  const setBatchSize = useValidation((s) => s.setBatchSize);
+  const setPrecision = useValidation((s) => s.setPrecision);
+
+  const errors = report?.errors.length ?? 0;
+  const warnings = report?.warnings.length ?? 0;
+  const memory = report?.totals.memory[precision];
+  let summary = "Not validated yet";
+  if (status === "validating") summary = "Validating…";
+  else if (status === "failed") summary = `Validation unavailable: ${failure ?? "unknown error"}`;
+  else if (report) {
+    summary = report.ok ? "Valid" : `${errors} error${errors === 1 ? "" : "s"}`;
+    if (warnings) summary += `, ${warnings} warning${warnings === 1 ? "" : "s"}`;
+  }
+
+  return (
+    <footer className="status-bar" aria-label="Model summary">
+      <span
+        className={`status-bar__state status-bar__state--${report?.ok ? "ok" : errors ? "error" : "neutral"}`}
+        role="status"
+        data-testid="validation-status"
+      >
+        {summary}
+      </span>
+      {graphIssues[0] && (
+        <span className="status-bar__issue" title={graphIssues.map((i) => i.message).join("\n")}>
+          {graphIssues[0].message}
+          {graphIssues.length > 1 ? ` (+${graphIssues.length - 1} more)` : ""}
+        </span>
+      )}
+      <span className="status-bar__spacer" />
+      <span data-testid="total-params">Params {report ? formatCount(report.totals.params) : "–"}</span>
+      <span data-testid="total-flops">FLOPs {report ? formatCount(report.totals.flops) : "–"}</span>
+      <span data-testid="total-memory" title={memory ? memoryBreakdown(memory) : undefined}>
+        Training memory {memory ? formatBytes(memory.total) : "–"}
+      </span>
+      <label className="status-bar__control">
+        Batch
+        <BatchInput key={batchSize} batchSize={batchSize} onCommit={setBatchSize} />
+      </label>
+      <label className="status-bar__control">
+        Precision
+        <select aria-label="Precision" value={precision} onChange={(event) => setPrecision(event.target.value as Precision)}>
+          {PRECISIONS.map((p) => (
+            <option key={p.value} value={p.value}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </label>
+    </footer>
+  );
+}
+
+function memoryBreakdown(m: { weights: number; gradients: number; optimizer: number; activations: number }): string {
+  return `weights ${formatBytes(m.weights)}, gradients ${formatBytes(m.gradients)}, optimizer ${formatBytes(m.optimizer)}, activations ${formatBytes(m.activations)}`;
+}
+
+/** Typed freely; applied on Enter or when leaving the field (each change re-validates). */
+function BatchInput({ batchSize, onCommit }: { batchSize: number; onCommit: (value: number) => void }) {
+  const [text, setText] = useState(String(batchSize));
+  const commit = () => {
+    const value = Number(text);
+    if (Number.isInteger(value) && value >= 1) onCommit(value);
+    else setText(String(batchSize));
+  };
+  return (
+    <input
+      type="number"
+      min={1}
+      max={65536}
+      value={text}
+      aria-label="Batch size"
+      onChange={(event) => setText(event.target.value)}
+      onBlur={commit}
+      onKeyDown={(event) => event.key === "Enter" && commit()}
+    />
+  );
+}

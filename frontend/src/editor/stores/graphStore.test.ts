@@ -1,0 +1,150 @@
+import { beforeEach, describe, expect, it } from "vitest";
+
+import { issue, layerSpecs } from "../../test/layers";
+import { resetGraphStore, selectSingleNodeId, useGraph } from "./graphStore";
+import { useLayers } from "./layersStore";
+
+const g = () => useGraph.getState();
+const ids = () => g().nodes.map((n) => n.id);
+const wires = () => g().edges.map((e) => `${e.source}.${e.sourceHandle}->${e.target}.${e.targetHandle}`);
+
+function chain(...types: string[]): void {
+  for (const type of types) g().addLayerAfterSelection(type);
+}
+
+describe("graph store", () => {
+  beforeEach(() => {
+    resetGraphStore();
+    useLayers.getState().setLayers(layerSpecs);
+  });
+
+  it("adds layers with default params and Python-identifier ids, wired after the selection", () => {
+    chain("image_input", "conv2d", "conv2d");
+    expect(ids()).toEqual(["image_input_1", "conv2d_1", "conv2d_2"]);
+    expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->conv2d_2.in"]);
+    expect(g().nodes[1]?.data.params).toMatchObject({ out_channels: 16, kernel_size: 3 });
+    expect(selectSingleNodeId(g())).toBe("conv2d_2");
+    expect(g().toDocument().nodes[1]).toMatchObject({ id: "conv2d_1", type: "conv2d" });
+  });
+
+  it("refuses self-loops and a second edge into one input port", () => {
+    chain("image_input", "conv2d");
+    g().connect({ source: "conv2d_1", sourceHandle: "out", target: "conv2d_1", targetHandle: "in" });
+    g().connect({ source: "conv2d_1", sourceHandle: "out", target: "conv2d_1", targetHandle: "in" });
+    g().addLayer("image_input");
+    g().connect({ source: "image_input_2", sourceHandle: "out", target: "conv2d_1", targetHandle: "in" });
+    expect(wires()).toEqual(["image_input_1.out->conv2d_1.in"]);
+  });
+
+  it("undoes and redoes every kind of edit", () => {
+    chain("image_input", "conv2d");
+    g().updateParams("conv2d_1", { ...g().nodes[1]!.data.params, out_channels: 64 });
+    g().selectOnly(["image_input_1"]);
+    g().removeSelection();
+    expect(ids()).toEqual(["conv2d_1"]);
+    expect(g().edges).toHaveLength(0);
+
+    g().undo(); // delete
+    expect(ids()).toEqual(["image_input_1", "conv2d_1"]);
+    expect(g().edges).toHaveLength(1);
+    g().undo(); // params
+    expect(g().nodes[1]?.data.params.out_channels).toBe(16);
+    g().redo();
+    expect(g().nodes[1]?.data.params.out_channels).toBe(64);
+    g().undo();
+    g().undo(); // add conv
+    g().undo(); // add input
+    expect(ids()).toEqual([]);
+    g().redo();
+    g().redo();
+    expect(ids()).toEqual(["image_input_1", "conv2d_1"]);
+  });
+
+  it("records a drag as one step, and a click that moves nothing as none", () => {
+    chain("image_input");
+    const steps = g().history.past.length;
+    g().beginMove();
+    g().onNodesChange([{ id: "image_input_1", type: "position", position: { x: 10, y: 10 }, dragging: true }]);
+    g().onNodesChange([{ id: "image_input_1", type: "position", position: { x: 50, y: 20 }, dragging: true }]);
+    g().endMove();
+    expect(g().history.past.length).toBe(steps + 1);
+    g().beginMove();
+    g().endMove();
+    expect(g().history.past.length).toBe(steps + 1);
+    g().undo();
+    expect(g().nodes[0]?.position).toEqual({ x: 0, y: 0 });
+  });
+
+  it("does not re-validate for moves or selection, only for changes to the model", () => {
+    chain("image_input");
+    const revision = g().revision;
+    g().onNodesChange([{ id: "image_input_1", type: "select", selected: false }]);
+    g().onNodesChange([{ id: "image_input_1", type: "position", position: { x: 5, y: 5 } }]);
+    expect(g().revision).toBe(revision);
+    expect(g().dirty).toBe(true);
+    chain("conv2d");
+    expect(g().revision).toBe(revision + 1);
+    g().undo();
+    g().undo(); // a keyboard move (no drag) is one step of its own
+    expect(g().nodes[0]?.position).toEqual({ x: 0, y: 0 });
+  });
+
+  it("applies an insert fix on the edge into the failing port", () => {
+    chain("image_input", "conv2d", "linear");
+    expect(g().applyFix(issue({ node_id: "linear_1", port: "in", fix: { insert: "flatten" } }))).toBe(true);
+    expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->flatten_1.in", "flatten_1.out->linear_1.in"]);
+    g().undo();
+    expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->linear_1.in"]);
+  });
+
+  it("applies a type fix, keeping the parameters the new type knows", () => {
+    chain("image_input", "conv2d");
+    g().applyFix(issue({ node_id: "conv2d_1", code: "unknown_type", fix: { type: "linear" } }));
+    expect(g().nodes[1]?.data).toMatchObject({ type: "linear", params: { out_features: 64, bias: true } });
+  });
+
+  it("drops edges into ports a variadic layer no longer has", () => {
+    chain("image_input");
+    g().addLayer("add");
+    g().updateParams("add_1", { num_inputs: 3 });
+    g().connect({ source: "image_input_1", sourceHandle: "out", target: "add_1", targetHandle: "in2" });
+    expect(g().edges).toHaveLength(1);
+    g().updateParams("add_1", { num_inputs: 2 });
+    expect(g().edges).toHaveLength(0);
+  });
+
+  it("copies and pastes with fresh ids, the paste selected and undoable", () => {
+    chain("image_input", "conv2d");
+    g().selectAll();
+    const content = g().copy();
+    expect(content?.nodes).toHaveLength(2);
+    g().pasteContent(content!);
+    expect(ids()).toEqual(["image_input_1", "conv2d_1", "image_input_2", "conv2d_2"]);
+    expect(wires()).toContain("image_input_2.out->conv2d_2.in");
+    expect(g().nodes.filter((n) => n.selected).map((n) => n.id)).toEqual(["image_input_2", "conv2d_2"]);
+    g().undo();
+    expect(ids()).toEqual(["image_input_1", "conv2d_1"]);
+  });
+
+  it("lays out left to right", () => {
+    chain("image_input", "conv2d", "linear");
+    g().layout();
+    const xs = g().nodes.map((n) => n.position.x);
+    expect(xs[0]).toBeLessThan(xs[1]!);
+    expect(xs[1]).toBeLessThan(xs[2]!);
+  });
+
+  it("loads a document as saved, and unplaced nodes get laid out", () => {
+    g().load(7, {
+      schema_version: 1,
+      nodes: [
+        { id: "a", type: "image_input", params: {}, position: { x: 0, y: 0 } },
+        { id: "b", type: "conv2d", params: {}, position: { x: 0, y: 0 } },
+      ],
+      edges: [{ source: "a", source_port: "out", target: "b", target_port: "in" }],
+    });
+    expect(g().dirty).toBe(false);
+    expect(g().history.past).toHaveLength(0);
+    expect(g().nodes[1]!.position.x).toBeGreaterThan(g().nodes[0]!.position.x);
+  });
+});
