@@ -39,5 +39,6 @@ urlpatterns = [
     path("graphs/<int:graph_pk>/versions/<int:pk>/", version, name="graph-version"),
     path("", include("api.urls_datasets")),
     path("", include("api.urls_runs")),
+    path("", include("api.urls_deploy")),
     *router.urls,
 ]

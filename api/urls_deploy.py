@@ -1,0 +1,2 @@
+"""Compression, export and deployment endpoints, included by api/urls.py."""
+urlpatterns: list = []

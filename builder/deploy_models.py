@@ -1,0 +1,1 @@
+"""Compression, export and deployment models (see issue: compress, export and deploy)."""
