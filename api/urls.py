@@ -23,6 +23,7 @@ urlpatterns = [
     path("auth/login/", views_auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout/", views_auth.LogoutView.as_view(), name="auth-logout"),
     path("auth/me/", views_auth.MeView.as_view(), name="auth-me"),
+    path("auth/session/", views_auth.SessionView.as_view(), name="auth-session"),
     path("auth/token/", views_auth.TokenView.as_view(), name="auth-token"),
     path("projects/<int:project_pk>/members/", members, name="project-members"),
     path("projects/<int:project_pk>/members/<int:pk>/", member, name="project-member"),

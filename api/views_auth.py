@@ -68,6 +68,20 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SessionView(APIView):
+    """Who is signed in: ``{"user": {...}}`` or ``{"user": null}``, always 200.
+
+    The browser asks this on every page load; a visitor who is not signed in is not an error.
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=inline_serializer("Session", {"user": UserSerializer(allow_null=True)}))
+    def get(self, request: Request) -> Response:
+        user = request.user if request.user.is_authenticated else None
+        return Response({"user": UserSerializer(user).data if user else None})
+
+
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 

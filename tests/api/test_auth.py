@@ -73,3 +73,10 @@ def test_session_writes_need_csrf(alice: Any) -> None:
 def test_anonymous_gets_no_data() -> None:
     response = APIClient().get("/api/v1/projects/")
     assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+def test_session_answers_200_for_visitors_and_users(alice: Any) -> None:
+    client = APIClient()
+    assert client.get("/api/v1/auth/session/").json() == {"user": None}
+    client.force_authenticate(alice)
+    assert client.get("/api/v1/auth/session/").json()["user"]["username"] == "alice"

@@ -13,6 +13,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_sign_up_and_see_projects(live_stack: Any, page: Any) -> None:
     username = f"new_{uuid.uuid4().hex[:8]}"
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.goto(live_stack.url + "/")
     # An unknown visitor is sent to sign in; the page offers sign-up.
     page.get_by_role("heading", name="Sign in").wait_for()
@@ -25,7 +27,7 @@ def test_sign_up_and_see_projects(live_stack: Any, page: Any) -> None:
 
     page.get_by_role("heading", name="Projects").wait_for()
     assert page.get_by_text(username).first.is_visible()
-    assert page.get_by_text("You have no projects yet").is_visible()
+    page.get_by_text("You have no projects yet").wait_for()
 
     page.get_by_label("Name").fill("Chest CT")
     page.get_by_label("Description").fill("nodules")
@@ -37,6 +39,7 @@ def test_sign_up_and_see_projects(live_stack: Any, page: Any) -> None:
     page.get_by_role("list", name="Projects").get_by_role("link", name="Chest CT").wait_for()
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for()
+    assert console_errors == [], console_errors
 
 
 def test_sign_up_errors_are_shown_on_the_field(live_stack: Any, page: Any) -> None:

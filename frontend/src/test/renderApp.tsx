@@ -7,7 +7,7 @@ import type { User } from "../api/auth";
 import { useSession } from "../stores/session";
 
 interface RenderAppOptions {
-  /** A signed-in user, null for signed out, undefined to let the app ask /auth/me/. */
+  /** A signed-in user, null for signed out, undefined to let the app ask /auth/session/. */
   user?: User | null;
 }
 

@@ -75,7 +75,7 @@ describe("sign in", () => {
 
   it("sends a signed-out visitor to sign in, then back where they were going", async () => {
     mockApi({
-      "GET /api/v1/auth/me/": json(403, { detail: "Authentication credentials were not provided." }),
+      "GET /api/v1/auth/session/": json(200, { user: null }),
       "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
       "POST /api/v1/auth/login/": json(200, ada),
       "GET /api/v1/projects/1/": json(200, makeProject()),
