@@ -1,11 +1,14 @@
 """Sign up, sign in, sign out, who am I, and API tokens for scripts."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +46,22 @@ class SignUpView(APIView):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+class InvalidCredentials(APIException):
+    status_code = 400
+    default_detail = "Invalid username or password."
+    default_code = "invalid_credentials"
+
+
+def _credentials_user(request: Request) -> Any:
+    """The user whose username and password are in the body; 400 naming the fields otherwise."""
+    serializer = LoginSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    user = authenticate(request._request, **serializer.validated_data)
+    if user is None:
+        raise InvalidCredentials()
+    return user
+
+
 class LoginView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -50,11 +69,7 @@ class LoginView(APIView):
 
     @extend_schema(request=LoginSerializer, responses={200: UserSerializer})
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = authenticate(request._request, **serializer.validated_data)
-        if user is None:
-            return Response({"detail": "Invalid username or password."}, status=400)
+        user = _credentials_user(request)
         login(request._request, user)
         return Response(UserSerializer(user).data)
 
@@ -99,12 +114,7 @@ class TokenView(APIView):
 
     @extend_schema(request=LoginSerializer, responses={200: TokenSerializer})
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = authenticate(request._request, **serializer.validated_data)
-        if user is None:
-            return Response({"detail": "Invalid username or password."}, status=400)
-        token, _ = Token.objects.get_or_create(user=user)
+        token, _ = Token.objects.get_or_create(user=_credentials_user(request))
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None})
