@@ -162,6 +162,8 @@ class GraphFromTorchvisionView(APIView):
 
     @extend_schema(request=FromTorchvisionSerializer, responses={201: GraphSerializer})
     def post(self, request: Request) -> Response:
+        from builder.graph import GraphError
+        from builder.graph.importer import InputSizeError, UnsupportedModuleError
         from builder.graph.templates import TORCHVISION_ARCHITECTURES, torchvision_graph
 
         body = FromTorchvisionSerializer(data=request.data)
@@ -171,7 +173,13 @@ class GraphFromTorchvisionView(APIView):
             raise services.DomainError(
                 "architecture", f"'{arch}' is not supported; choose one of {', '.join(sorted(TORCHVISION_ARCHITECTURES))}"
             )
-        document, _weights = torchvision_graph(
-            arch, num_classes=body.validated_data["num_classes"], input_size=body.validated_data["input_size"]
-        )
+        input_size = body.validated_data["input_size"]
+        try:
+            document, _weights = torchvision_graph(
+                arch, num_classes=body.validated_data["num_classes"], input_size=input_size
+            )
+        except InputSizeError as exc:  # e.g. alexnet at 32: its pooling leaves nothing
+            raise services.DomainError("input_size", f"{arch} can't take {input_size}x{input_size} images: {exc}") from exc
+        except (UnsupportedModuleError, GraphError) as exc:
+            raise services.DomainError("architecture", f"{arch} can't be imported: {exc}") from exc
         return _create_with_document(request, body.validated_data, arch, document, f"imported torchvision {arch}")

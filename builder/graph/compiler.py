@@ -16,13 +16,10 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from .errors import GraphError, Issue
+from .document import RESERVED_IDS
+from .errors import GraphError
 from .plan import BuildPlan, PortRef, make_plan
-from .report import ValidationReport
 from .validate import validate
-
-# Names a node id can't take: they would shadow a GraphModule attribute or method.
-RESERVED_IDS = frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | {"input_names", "output_names"}
 
 # Layers whose backward doesn't need their own output, so a ReLU may overwrite it (as
 # torchvision's inplace=True ReLUs do), saving an allocation per activation.
@@ -42,22 +39,9 @@ def compile_graph(graph: Any, *, batch_size: int = 1) -> fx.GraphModule:
     Raises ``GraphError`` carrying the validation report when the graph is invalid.
     """
     report = validate(graph, batch_size=batch_size)
-    if report.ok:
-        _check_reserved_ids(report)
     if not report.ok:
         raise GraphError(report)
     return build_graph_module(make_plan(report))
-
-
-def _check_reserved_ids(report: ValidationReport) -> None:
-    assert report.document is not None
-    for node in report.document.nodes:
-        if node.id in RESERVED_IDS and node.id not in report.inputs:
-            report.errors.append(Issue(
-                "reserved_id", f"node id '{node.id}' is reserved (a method or attribute of the compiled "
-                "module): rename the node", node.id,
-            ))
-            report.ok = False
 
 
 def build_graph_module(plan: BuildPlan) -> fx.GraphModule:

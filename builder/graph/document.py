@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from torch import fx, nn
 
 from .errors import GraphError, Issue
 
@@ -22,6 +23,14 @@ SCHEMA_VERSION = 1
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_ID_LENGTH = 100
 _NODE_ID = re.compile(NODE_ID_PATTERN)
+
+# Ids a layer node can't take: the compiled GraphModule (and the exported Model) names each
+# submodule after its node, so these would shadow one of its methods or attributes (forward,
+# training, graph, code, eval, to, type...). Input nodes become forward() arguments instead.
+RESERVED_IDS: frozenset[str] = frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | {
+    "input_names",
+    "output_names",
+}
 
 
 def is_valid_node_id(node_id: str) -> bool:

@@ -24,16 +24,14 @@ from pydantic import ValidationError
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from .document import SCHEMA_VERSION, is_valid_node_id
+from .document import RESERVED_IDS, SCHEMA_VERSION, is_valid_node_id
 from .errors import GraphError
 from .importer_common import Op, Same, Unsupported, shape
-from .importer_functions import METHODS, function_rule
+from .importer_functions import METHODS, function_rule, index_op
 from .importer_ops import MODULES
 from .layout import auto_layout
 from .registry import LayerType, Shape, registry
 from .validate import validate
-
-_MODULE_ATTRS = frozenset(dir(nn.Module))
 
 
 class UnsupportedModuleError(ValueError):
@@ -48,6 +46,14 @@ class UnsupportedModuleError(ValueError):
         )
 
 
+class InputSizeError(UnsupportedModuleError):
+    """The module can't run on the example input (too small, or a size it wasn't built for)."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        self.problems = [{"node": "", "operation": operation, "reason": reason}]
+        ValueError.__init__(self, f"{operation}: {reason}")
+
+
 def from_module(
     module: nn.Module,
     example_input: torch.Tensor | Sequence[torch.Tensor],
@@ -58,7 +64,8 @@ def from_module(
     and return ``(graph document, weights)``.
 
     Raises ``UnsupportedModuleError`` listing every operation that has no layer type (or when
-    the module can't be traced at all).
+    the module can't be traced at all); its subclass ``InputSizeError`` when the module fails
+    on the example input.
     """
     examples = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     if type(module) in MODULES:  # a lone layer: trace a module that calls it, not its insides
@@ -115,8 +122,7 @@ def _trace(module: nn.Module, examples: tuple[torch.Tensor, ...]) -> fx.GraphMod
         except Exception as exc:  # noqa: BLE001
             cause = exc.__cause__ or exc  # ShapeProp wraps the real error
             shapes = ", ".join(str(list(e.shape)) for e in examples)
-            raise UnsupportedModuleError([{"node": "", "operation": name,
-                                           "reason": f"it fails on the example input {shapes}: {cause}"}]) from exc
+            raise InputSizeError(name, f"it fails on the example input {shapes}: {cause}") from exc
     return traced
 
 
@@ -245,7 +251,7 @@ class _Importer:
         if isinstance(base, tuple) and isinstance(index, int):
             return base[index]
         if isinstance(base, (_Ref, _Attr)):
-            raise Unsupported("indexing or slicing a tensor")
+            return self._apply(node, index_op(node), None)
         return base
 
     # ---- building nodes ----------------------------------------------------------------
@@ -319,7 +325,7 @@ class _Importer:
         return _Ref(node_id, out_ports[0])
 
     def _new_id(self, fx_name: str) -> str:
-        base = fx_name if is_valid_node_id(fx_name) and fx_name not in _MODULE_ATTRS else f"n_{fx_name}"
+        base = fx_name if is_valid_node_id(fx_name) and fx_name not in RESERVED_IDS else f"n_{fx_name}"
         base = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
         node_id, i = base, 1
         while node_id in self.ids:

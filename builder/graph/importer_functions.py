@@ -4,6 +4,8 @@
 Arguments are read positionally or by keyword with ``arg``; anything computed from sizes
 (``x.view(n, -1)``) is taken from the traced output shape instead, so the rules never evaluate
 Python arithmetic. ShuffleNet's view/transpose/view channel shuffle collapses into one layer.
+A batch size read from a tensor (``x.shape[0]``, ``x.size(0)``) is followed back to that tensor,
+which is how ViT's ``class_token.expand(n, -1, -1)`` becomes an ``expand_batch``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from .importer_common import (
     upsample_op,
 )
 
-__all__ = ["FUNCTIONS", "METHODS", "function_rule"]
+__all__ = ["FUNCTIONS", "METHODS", "function_rule", "index_op"]
 
 
 def _binary(layer_id: str) -> Rule:
@@ -200,6 +202,73 @@ def _transpose(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
     return Op("transpose", {"dim0": a, "dim1": b}, [x])
 
 
+def _chunk(node: fx.Node, _: Any, ctx: Context) -> Op:
+    x, chunks, dim = arg(node, 0, "input"), arg(node, 1, "chunks"), arg(node, 2, "dim", 0)
+    if not isinstance(chunks, int) or not isinstance(dim, int):
+        raise Unsupported("chunk with computed arguments")
+    if norm_dim(dim, len(shape(x))) == 0:
+        raise Unsupported("splitting the batch dimension")
+    pieces = len(node.meta.get("tensor_meta") or ())
+    if pieces != chunks:  # torch.chunk gives fewer pieces when the size doesn't allow that many
+        raise Unsupported(f"chunk({chunks}) that gives {pieces} pieces")
+    if chunks == 1:
+        raise Unsupported("chunk(1)")
+    return Op("chunk", {"chunks": chunks, "dim": dim}, [x], tuple_ports=tuple(f"out{i}" for i in range(chunks)))
+
+
+def _batch_size_of(value: Any) -> fx.Node | None:
+    """The tensor whose batch size ``value`` is (``t.shape[0]``, ``t.size()[0]``, ``t.size(0)``)."""
+    if not isinstance(value, fx.Node):
+        return None
+    if value.op == "call_method" and value.target == "size" and len(value.args) == 2 and value.args[1] == 0:
+        source = value.args[0]
+    elif value.op == "call_function" and value.target is operator.getitem and value.args[1] == 0:
+        sizes = value.args[0]
+        if not isinstance(sizes, fx.Node):
+            return None
+        is_shape = sizes.op == "call_function" and sizes.target is getattr and sizes.args[1] == "shape"
+        is_size = sizes.op == "call_method" and sizes.target == "size" and len(sizes.args) == 1
+        if not (is_shape or is_size):
+            return None
+        source = sizes.args[0]
+    else:
+        return None
+    return source if isinstance(source, fx.Node) and is_tensor(source) else None
+
+
+def _expand(node: fx.Node, _: Any, ctx: Context) -> Op | Same:
+    """``t.expand(n, -1, ...)`` of a batch-1 tensor, ``n`` a batch size: ``expand_batch``."""
+    x = node.args[0]
+    sizes = list(node.args[1:]) or [node.kwargs.get("size")]
+    if len(sizes) == 1 and isinstance(sizes[0], Sequence):
+        sizes = list(sizes[0])
+    before = shape(x)
+    if len(sizes) != len(before) or any(s not in (-1, d) for s, d in zip(sizes[1:], before[1:], strict=True)):
+        raise Unsupported("expanding a dimension other than the batch")
+    like = _batch_size_of(sizes[0])
+    if like is not None and before[0] == 1:
+        return Op("expand_batch", {}, [x, like])
+    if sizes[0] in (-1, before[0]):
+        return Same(x)
+    raise Unsupported("expanding the batch to a size not read from a tensor of the batch")
+
+
+def index_op(node: fx.Node) -> Op:
+    """``x[:, i]`` / ``x[..., i]``: one integer index, every other entry ``:``: ``select``."""
+    x, index = node.args[0], node.args[1]
+    items = list(index) if isinstance(index, tuple) else [index]
+    ints = [i for i, item in enumerate(items) if isinstance(item, int) and not isinstance(item, bool)]
+    full = slice(None, None, None)
+    rest_ok = all(item == full or item is Ellipsis for i, item in enumerate(items) if i not in ints)
+    if len(ints) != 1 or not rest_ok or items.count(Ellipsis) > 1:
+        raise Unsupported("indexing or slicing a tensor (only x[:, i] is supported)")
+    position = ints[0]
+    dim = position - len(items) if Ellipsis in items[:position] else position  # after ...: from the end
+    if norm_dim(dim, len(shape(x))) == 0:
+        raise Unsupported("indexing the batch dimension")
+    return Op("select", {"dim": dim, "index": items[position]}, [x])
+
+
 def _pass_through(node: fx.Node, _: Any, ctx: Context) -> Same:
     return Same(node.args[0])
 
@@ -226,7 +295,7 @@ FUNCTIONS: dict[Any, Rule] = {
     torch.mean: _mean,
     torch.flatten: _flatten_function,
     torch.reshape: _reshape, torch.squeeze: _reshape, torch.unsqueeze: _reshape, torch.unflatten: _reshape,
-    torch.permute: _permute, torch.transpose: _transpose,
+    torch.permute: _permute, torch.transpose: _transpose, torch.chunk: _chunk,
     F.adaptive_avg_pool1d: _adaptive_function("avg"), F.adaptive_avg_pool2d: _adaptive_function("avg"),
     F.adaptive_avg_pool3d: _adaptive_function("avg"), F.adaptive_max_pool2d: _adaptive_function("max"),
     F.max_pool1d: _max_pool_function, F.max_pool2d: _max_pool_function, F.max_pool3d: _max_pool_function,
@@ -245,7 +314,7 @@ METHODS: dict[str, Rule] = {
     "mean": _mean,
     "flatten": _flatten_function,
     "view": _reshape, "reshape": _reshape, "squeeze": _reshape, "unsqueeze": _reshape, "unflatten": _reshape,
-    "permute": _permute, "transpose": _transpose,
+    "permute": _permute, "transpose": _transpose, "chunk": _chunk, "expand": _expand,
     "contiguous": _pass_through,
 }
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 _VARIADIC_OPS = {"Add": " + ", "Multiply": " * ", "Concat": ", "}
-_VARIADIC_NAME = re.compile(r"^(Add|Multiply|Concat)([0-9]+)$")
+_GENERATED_NAME = re.compile(r"^(Add|Multiply|Concat|Chunk)([0-9]+)$")
 _generated: dict[str, type[nn.Module]] = {}
 
 
@@ -33,6 +33,30 @@ class _Variadic(nn.Module):
         return f"dim={self.dim}" if type(self).__name__.startswith("Concat") else ""
 
 
+class _Chunk(nn.Module):
+    """Base of the generated splits: ``Chunk3`` returns ``x.chunk(3, dim)`` as a 3-tuple."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+def _generate(name: str, base: type[nn.Module], source: str) -> type[nn.Module]:
+    """A subclass of ``base`` named ``name`` whose ``forward`` is ``source``."""
+    # TorchScript reads forward's source through linecache, as torch.fx does for GraphModule.
+    filename = f"<builder.graph.modules.{name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, object] = {"torch": torch, "Tensor": Tensor}
+    exec(compile(source, filename, "exec"), namespace)
+    cls = type(name, (base,), {"forward": namespace["forward"], "__module__": __name__})
+    cls.__qualname__ = name
+    _generated[name] = cls
+    return cls
+
+
 def variadic_module(kind: str, n: int) -> type[nn.Module]:
     """The ``Add``/``Multiply``/``Concat`` class taking exactly ``n`` tensors."""
     if kind not in _VARIADIC_OPS or not 1 <= n <= 256:
@@ -45,23 +69,33 @@ def variadic_module(kind: str, n: int) -> type[nn.Module]:
     if kind == "Concat":
         expr = f"torch.cat([{expr}], dim=self.dim)"
     signature = ", ".join(f"{a}: Tensor" for a in args)
-    source = f"def forward(self, {signature}) -> Tensor:\n    return {expr}\n"
-    # TorchScript reads forward's source through linecache, as torch.fx does for GraphModule.
-    filename = f"<builder.graph.modules.{name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, object] = {"torch": torch, "Tensor": Tensor}
-    exec(compile(source, filename, "exec"), namespace)
-    cls = type(name, (_Variadic,), {"forward": namespace["forward"], "__module__": __name__})
-    cls.__qualname__ = name
-    _generated[name] = cls
-    return cls
+    return _generate(name, _Variadic, f"def forward(self, {signature}) -> Tensor:\n    return {expr}\n")
+
+
+def chunk_module(n: int) -> type[nn.Module]:
+    """The ``Chunk`` class splitting one tensor into exactly ``n`` (a fixed-size tuple, which
+    TorchScript and ONNX need, where ``Tensor.chunk`` returns a list)."""
+    if not 1 <= n <= 256:
+        raise ValueError(f"no chunk module Chunk{n}")
+    name = f"Chunk{n}"
+    if name in _generated:
+        return _generated[name]
+    result = ", ".join(["Tensor"] * n)
+    parts = ", ".join(f"parts[{i}]" for i in range(n))
+    source = (
+        f"def forward(self, x: Tensor) -> tuple[{result}]:\n"
+        f"    parts = x.chunk({n}, dim=self.dim)\n"
+        f"    return ({parts},)\n"
+    )
+    return _generate(name, _Chunk, source)
 
 
 def __getattr__(name: str) -> type[nn.Module]:
-    match = _VARIADIC_NAME.match(name)
+    match = _GENERATED_NAME.match(name)
     if match is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return variadic_module(match.group(1), int(match.group(2)))
+    kind, n = match.group(1), int(match.group(2))
+    return chunk_module(n) if kind == "Chunk" else variadic_module(kind, n)
 
 
 class Reshape(nn.Module):
@@ -125,6 +159,32 @@ class ChannelShuffle(nn.Module):
         return f"groups={self.groups}"
 
 
+class Select(nn.Module):
+    """``x.select(dim, index)``: one slice along ``dim``, which disappears (``x[:, 0]``)."""
+
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.index = index
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+class ExpandBatch(nn.Module):
+    """Repeats a batch-1 tensor (a learned class token) to the batch size of ``like``, without
+    copying: ``[1, *S]`` -> ``[N, *S]``."""
+
+    def forward(self, x: Tensor, like: Tensor) -> Tensor:
+        return x.expand([like.size(0)] + [-1] * (x.dim() - 1))
+
+    def extra_repr(self) -> str:
+        return ""  # no constructor arguments (declared so the source exporter writes ExpandBatch())
+
+
 class Mean(nn.Module):
     dims: list[int]
 
@@ -143,8 +203,11 @@ class Mean(nn.Module):
 class ParameterTensor(nn.Module):
     """A learnable tensor of shape ``[1, *shape]`` with no input; it broadcasts over the batch."""
 
+    shape: list[int]
+
     def __init__(self, shape: list[int], init: str = "zeros", std: float = 0.02) -> None:
         super().__init__()
+        self.shape = list(shape)
         self.weight = nn.Parameter(torch.empty([1] + list(shape)))
         if init == "zeros":
             nn.init.zeros_(self.weight)
@@ -157,6 +220,10 @@ class ParameterTensor(nn.Module):
 
     def forward(self) -> Tensor:
         return self.weight
+
+    def extra_repr(self) -> str:
+        # Initial values are not part of the constructor form: the weights are loaded.
+        return f"shape={self.shape}"
 
 
 class MultiHeadAttention(nn.Module):
@@ -199,6 +266,13 @@ class MultiHeadAttention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
         return self.out_proj(out.transpose(1, 2).reshape(n, length, -1))
 
+    def extra_repr(self) -> str:
+        return (
+            f"embed_dim={self.q_proj.in_features}, num_heads={self.num_heads}, kdim={self.k_proj.in_features}, "
+            f"vdim={self.v_proj.in_features}, dropout={self.dropout!r}, bias={self.q_proj.bias is not None}, "
+            f"causal={self.causal}"
+        )
+
 
 class TransformerEncoderLayer(nn.Module):
     """Self-attention plus feed-forward block (post-norm by default, pre-norm with
@@ -240,6 +314,15 @@ class TransformerEncoderLayer(nn.Module):
         x = self.norm1(x + self._attention(x))
         return self.norm2(x + self._feed_forward(x))
 
+    def extra_repr(self) -> str:
+        activation = "gelu" if isinstance(self.activation, nn.GELU) else "relu"
+        return (
+            f"d_model={self.linear1.in_features}, nhead={self.self_attn.num_heads}, "
+            f"dim_feedforward={self.linear1.out_features}, dropout={self.dropout.p!r}, "
+            f"activation={activation!r}, norm_first={self.norm_first}, "
+            f"layer_norm_eps={self.norm1.eps!r}, causal={self.self_attn.causal}"
+        )
+
 
 def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
     """The ``[1, max_len, d_model]`` sine/cosine table of "Attention Is All You Need"."""
@@ -265,6 +348,21 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(x + torch.narrow(self.table, 1, 0, x.size(1)))
+
+    def extra_repr(self) -> str:
+        kind = "learned" if isinstance(self.table, nn.Parameter) else "sinusoidal"
+        return (
+            f"d_model={self.table.shape[-1]}, max_len={self.table.shape[1]}, kind={kind!r}, "
+            f"dropout={self.dropout.p!r}"
+        )
+
+
+def _recurrent_repr(rnn: nn.RNNBase) -> str:
+    """Constructor arguments of ``LSTMLayer``/``GRULayer``, read back from the wrapped RNN."""
+    return (
+        f"input_size={rnn.input_size}, hidden_size={rnn.hidden_size}, num_layers={rnn.num_layers}, "
+        f"bidirectional={rnn.bidirectional}, dropout={float(rnn.dropout)!r}, bias={rnn.bias}"
+    )
 
 
 def _last_hidden(h: Tensor, bidirectional: bool) -> Tensor:
@@ -302,6 +400,9 @@ class LSTMLayer(nn.Module):
         result = self.rnn(x)
         return result[0], _last_hidden(result[1][0], self.bidirectional)
 
+    def extra_repr(self) -> str:
+        return _recurrent_repr(self.rnn)
+
 
 class GRULayer(nn.Module):
     """Batch-first GRU returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
@@ -330,3 +431,6 @@ class GRULayer(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         result = self.rnn(x)
         return result[0], _last_hidden(result[1], self.bidirectional)
+
+    def extra_repr(self) -> str:
+        return _recurrent_repr(self.rnn)

@@ -71,7 +71,9 @@ class LayerType:
 
     Ports: ``inputs``/``outputs`` are fixed tuples. A layer with a variable number of inputs
     (add, concat, multiply) sets ``variadic_param`` to the name of an int parameter
-    (``num_inputs``); its input ports are then ``in0 .. in{n-1}``.
+    (``num_inputs``); its input ports are then ``in0 .. in{n-1}``. Likewise a layer with a
+    variable number of outputs (chunk) sets ``variadic_outputs_param`` (``chunks``); its output
+    ports are then ``out0 .. out{n-1}``.
 
     ``build(params, in_shapes)`` returns a module called as ``module(*inputs)`` with the inputs
     in ``input_ports(params)`` order; it returns one tensor when there is one output port, else a
@@ -90,6 +92,7 @@ class LayerType:
     inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
     variadic_param: ClassVar[str | None] = None
+    variadic_outputs_param: ClassVar[str | None] = None
     # True for graph inputs (image, volume, vector, tokens): they have no input ports and their
     # output shape comes from their params alone.
     is_input: ClassVar[bool] = False
@@ -102,6 +105,8 @@ class LayerType:
         return [p.name for p in self.inputs]
 
     def output_ports(self, params: BaseModel) -> list[str]:
+        if self.variadic_outputs_param is not None:
+            return [f"out{i}" for i in range(int(getattr(params, self.variadic_outputs_param)))]
         return [p.name for p in self.outputs]
 
     # ---- rules (override) --------------------------------------------------------------
@@ -165,7 +170,12 @@ class LayerType:
             if cls.variadic_param is None
             else [],
             "variadic": {"param": cls.variadic_param, "prefix": "in"} if cls.variadic_param else None,
-            "outputs": [{"name": p.name, "doc": p.doc} for p in cls.outputs],
+            "outputs": [{"name": p.name, "doc": p.doc} for p in cls.outputs]
+            if cls.variadic_outputs_param is None
+            else [],
+            "variadic_outputs": {"param": cls.variadic_outputs_param, "prefix": "out"}
+            if cls.variadic_outputs_param
+            else None,
             "is_input": cls.is_input,
         }
 

@@ -13,9 +13,9 @@ Each node's constructor expression comes from, in order:
    module whose ``repr`` is constructor syntax (most are: ``Conv2d(3, 8, kernel_size=(3, 3),
    ...)``) is used as is; a ``builder.graph.modules`` class whose ``extra_repr`` spells its
    constructor arguments (``Reshape(shape=[4, 2])``) becomes ``ClassName(<extra_repr>)``;
-3. modules whose ``repr`` is not constructor syntax (``nn.MultiheadAttention``, and the
-   project's attention, recurrent, positional and parameter modules) have rules below that read
-   their constructor arguments back from their attributes.
+3. ``torch.nn`` modules whose ``repr`` is not constructor syntax (``nn.MultiheadAttention``,
+   ``nn.TransformerEncoderLayer``) have rules below that read their constructor arguments back
+   from their attributes.
 
 Every derived expression is checked by constructing it and comparing type, ``repr`` and
 parameter shapes with the built module, so a wrong guess fails loudly at export time instead of
@@ -28,6 +28,7 @@ import inspect
 import math
 import re
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -234,49 +235,8 @@ def _encoder_layer_expr(m: Any) -> str:
     )
 
 
-def _call(name: str, *args: Any, **kwargs: Any) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _attention_expr(m: Any) -> str:
-    return _call("MultiHeadAttention", m.q_proj.in_features, m.num_heads, m.k_proj.in_features,
-                 m.v_proj.in_features, dropout=m.dropout, bias=m.q_proj.bias is not None, causal=m.causal)
-
-
-def _project_encoder_expr(m: Any) -> str:
-    return _call("TransformerEncoderLayer", m.linear1.in_features, m.self_attn.num_heads, m.linear1.out_features,
-                 dropout=m.dropout.p, activation="gelu" if isinstance(m.activation, nn.GELU) else "relu",
-                 norm_first=m.norm_first, layer_norm_eps=m.norm1.eps, causal=m.self_attn.causal)
-
-
-def _positional_expr(m: Any) -> str:
-    kind = "learned" if isinstance(m.table, nn.Parameter) else "sinusoidal"
-    return _call("PositionalEncoding", m.table.shape[-1], m.table.shape[1], kind, dropout=m.dropout.p)
-
-
-def _recurrent_expr(m: Any) -> str:
-    rnn = m.rnn
-    return _call(type(m).__name__, rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bidirectional,
-                 rnn.dropout, rnn.bias)
-
-
-def _parameter_expr(m: Any) -> str:
-    return _call("ParameterTensor", list(m.weight.shape[1:]))
-
-
-# Keyed by class; the project's classes by name, so this module needn't import each one.
-_SPECIAL: dict[Any, Any] = {
+# torch.nn modules whose repr is not constructor syntax (for plugins' layers that build them).
+_SPECIAL: dict[type[nn.Module], Callable[[Any], str]] = {
     nn.MultiheadAttention: _mha_expr,
     nn.TransformerEncoderLayer: _encoder_layer_expr,
 }
-_PROJECT_SPECIAL = {
-    "MultiHeadAttention": _attention_expr,
-    "TransformerEncoderLayer": _project_encoder_expr,
-    "PositionalEncoding": _positional_expr,
-    "LSTMLayer": _recurrent_expr,
-    "GRULayer": _recurrent_expr,
-    "ParameterTensor": _parameter_expr,
-}
-_SPECIAL.update({getattr(graph_modules, name): rule for name, rule in _PROJECT_SPECIAL.items()
-                 if hasattr(graph_modules, name)})

@@ -32,9 +32,14 @@ TORCHVISION_ARCHITECTURES: tuple[str, ...] = (
     "regnet_y_1_6gf",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
     "squeezenet1_0", "squeezenet1_1",
     "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    # vit_h_14 (632M parameters) is left out: too large to build within a request.
+    "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32",
 )
+# Vision transformers are built for one image size, which must be a multiple of the patch.
+_VIT_PATCH = {"vit_b_16": 16, "vit_b_32": 32, "vit_l_16": 16, "vit_l_32": 32}
 
 
 @cache
@@ -65,18 +70,24 @@ def torchvision_graph(
     """Graph document and (randomly initialised) weights of a torchvision classifier.
 
     ``name`` must be in ``TORCHVISION_ARCHITECTURES``; the graph's image input is
-    ``3 x input_size x input_size`` (inception_v3 needs at least 75). Raises ``KeyError`` for
-    other names.
+    ``3 x input_size x input_size`` (inception_v3 needs at least 75, a vision transformer a
+    multiple of its patch size). Raises ``KeyError`` for other names and ``InputSizeError`` (an
+    ``UnsupportedModuleError``, so a ``ValueError``) when the model can't take ``input_size``.
     """
     import torchvision
 
-    from .importer import from_module
+    from .importer import InputSizeError, from_module
 
     if name not in TORCHVISION_ARCHITECTURES:
         raise KeyError(f"{name!r} is not a supported torchvision architecture")
     kwargs: dict[str, Any] = {"weights": None, "num_classes": num_classes}
     if name in ("googlenet", "inception_v3"):  # auxiliary heads only run while training
         kwargs |= {"aux_logits": False, "init_weights": True}
+    if name in _VIT_PATCH:
+        patch = _VIT_PATCH[name]
+        if input_size % patch:
+            raise InputSizeError(name, f"input_size {input_size} is not a multiple of its patch size {patch}")
+        kwargs["image_size"] = input_size
     model = torchvision.models.get_model(name, **kwargs).eval()
     doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)
     return doc, weights

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import topology
-from .document import DocumentRead, RawEdge, RawNode, read_document
+from .document import RESERVED_IDS, DocumentRead, RawEdge, RawNode, read_document
 from .errors import Issue, explain_param_errors
 from .registry import LayerType, ShapeError, registry
 from .report import EdgeReport, Limits, NodeReport, ValidationReport, human_count, memory_estimate
@@ -124,7 +124,15 @@ class _Validator:
             )
             return state
         state.layer = layer
-        state.out_ports = [p.name for p in layer.outputs]
+        if node.id in RESERVED_IDS and not layer.is_input:
+            self.error(
+                "reserved_id",
+                f"node id '{node.id}' is reserved (a method or attribute of the compiled module): "
+                "rename the node",
+                node.id,
+            )
+        if layer.variadic_outputs_param is None:
+            state.out_ports = [p.name for p in layer.outputs]
         if layer.variadic_param is None:
             state.in_ports = [p.name for p in layer.inputs]
             state.optional = frozenset(p.name for p in layer.inputs if p.optional)

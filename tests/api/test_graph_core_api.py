@@ -109,6 +109,46 @@ def test_create_graph_from_torchvision(api: Any, project_id: int) -> None:
     assert bad.status_code == 400 and "architecture" in bad.json()
 
 
+def _from_torchvision(api: Any, project_id: int, architecture: str, input_size: int) -> Any:
+    return api.post(
+        "/api/v1/graphs/from-torchvision/",
+        {"project": project_id, "architecture": architecture, "num_classes": 3, "input_size": input_size},
+        format="json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("architecture", "size", "reason"),
+    [
+        ("alexnet", 32, "fails on the example input [1, 3, 32, 32]"),  # its pooling leaves nothing
+        ("vit_b_16", 40, "input_size 40 is not a multiple of its patch size 16"),
+    ],
+)
+def test_torchvision_input_size_the_model_cant_take_is_400(
+    api: Any, project_id: int, architecture: str, size: int, reason: str
+) -> None:
+    bad = _from_torchvision(api, project_id, architecture, size)
+    assert bad.status_code == 400, bad.content
+    (message,) = bad.json()["input_size"]
+    assert f"{architecture} can't take {size}x{size} images" in message and reason in message
+
+
+def test_torchvision_unsupported_operation_is_400_naming_architecture(
+    api: Any, project_id: int, monkeypatch: Any
+) -> None:
+    from builder.graph import templates
+    from builder.graph.importer import UnsupportedModuleError
+
+    def unsupported(name: str, **kwargs: Any) -> Any:
+        raise UnsupportedModuleError([{"node": "roll", "operation": "torch.roll", "reason": "no layer type"}])
+
+    monkeypatch.setattr(templates, "torchvision_graph", unsupported)
+    bad = _from_torchvision(api, project_id, "resnet18", 64)
+    assert bad.status_code == 400, bad.content
+    (message,) = bad.json()["architecture"]
+    assert "resnet18 can't be imported" in message and "torch.roll: no layer type" in message
+
+
 def test_template_into_someone_elses_project_is_404(alice: Any, bob: Any, client_for: Any, project_id: int) -> None:
     response = client_for(bob).post(
         "/api/v1/graphs/from-template/", {"project": project_id, "template": "lenet5"}, format="json"

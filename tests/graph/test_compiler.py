@@ -254,3 +254,47 @@ def test_reserved_node_id_is_a_graph_error() -> None:
     with pytest.raises(GraphError) as info:
         compile_graph(doc)
     assert [e.code for e in info.value.report.errors] == ["reserved_id"]
+
+
+def _class_token_doc() -> dict[str, Any]:
+    """ViT's head in miniature: a class token joins the sequence, x[:, 0] reads it back; a
+    chunk splits the features in two."""
+    return {
+        "nodes": [
+            _node("seq", "sequence_input", seq_len=4, features=8),
+            _node("token", "parameter", shape=[1, 8], init="normal"),
+            _node("tokens", "expand_batch"),
+            _node("cat", "concat"),
+            _node("split", "chunk", chunks=2, dim=-1),
+            _node("gate", "multiply"),
+            _node("first", "select", dim=1, index=0),
+        ],
+        "edges": [
+            _edge("token", "tokens"), _edge("seq", "tokens", "like"),
+            _edge("tokens", "cat", "in0"), _edge("seq", "cat", "in1"),
+            _edge("cat", "split"), _edge("split", "gate", "in0", "out0"), _edge("split", "gate", "in1", "out1"),
+            _edge("gate", "first"),
+        ],
+    }
+
+
+def _class_token_reference(token: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+    x = torch.cat([token.expand(seq.shape[0], -1, -1), seq], dim=1)
+    a, b = x.chunk(2, dim=-1)
+    return (a * b)[:, 0]
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_class_token_chunk_and_select(batch: int) -> None:
+    compiled = compile_graph(_class_token_doc(), batch_size=batch)
+    seq = torch.randn(batch, 4, 8)
+    expected = _class_token_reference(compiled.token.weight, seq)
+    torch.testing.assert_close(compiled(seq), expected, rtol=0, atol=0)
+    torch.testing.assert_close(torch.jit.script(compiled)(seq), expected, rtol=0, atol=0)
+
+
+def test_onnx_export_of_class_token_graph_has_a_dynamic_batch(tmp_path: Any) -> None:
+    compiled = compile_graph(_class_token_doc()).eval()
+    seq = torch.randn(3, 4, 8)  # exported with batch 1, run with batch 3
+    (out,) = _onnx_run(compiled, (torch.randn(1, 4, 8),), ["seq"], str(tmp_path / "c.onnx"), (seq,))
+    np.testing.assert_allclose(out, compiled(seq).detach().numpy(), atol=1e-6, rtol=0)

@@ -28,6 +28,7 @@ TORCHVISION_CASES = [
     ("googlenet", {"aux_logits": False, "init_weights": True}, 64),  # inception concat
     ("regnet_y_400mf", {}, 64),
     ("convnext_tiny", {}, 32),  # permute + layer_norm, layer scale parameter
+    ("shufflenet_v2_x0_5", {}, 32),  # chunk, channel shuffle
 ]
 TOLERANCE = 1e-5
 
@@ -56,13 +57,62 @@ def test_torchvision_round_trip(name: str, kwargs: dict[str, Any], size: int) ->
     assert validate(doc, batch_size=2).ok
 
 
-def test_shufflenet_needs_a_split_layer() -> None:
-    # x.chunk(2, dim=1) has no layer type yet; the error lists every chunk at once.
-    model = torchvision.models.shufflenet_v2_x0_5(weights=None)
-    with pytest.raises(UnsupportedModuleError) as info:
-        from_module(model, torch.randn(1, 3, 64, 64))
-    assert {p["operation"] for p in info.value.problems} == {"Tensor.chunk"}
-    assert len(info.value.problems) == 13
+def test_shufflenet_splits_with_chunk() -> None:
+    doc, _ = from_module(torchvision.models.shufflenet_v2_x0_5(weights=None), torch.randn(1, 3, 32, 32))
+    chunks = [n for n in doc["nodes"] if n["type"] == "chunk"]
+    assert len(chunks) == 13 and all(n["params"] == {} for n in chunks)  # chunks=2, dim=1: defaults
+    assert {e["source_port"] for e in doc["edges"] if e["source"] == chunks[0]["id"]} == {"out0", "out1"}
+
+
+def _vit(**kwargs: Any) -> torchvision.models.VisionTransformer:
+    torch.manual_seed(0)
+    return torchvision.models.VisionTransformer(
+        **{"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 4, "hidden_dim": 32,
+           "mlp_dim": 64, "num_classes": 10, **kwargs}
+    ).eval()
+
+
+def _check_at_batch(model: nn.Module, doc: dict[str, Any], weights: dict[str, torch.Tensor], batch: int) -> None:
+    """The imported graph runs, and matches the model, at ``batch`` (whatever batch it was traced at)."""
+    compiled = compile_graph(doc, batch_size=batch)
+    compiled.load_state_dict(weights, strict=True)
+    x = torch.randn(batch, 3, 32, 32)
+    with torch.no_grad():
+        assert float((compiled.eval()(x) - model(x)).abs().max()) <= TOLERANCE
+
+
+def test_vision_transformer_class_token_and_positions_round_trip() -> None:
+    model = _vit()
+    doc, diff = _round_trip(model, torch.randn(2, 3, 32, 32))
+    assert diff <= TOLERANCE
+    types = {n["id"]: n["type"] for n in doc["nodes"]}
+    assert types["class_token"] == "parameter" and types["encoder_pos_embedding"] == "parameter"
+    assert "expand_batch" in types.values() and "concat" in types.values()
+    assert [n["params"] for n in doc["nodes"] if n["type"] == "select"] == [{}]  # x[:, 0]: the defaults
+    doc, weights = from_module(model, torch.randn(1, 3, 32, 32))  # traced at batch 1...
+    _check_at_batch(model, doc, weights, 3)  # ...runs at batch 3: the class token is expanded
+
+
+@pytest.mark.slow
+def test_vit_b_16_round_trip() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16(weights=None, image_size=32, num_classes=10).eval()
+    doc, weights = from_module(model, torch.randn(1, 3, 32, 32))
+    for batch in (1, 2):
+        _check_at_batch(model, doc, weights, batch)
+
+
+class _Indexing(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a, b, c = torch.chunk(x, 3, dim=-1)
+        return a[..., 1], b[:, :, -1], c[:, 0]
+
+
+def test_indexing_and_chunk_functions_round_trip() -> None:
+    doc, diff = _round_trip(_Indexing(), torch.randn(2, 3, 4, 6))
+    assert diff == 0
+    selects = [n["params"] for n in doc["nodes"] if n["type"] == "select"]
+    assert selects == [{"dim": -1, "index": 1}, {"dim": 2, "index": -1}, {}]
 
 
 def _randomize_batch_norm(model: nn.Module) -> None:

@@ -146,11 +146,14 @@ def _check_exportable(
 
 
 def _check_onnx(module: nn.Module, args: list[torch.Tensor], outputs: tuple[torch.Tensor, ...]) -> None:
-    """Our own modules export to ONNX (TorchScript-based exporter: fast) and run the same."""
+    """Our own modules export to ONNX (TorchScript-based exporter: fast) and run the same.
+    An input used only for its (fixed) size, like expand_batch's ``like``, is folded away."""
     buffer = io.BytesIO()
+    names = [f"arg{i}" for i in range(len(args))]
     with contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(module, tuple(args), buffer, dynamo=False)
+        torch.onnx.export(module, tuple(args), buffer, input_names=names, dynamo=False)
     session = onnxruntime.InferenceSession(buffer.getvalue())
-    feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), args, strict=True)}
+    given = dict(zip(names, args, strict=True))
+    feed = {i.name: given[i.name].numpy() for i in session.get_inputs()}
     for got, want in zip(session.run(None, feed), outputs, strict=True):
         assert torch.allclose(torch.from_numpy(got), want, atol=1e-5)

@@ -72,6 +72,28 @@ def test_mixed_graph_source_matches_compiled() -> None:
     _check_same(_mixed_doc(), torch.randn(2, 6, 8))
 
 
+def test_class_token_chunk_and_select_source_matches_compiled() -> None:
+    doc = {
+        "nodes": [
+            _node("seq", "sequence_input", seq_len=4, features=6),
+            _node("token", "parameter", shape=[1, 6], init="normal"),
+            _node("tokens", "expand_batch"),
+            _node("cat", "concat", dim=1),
+            _node("split", "chunk", chunks=3, dim=2),
+            _node("first", "select", dim=1, index=-1),
+        ],
+        "edges": [
+            _edge("token", "tokens"), _edge("seq", "tokens", "like"), _edge("tokens", "cat", "in0"),
+            _edge("seq", "cat", "in1"), _edge("cat", "split"), _edge("split", "first", source_port="out2"),
+        ],
+        "outputs": ["first", "split:out0"],
+    }
+    source = to_source(doc)
+    assert "self.split = Chunk3(dim=2)" in source and "class Chunk3(_Chunk):" in source
+    assert "self.token = ParameterTensor(shape=[1, 6])" in source
+    _check_same(doc, torch.randn(2, 4, 6))
+
+
 @pytest.mark.parametrize("template_id", ["lenet5", "unet2d", "text_transformer", "resnet18_cifar"])
 def test_template_source_matches_compiled(template_id: str) -> None:
     doc = get_template(template_id)

@@ -7,6 +7,7 @@ import torchvision
 
 from builder.graph import compile_graph, validate
 from builder.graph.compiler import example_inputs
+from builder.graph.importer import InputSizeError
 from builder.graph.templates import (
     TORCHVISION_ARCHITECTURES,
     get_template,
@@ -69,4 +70,9 @@ def test_torchvision_graph_round_trips() -> None:
 def test_torchvision_architectures_exist() -> None:
     assert set(TORCHVISION_ARCHITECTURES) <= set(torchvision.models.list_models(module=torchvision.models))
     with pytest.raises(KeyError):
-        torchvision_graph("vit_b_16")
+        torchvision_graph("swin_t")
+
+
+def test_vision_transformer_needs_a_multiple_of_its_patch() -> None:
+    with pytest.raises(InputSizeError, match="input_size 40 is not a multiple of its patch size 16"):
+        torchvision_graph("vit_b_16", input_size=40)

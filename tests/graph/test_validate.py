@@ -36,6 +36,22 @@ def test_node_ids_must_be_python_identifiers(lenet_doc: dict[str, Any], bad_id: 
     assert (error.code, error.node_id) == ("invalid_id", bad_id)
 
 
+@pytest.mark.parametrize("reserved", ["forward", "training", "graph", "code", "eval", "to", "type", "output_names"])
+def test_ids_that_clash_with_the_compiled_module_are_reserved(lenet_doc: dict[str, Any], reserved: str) -> None:
+    lenet_doc["nodes"].append({"id": reserved, "type": "relu"})
+    lenet_doc["edges"].append({"source": "fc2", "target": reserved})
+    error = only_error(validate(lenet_doc))
+    assert (error.code, error.node_id) == ("reserved_id", reserved)
+    assert f"'{reserved}' is reserved" in error.message
+
+
+def test_input_nodes_may_take_reserved_ids(draft: DocBuilder) -> None:
+    # Inputs become forward() arguments, not attributes of the compiled module.
+    draft.add("training", "vector_input", {"features": 4})
+    draft.add("fc", "linear", {"out_features": 2}, "training")
+    assert validate(draft.doc()).ok
+
+
 def test_duplicate_ids(lenet_doc: dict[str, Any]) -> None:
     lenet_doc["nodes"].append({"id": "c1", "type": "relu"})
     error = only_error(validate(lenet_doc))
@@ -223,3 +239,73 @@ def test_a_broken_plugin_layer_becomes_one_error(draft: DocBuilder) -> None:
         assert (error.code, error.node_id) == ("layer_error", "b")
     finally:
         registry.unregister("broken_for_test")
+
+
+# ---- layers with a param-dependent number of outputs ------------------------------------
+def test_chunk_outputs_follow_its_chunks_param(draft: DocBuilder) -> None:
+    draft.add("x", "image_input", {"channels": 6, "height": 4, "width": 4})
+    draft.add("split", "chunk", {"chunks": 3}, "x")
+    draft.add("cat", "concat", {}, "split:out2", "split:out0")
+    report = validate(draft.doc(outputs=["cat", "split:out1"]), batch_size=2)
+    assert report.ok
+    assert report.nodes["split"].outputs == {"out0": (2, 2, 4, 4), "out1": (2, 2, 4, 4), "out2": (2, 2, 4, 4)}
+    assert report.outputs == ["cat:out", "split:out1"]
+
+
+def test_chunk_has_no_port_beyond_its_chunks(draft: DocBuilder) -> None:
+    draft.add("x", "image_input", {"channels": 6, "height": 4, "width": 4})
+    draft.add("split", "chunk", {}, "x")
+    draft.add("act", "relu", {}, "split:out2")
+    report = validate(draft.doc())
+    assert codes(report) == ["dangling_edge", "missing_input"]
+    error = report.errors[0]
+    assert (error.code, error.node_id, error.port) == ("dangling_edge", "split", "out2")
+    assert "(it has out0, out1)" in error.message
+
+
+def test_chunk_that_torch_would_split_fewer_ways(draft: DocBuilder) -> None:
+    draft.add("x", "vector_input", {"features": 5})
+    draft.add("split", "chunk", {"chunks": 4}, "x")  # torch.chunk gives [2, 2, 1]: three pieces
+    error = only_error(validate(draft.doc()))
+    assert (error.code, error.node_id) == ("shape_mismatch", "split")
+    assert "gives 3 piece(s)" in error.message
+
+
+def test_class_token_concat_needs_expand_batch_beyond_batch_one(draft: DocBuilder) -> None:
+    draft.add("seq", "sequence_input", {"seq_len": 4, "features": 8})
+    draft.add("token", "parameter", {"shape": [1, 8]})
+    draft.add("cat", "concat", {}, "token", "seq")
+    assert validate(draft.doc(), batch_size=1).ok
+    error = only_error(validate(draft.doc(), batch_size=2))
+    assert (error.code, error.node_id) == ("shape_mismatch", "cat")
+    draft = DocBuilder()
+    draft.add("seq", "sequence_input", {"seq_len": 4, "features": 8})
+    draft.add("token", "parameter", {"shape": [1, 8]})
+    draft.add("tokens", "expand_batch", {}, "token")
+    draft.connect("seq", "tokens", "like")
+    draft.add("cat", "concat", {}, "tokens", "seq")
+    draft.add("first", "select", {"index": 0}, "cat")
+    report = validate(draft.doc(), batch_size=2)
+    assert report.ok and report.nodes["first"].outputs == {"out": (2, 8)}
+
+
+def test_expand_batch_of_a_batch_tensor_changes_nothing(draft: DocBuilder) -> None:
+    draft.add("a", "vector_input", {"features": 3})
+    draft.add("b", "sequence_input", {"seq_len": 2, "features": 5})
+    draft.add("wide", "expand_batch", {}, "a")
+    draft.connect("b", "wide", "like")
+    report = validate(draft.doc(), batch_size=2)
+    assert report.ok and report.nodes["wide"].outputs == {"out": (2, 3)}
+
+
+def test_select_index_out_of_range(draft: DocBuilder) -> None:
+    draft.add("seq", "sequence_input", {"seq_len": 4, "features": 8})
+    draft.add("last", "select", {"index": 4}, "seq")
+    error = only_error(validate(draft.doc()))
+    assert (error.code, error.node_id) == ("invalid_param", "last")
+
+
+def test_registry_describes_variadic_outputs() -> None:
+    chunk = type(registry.get("chunk")).describe()
+    assert chunk["variadic_outputs"] == {"param": "chunks", "prefix": "out"} and chunk["outputs"] == []
+    assert type(registry.get("linear")).describe()["variadic_outputs"] is None

@@ -1,6 +1,7 @@
 """Layers that move values around without arithmetic (0 FLOPs): flatten, reshape, permute,
-transpose, channel_shuffle, identity. Dims count the batch as dim 0, like PyTorch; none of
-these may move or merge the batch dimension."""
+transpose, channel_shuffle, identity, chunk, select, expand_batch. Dims count the batch as dim 0,
+like PyTorch; none of these may move or merge the batch dimension (expand_batch only repeats a
+batch of 1 to the batch size)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from torch import nn
 
 from .. import modules
-from ..registry import LayerType, Shape, ShapeError, register
+from ..registry import LayerType, Port, Shape, ShapeError, register
 from ._base import MAX_SIZE, LayerParams, PosInt, expect_rank, fmt, norm_dim, numel
 
 
@@ -217,3 +218,113 @@ class Identity(PassThroughDtype):
 
     def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
         return nn.Identity()
+
+
+class ChunkParams(LayerParams):
+    chunks: int = Field(2, ge=2, le=64, description="Number of pieces, and of output ports (out0, out1, ...).")
+    dim: int = Field(1, description="Dimension to split (1: channels/features; batch is 0, not allowed).")
+
+
+@register
+class Chunk(LayerType):
+    id = "chunk"
+    category = "shape"
+    doc = "Splits its input along dim into chunks pieces, like torch.chunk: [N,8,H,W] -> 2 x [N,4,H,W]."
+    Params = ChunkParams
+    variadic_outputs_param = "chunks"
+    outputs = (Port("out", "out0, out1, ...: the pieces in order; the last may be smaller"),)
+    examples = [
+        {"params": {}, "inputs": {"in": (2, 6, 3, 3)}},
+        {"params": {"chunks": 3, "dim": -1}, "inputs": {"in": (2, 4, 7)}},
+    ]
+
+    def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+        assert isinstance(params, ChunkParams)
+        x = in_shapes["in"]
+        dim = norm_dim(self.id, "dim", params.dim, x)
+        # torch.chunk's rule: pieces of ceil(size / chunks), so it may give fewer than asked for.
+        step = -(-x[dim] // params.chunks)
+        pieces = -(-x[dim] // step)
+        if pieces != params.chunks:
+            raise ShapeError(
+                f"{self.id} into {params.chunks} along dim {params.dim} needs at least {params.chunks} "
+                f"values along it (and sizes torch.chunk can split that many ways) but got {fmt(x)}, "
+                f"which gives {pieces} piece(s)"
+            )
+        sizes = [step] * (pieces - 1) + [x[dim] - step * (pieces - 1)]
+        return {f"out{i}": (*x[:dim], size, *x[dim + 1 :]) for i, size in enumerate(sizes)}
+
+    def output_dtypes(self, params: BaseModel, in_dtypes: Mapping[str, str]) -> dict[str, str]:
+        return {port: in_dtypes.get("in", "float32") for port in self.output_ports(params)}
+
+    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
+        assert isinstance(params, ChunkParams)
+        return modules.chunk_module(params.chunks)(params.dim)
+
+
+class SelectParams(LayerParams):
+    dim: int = Field(1, description="Dimension to index (batch is 0, not allowed); it disappears.")
+    index: int = Field(
+        0, ge=-MAX_SIZE, le=MAX_SIZE, description="Position along dim; negative counts from the end (-1: last)."
+    )
+
+
+@register
+class Select(PassThroughDtype):
+    id = "select"
+    category = "shape"
+    doc = "Takes one position along dim and drops that dim, like x[:, 0]: [N,L,E] -> [N,E] (ViT's class token)."
+    Params = SelectParams
+    examples = [
+        {"params": {}, "inputs": {"in": (2, 5, 4)}},
+        {"params": {"dim": -1, "index": -2}, "inputs": {"in": (2, 3, 4, 5)}},
+    ]
+
+    def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+        assert isinstance(params, SelectParams)
+        x = in_shapes["in"]
+        dim = norm_dim(self.id, "dim", params.dim, x)
+        if not -x[dim] <= params.index < x[dim]:
+            raise ShapeError(
+                f"{self.id} index {params.index} is out of range for size {x[dim]} along dim {params.dim} of {fmt(x)}",
+                code="invalid_param",
+            )
+        return {"out": (*x[:dim], *x[dim + 1 :])}
+
+    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
+        assert isinstance(params, SelectParams)
+        return modules.Select(params.dim, params.index)
+
+
+@register
+class ExpandBatch(LayerType):
+    id = "expand_batch"
+    category = "shape"
+    doc = (
+        "Repeats a batch-1 tensor [1,*S] (a parameter such as ViT's class token) to the batch size "
+        "of 'like', giving [N,*S] that can be concatenated with it."
+    )
+    inputs = (
+        Port("in", "[1,*S]: the tensor to repeat, usually a parameter"),
+        Port("like", "any tensor of the batch: only its batch size is used"),
+    )
+    examples = [
+        {"params": {}, "inputs": {"in": (1, 1, 4), "like": (3, 5, 4)}},
+        {"params": {}, "inputs": {"in": (2, 3), "like": (2, 7, 7)}},
+    ]
+
+    def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+        x, like = in_shapes["in"], in_shapes["like"]
+        if x[0] not in (1, like[0]):
+            raise ShapeError(
+                f"{self.id} repeats a batch of 1 (or leaves one of the right size) but got {fmt(x)} "
+                f"with batch {x[0]} where 'like' has batch {like[0]}",
+                port="in",
+            )
+        return {"out": (like[0], *x[1:])}
+
+    def output_dtypes(self, params: BaseModel, in_dtypes: Mapping[str, str]) -> dict[str, str]:
+        return {"out": in_dtypes.get("in", "float32")}
+
+    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
+        return modules.ExpandBatch()
