@@ -39,7 +39,10 @@ export interface LayerSpec {
   inputs: PortSpec[];
   /** Variadic layers: ports are `${prefix}0 .. ${prefix}{n-1}` with n the `param` parameter. */
   variadic: { param: string; prefix: string } | null;
+  /** Fixed output ports; empty for a layer with variadic outputs. */
   outputs: PortSpec[];
+  /** Layers with a variable number of outputs (chunk): `${prefix}0 .. ${prefix}{n-1}`. */
+  variadic_outputs?: { param: string; prefix: string } | null;
   is_input: boolean;
   source?: string;
 }

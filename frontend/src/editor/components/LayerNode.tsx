@@ -21,7 +21,7 @@ function LayerNodeComponent({ id, data, selected }: NodeProps<LayerFlowNode>) {
   const spec = useLayers((s) => s.byId[data.type]);
   const view = useValidation((s) => s.nodes[id]);
   const inputs = useMemo(() => inputPorts(spec, data.params), [spec, data.params]);
-  const outputs = useMemo(() => outputPorts(spec), [spec]);
+  const outputs = useMemo(() => outputPorts(spec, data.params), [spec, data.params]);
   const errors = view?.errors.length ?? 0;
   const warnings = view?.warnings.length ?? 0;
   const state = errors ? "error" : warnings ? "warning" : view?.params != null ? "ok" : "unknown";

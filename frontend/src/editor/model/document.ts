@@ -63,17 +63,27 @@ export function defaultParams(schema: JsonSchema): Params {
   return params;
 }
 
+function numberedPorts(
+  spec: LayerSpec,
+  variadic: { param: string; prefix: string },
+  params: Params,
+  fallbackPrefix: string,
+): string[] {
+  const raw = params[variadic.param] ?? spec.params_schema.properties?.[variadic.param]?.default;
+  const count = typeof raw === "number" && Number.isInteger(raw) ? Math.max(0, Math.min(raw, 64)) : 2;
+  return Array.from({ length: count }, (_, i) => `${variadic.prefix || fallbackPrefix}${i}`);
+}
+
 /** Input port names for a node of `spec` with `params` (variadic: in0..in{n-1}). */
 export function inputPorts(spec: LayerSpec | undefined, params: Params): string[] {
   if (!spec) return ["in"];
-  if (spec.variadic) {
-    const raw = params[spec.variadic.param] ?? spec.params_schema.properties?.[spec.variadic.param]?.default;
-    const count = typeof raw === "number" && Number.isInteger(raw) ? Math.max(0, Math.min(raw, 64)) : 2;
-    return Array.from({ length: count }, (_, i) => `${spec.variadic?.prefix ?? "in"}${i}`);
-  }
+  if (spec.variadic) return numberedPorts(spec, spec.variadic, params, "in");
   return spec.inputs.map((port) => port.name);
 }
 
-export function outputPorts(spec: LayerSpec | undefined): string[] {
-  return spec ? spec.outputs.map((port) => port.name) : ["out"];
+/** Output port names (variadic outputs, as chunk has: out0..out{n-1}). */
+export function outputPorts(spec: LayerSpec | undefined, params: Params = {}): string[] {
+  if (!spec) return ["out"];
+  if (spec.variadic_outputs) return numberedPorts(spec, spec.variadic_outputs, params, "out");
+  return spec.outputs.map((port) => port.name);
 }

@@ -105,7 +105,7 @@ export function hasSelection(snapshot: Snapshot): boolean {
 function pruneDanglingEdges(snapshot: Snapshot, nodeId: string, spec: LayerSpec | undefined, params: Params): ShapeFlowEdge[] {
   if (!spec) return snapshot.edges;
   const inputs = new Set(inputPorts(spec, params));
-  const outputs = new Set(outputPorts(spec));
+  const outputs = new Set(outputPorts(spec, params));
   return snapshot.edges.filter(
     (e) =>
       !(e.target === nodeId && !inputs.has(e.targetHandle ?? "in")) &&
@@ -155,7 +155,7 @@ export function applyFix(snapshot: Snapshot, issue: Issue, lookup: SpecLookup): 
     if (incoming && newIn) {
       next = connect(next, { source: incoming.source, sourceHandle: incoming.sourceHandle ?? "out", target: added.id, targetHandle: newIn });
     }
-    return connect(next, { source: added.id, sourceHandle: outputPorts(spec)[0] ?? "out", target: target.id, targetHandle: port });
+    return connect(next, { source: added.id, sourceHandle: outputPorts(spec, params)[0] ?? "out", target: target.id, targetHandle: port });
   }
   if (typeof type === "string") {
     const spec = lookup(type);

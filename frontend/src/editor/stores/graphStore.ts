@@ -168,7 +168,7 @@ export const useGraph = create<GraphState>()((set, get) => {
       if (!spec) return null;
       const selected = get().nodes.filter((n) => n.selected);
       const anchor = selected.length === 1 ? selected[0] : undefined;
-      const after = anchor ? { id: anchor.id, port: outputPorts(specOf(anchor.data.type))[0] ?? "out" } : undefined;
+      const after = anchor ? { id: anchor.id, port: outputPorts(specOf(anchor.data.type), anchor.data.params)[0] ?? "out" } : undefined;
       let id: string | null = null;
       commit((s) => {
         const added = edits.addNode(s, spec, after ? { after } : {});
