@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("v2/", include("api.urls_inference")),
     # Everything else is the single-page app, which routes on the client.
     re_path(r"^(?!api/|admin/|static/|media/|ws/).*$", spa_index, name="spa"),
 ]

@@ -17,3 +17,5 @@ def ping_project(project_id: int, nonce: str) -> dict[str, object]:
     return event
 
 from . import tasks_datasets  # noqa: E402,F401  (registers the dataset tasks with Celery)
+from . import tasks_training  # noqa: E402,F401  (registers the training tasks with Celery)
+from . import tasks_deploy  # noqa: E402,F401  (registers the compress, export and deploy tasks)

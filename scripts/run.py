@@ -82,8 +82,9 @@ def main() -> int:
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, check=True)
         subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True)
         procs.append(subprocess.Popen(
-            [PY, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu", "-c", "1",
-             "-n", "local@%h", "--loglevel", "INFO"], cwd=ROOT))
+            # -B: the one local worker also runs the beat schedule (the stale-run reaper).
+            [PY, "-m", "celery", "-A", "config", "worker", "-Q", "cpu,gpu", "-c", "1", "-B",
+             "-s", str(VAR / "celerybeat-schedule"), "-n", "local@%h", "--loglevel", "INFO"], cwd=ROOT))
         procs.append(subprocess.Popen(
             [PY, "-m", "daphne", "-b", host, "-p", port, "config.asgi:application"], cwd=ROOT))
         url = f"http://{host}:{port}"

@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_compose_has_the_production_topology() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert {"db", "redis", "web", "worker-gpu", "worker-cpu", "migrate"} <= set(services)
+    assert {"db", "redis", "web", "worker-gpu", "worker-cpu", "migrate", "beat"} <= set(services)
+    assert "beat" in services["beat"]["command"]
     assert services["db"]["image"].startswith("postgres")
     assert services["redis"]["image"].startswith("redis")
     gpu = services["worker-gpu"]

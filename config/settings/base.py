@@ -111,7 +111,13 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("VMB_CHANNEL_PREFIX", "vmb")},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis'
+        # blocking pop (BZPOPMIN, 5 s): a socket idle for 5 s dies with TimeoutError and its
+        # consumer stops receiving. A longer socket timeout lets the pop return empty first.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env_str("VMB_CHANNEL_PREFIX", "vmb"),
+        },
     }
 }
 
@@ -196,4 +202,30 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
     "UploadStatusEnum": "builder.dataset_models.UploadStatus",
     "DatasetStatusEnum": "builder.dataset_models.DatasetStatus",
+}
+
+# ---- Training runs (issue 5): checkpoints, heartbeats, the reaper, socket rate ----------------------
+# Checkpoints and trained weights; web and workers must share it (a volume), like the datasets.
+TRAINING_RUNS_DIR = Path(env_str("VMB_RUNS_DIR", str(MEDIA_ROOT / "runs")))
+TRAINING_HEARTBEAT_S = env_int("VMB_RUN_HEARTBEAT_S", 2, minimum=1)
+# A running run whose heartbeat is older than this is reaped (requeued, or failed after max_attempts).
+TRAINING_STALE_AFTER_S = env_int("VMB_RUN_STALE_AFTER_S", 60, minimum=5)
+# Most events per second a run's WebSocket forwards; the rest are dropped (the last is kept).
+TRAINING_WS_MAX_EVENTS_PER_S = env_int("VMB_RUN_WS_MAX_EVENTS_PER_S", 20, minimum=1)
+# The Celery queue a run goes to: runs asking for the CPU go to "cpu", all others to "gpu".
+TRAINING_QUEUES = {"cpu": env_str("VMB_RUN_CPU_QUEUE", "cpu"), "gpu": env_str("VMB_RUN_GPU_QUEUE", "gpu")}
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-training-runs": {"task": "pipelines.tasks_training.reap_stale_runs",
+                                 "schedule": float(TRAINING_STALE_AFTER_S), "options": {"queue": "cpu"}},
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "RunStatusEnum": "builder.run_models.RunStatus",
+}
+
+# Each model's status choices get their own name in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],
+    "JobStatusEnum": "builder.deploy_models.JobStatus",
+    "DeploymentStatusEnum": "builder.deploy_models.DeploymentStatus",
 }

@@ -1,0 +1,215 @@
+"""The Open Inference Protocol (KServe v2) under ``/v2/``, served from the web process.
+
+Health is public; everything under ``/v2/models/<name>`` needs one of that deployment's API keys
+(``Authorization: Bearer <key>``). Views are async so that a slow model call never holds the
+thread other requests need: the model runs in a worker thread, the model itself is loaded once
+per process (``pipelines.serving.runtime.models``). Every refusal is JSON naming the field.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from builder import deploy_services
+from builder.deploy_models import Deployment, DeploymentKey, DeploymentStatus
+from pipelines.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer_request
+from pipelines.serving.runtime import LoadedModel, models
+
+log = logging.getLogger(__name__)
+SERVER = {"name": "visual-model-builder", "version": "1", "extensions": []}
+FLUSH_EVERY_S = 1.0
+
+
+def _error(exc: ProtocolError) -> JsonResponse:
+    response = JsonResponse(exc.to_dict(), status=exc.status)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="inference"'
+    return response
+
+
+class _Metrics:
+    """Request counts and latencies gathered per process and written in batches (at most once a
+    second per deployment), so counting costs no database write per request."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: dict[int, list[Any]] = defaultdict(lambda: [0, 0, []])
+        self.flushed_at = time.monotonic()
+
+    def add(self, deployment_id: int, ok: bool, latency_ms: float) -> dict[int, list[Any]] | None:
+        with self.lock:
+            entry = self.pending[deployment_id]
+            entry[0] += 1
+            entry[1] += 0 if ok else 1
+            entry[2].append(latency_ms)
+            if time.monotonic() - self.flushed_at < FLUSH_EVERY_S:
+                return None
+            batch, self.pending = dict(self.pending), defaultdict(lambda: [0, 0, []])
+            self.flushed_at = time.monotonic()
+            return batch
+
+    def drain(self) -> dict[int, list[Any]]:
+        with self.lock:
+            batch, self.pending = dict(self.pending), defaultdict(lambda: [0, 0, []])
+            return batch
+
+
+metrics = _Metrics()
+
+
+def flush_metrics(batch: dict[int, list[Any]] | None = None) -> None:
+    for deployment_id, (count, errors, latencies) in (batch if batch is not None else metrics.drain()).items():
+        try:
+            deploy_services.record_requests(deployment_id, count, errors, latencies)
+        except Exception:  # noqa: BLE001  (lost counts must never fail a prediction)
+            log.exception("could not record requests of deployment %s", deployment_id)
+
+
+class _RateLimiter:
+    """A per-process fixed one-minute window per deployment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.windows: dict[int, tuple[int, int]] = {}
+
+    def allow(self, deployment_id: int, per_minute: int) -> bool:
+        minute = int(time.time() // 60)
+        with self.lock:
+            start, count = self.windows.get(deployment_id, (minute, 0))
+            if start != minute:
+                start, count = minute, 0
+            self.windows[deployment_id] = (start, count + 1)
+            return count < per_minute
+
+
+limiter = _RateLimiter()
+
+
+def _presented_key(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("X-API-Key")
+
+
+def _authorize(request: HttpRequest, name: str, version: str | None) -> Deployment:
+    """The live deployment ``name`` if the request carries one of its keys; else ``ProtocolError``
+    (404 unknown model or version, 401 missing, wrong, revoked or another deployment's key)."""
+    presented = _presented_key(request)
+    if presented:
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        key = (DeploymentKey.objects.select_related("deployment")
+               .filter(digest=digest, revoked_at__isnull=True, deployment__name=name)
+               .exclude(deployment__status=DeploymentStatus.STOPPED).first())
+        deployment = key.deployment if key is not None else None
+    else:
+        deployment = None
+    if deployment is None:
+        if deploy_services.live_deployment(name) is None:
+            raise ProtocolError(404, "name", f"no model is deployed as {name!r}", "model_not_found")
+        reason = "is not a key of this deployment (or was revoked)" if presented else "is missing: send Authorization: Bearer <key>"
+        raise ProtocolError(401, "authorization", f"the API key {reason}", "unauthorized")
+    if version is not None and version != deployment.version:
+        raise ProtocolError(404, "version", f"model {name!r} has version {deployment.version}, not {version!r}",
+                            "version_not_found")
+    return deployment
+
+
+def _loaded(deployment: Deployment) -> LoadedModel:
+    if deployment.status != DeploymentStatus.READY:
+        raise ProtocolError(503, "name", f"model {deployment.name!r} is {deployment.status}, not ready", "not_ready")
+    return models.get(f"{deployment.pk}:{deployment.version}", deploy_services.models_dir() / deployment.folder)
+
+
+# ---- server ----------------------------------------------------------------------------------
+@require_GET
+def server_metadata(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(SERVER)
+
+
+@require_GET
+def health_live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"live": True})
+
+
+@require_GET
+def health_ready(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ready": True})
+
+
+# ---- models ----------------------------------------------------------------------------------
+async def model_metadata_view(request: HttpRequest, name: str, version: str | None = None) -> JsonResponse:
+    if request.method != "GET":
+        return JsonResponse({"error": "method: use GET", "field": "method"}, status=405)
+    try:
+        deployment = await sync_to_async(_authorize)(request, name, version)
+        model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+    except ProtocolError as exc:
+        return _error(exc)
+    return JsonResponse(model_metadata(deployment.name, deployment.version, model))
+
+
+async def model_ready(request: HttpRequest, name: str, version: str | None = None) -> JsonResponse:
+    if request.method != "GET":
+        return JsonResponse({"error": "method: use GET", "field": "method"}, status=405)
+    try:
+        deployment = await sync_to_async(_authorize)(request, name, version)
+    except ProtocolError as exc:
+        return _error(exc)
+    ready = deployment.status == DeploymentStatus.READY
+    return JsonResponse({"name": deployment.name, "ready": ready}, status=200 if ready else 503)
+
+
+@csrf_exempt
+async def model_infer(request: HttpRequest, name: str, version: str | None = None) -> JsonResponse:
+    if request.method != "POST":
+        return JsonResponse({"error": "method: use POST", "field": "method"}, status=405)
+    started = time.perf_counter()
+    try:
+        deployment = await sync_to_async(_authorize)(request, name, version)
+    except ProtocolError as exc:
+        return _error(exc)
+    ok = False
+    try:
+        response = await _infer(request, deployment)
+        ok = True
+        return JsonResponse(response)
+    except ProtocolError as exc:
+        return _error(exc)
+    finally:
+        batch = metrics.add(deployment.pk, ok, (time.perf_counter() - started) * 1000)
+        if batch is not None:
+            await sync_to_async(flush_metrics)(batch)
+
+
+async def _infer(request: HttpRequest, deployment: Deployment) -> dict[str, Any]:
+    if not limiter.allow(deployment.pk, deployment.rate_limit_per_minute):
+        raise ProtocolError(429, "rate", f"more than {deployment.rate_limit_per_minute} requests a minute", "rate_limited")
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > deployment.max_body_bytes:
+        raise ProtocolError(413, "body", f"{length} bytes; this deployment takes at most {deployment.max_body_bytes}",
+                            "too_large")
+    try:
+        body = json.loads(request.body or b"null")
+    except RequestDataTooBig as exc:
+        raise ProtocolError(413, "body", str(exc), "too_large") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(400, "body", f"not valid JSON: {exc}", "invalid_json") from exc
+    model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+    arrays, meta = parse_infer_request(body, model.card)
+    results = await asyncio.to_thread(model.infer, arrays)
+    return infer_response(deployment.name, deployment.version, model.card, results, meta)
+
+

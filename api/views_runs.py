@@ -1,0 +1,87 @@
+"""Training runs: create (validated before queueing), list, retrieve, cancel, resume, the stored
+event history and the trained model's artifact. Views are thin; rules are in run_services."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from builder import dataset_services, run_services
+from builder.models import GraphVersion
+from builder.run_models import RunArtifact, TrainingRun
+from builder.services import visible_projects
+
+from .serializers_runs import (
+    EventsQuerySerializer,
+    RunArtifactSerializer,
+    RunCreateSerializer,
+    RunEventSerializer,
+    TrainingRunListSerializer,
+    TrainingRunSerializer,
+)
+
+
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TrainingRunSerializer
+    filterset_fields = {"project": ["exact"], "status": ["exact"], "graph_version": ["exact"]}
+    ordering_fields = ["created_at", "finished_at"]
+
+    def get_queryset(self) -> QuerySet[TrainingRun]:
+        if getattr(self, "swagger_fake_view", False):
+            return TrainingRun.objects.none()
+        return run_services.visible_runs(self.request.user).select_related("created_by", "artifact")
+
+    def get_serializer_class(self) -> type:
+        return TrainingRunListSerializer if self.action == "list" else TrainingRunSerializer
+
+    @extend_schema(request=RunCreateSerializer, responses={202: TrainingRunSerializer})
+    def create(self, request: Request) -> Response:
+        body = RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        graph_version = GraphVersion.objects.select_related("graph__project").filter(
+            pk=data["graph_version"], graph__project__in=visible_projects(request.user)).first()
+        if graph_version is None:
+            raise ValidationError({"graph_version": ["no graph version of yours has this id"]})
+        dataset_version = dataset_services.visible_versions(request.user).select_related("dataset").filter(
+            pk=data["dataset_version"]).first()
+        if dataset_version is None:
+            raise ValidationError({"dataset_version": ["no dataset version of yours has this id"]})
+        run = run_services.create_run(request.user, graph_version, dataset_version, data["config"])
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: TrainingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = run_services.cancel_run(request.user, self.get_object())
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: TrainingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        run = run_services.resume_run(request.user, self.get_object())
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("after", int), OpenApiParameter("limit", int)],
+                   responses={200: RunEventSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        """The run's stored events in order; ``after`` (an event id) continues from there."""
+        query = EventsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = self.get_object()
+        events = run.events.filter(pk__gt=query.validated_data["after"])[: query.validated_data["limit"]]
+        return Response(RunEventSerializer(events, many=True).data)
+
+    @extend_schema(responses={200: RunArtifactSerializer})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def artifact(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        artifact = RunArtifact.objects.filter(run=run).first()
+        if artifact is None:
+            raise NotFound(f"run {run.pk} has no trained model yet ({run.status})")
+        return Response(RunArtifactSerializer(artifact).data)

@@ -1,0 +1,289 @@
+"""The rules for training runs: validation before queueing, the state changes the training task
+makes (each a conditional update, so a run ends in exactly one terminal status), cancel, resume,
+stored events, the reaper and worker registration. Views and the task call these."""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from pipelines.events import publish
+from pipelines.training.config import ConfigError, RunConfig, parse_config
+
+from .dataset_models import DatasetVersion
+from .models import GraphVersion, Role
+from .run_models import TERMINAL_RUN_STATUSES, RunArtifact, RunEvent, RunStatus, TrainingRun, WorkerNode
+from .services import DomainError, require_role
+
+# What the graph core's memory estimate calls each precision.
+MEMORY_KEY = {"fp32": "fp32", "fp16": "mixed16", "bf16": "bf16"}
+
+
+def run_group(run_id: int) -> str:
+    return f"run.{run_id}"
+
+
+def run_folder(run: TrainingRun) -> Path:
+    # The creation time keeps a folder from being reused when a database is reset and ids restart.
+    return Path(settings.TRAINING_RUNS_DIR) / f"run-{run.pk}-{run.created_at:%Y%m%d%H%M%S%f}"
+
+
+def visible_runs(user: AbstractBaseUser) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project__memberships__user=user).distinct()
+
+
+def can_view(user: Any, run_id: int) -> bool:
+    return bool(user and user.is_authenticated and visible_runs(user).filter(pk=run_id).exists())
+
+
+# ---- validation --------------------------------------------------------------------------------
+def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_config: Any) -> tuple[RunConfig, dict[str, Any]]:
+    """Check a run request before it is queued. Returns the parsed config and the plan (input
+    resize, classes, memory estimate); raises ``DomainError`` naming the first bad field."""
+    from builder.graph import validate
+
+    try:
+        config = parse_config(raw_config)
+    except ConfigError as exc:
+        raise DomainError(exc.field, exc.message) from exc
+    if not graph_version.is_valid:
+        raise DomainError("graph_version", "this graph version is a draft with errors; fix them and save first")
+    if not dataset_version.is_usable:
+        raise DomainError("dataset_version", f"this dataset version is {dataset_version.status}, not ready")
+    if dataset_version.task and dataset_version.task != config.task:
+        raise DomainError("config.task", f"the dataset is for {dataset_version.task}, not {config.task}")
+    report = validate(graph_version.document, batch_size=config.batch_size)
+    if not report.ok:
+        raise DomainError("graph_version", "the graph does not validate at this batch size: "
+                          + "; ".join(e.message for e in report.errors[:3]))
+    if len(report.inputs) != 1 or len(report.outputs) != 1:
+        raise DomainError("graph_version", f"training needs one input and one output; the graph has "
+                          f"{len(report.inputs)} inputs and {len(report.outputs)} outputs")
+    plan: dict[str, Any] = {"classes": list(dataset_version.classes), "input": report.inputs[0],
+                            "output": report.outputs[0], "flops": report.flops, "params": report.params}
+    plan["resize"] = _input_plan(report, dataset_version.recipe)
+    _check_output(report, config, len(dataset_version.classes))
+    plan["memory"] = _check_memory(report, config)
+    plan["layer_flops"] = {node_id: info.flops for node_id, info in report.nodes.items() if info.flops}
+    return config, plan
+
+
+def _input_plan(report: Any, recipe: dict[str, Any]) -> list[int] | None:
+    shape = list(report.nodes[report.inputs[0]].outputs["out"])
+    kind = recipe.get("input")
+    if kind == "image":
+        channels, size = int(recipe["channels"]), [int(s) for s in recipe["size"]]
+        if len(shape) != 4:
+            raise DomainError("graph_version", f"the dataset holds images (N, {channels}, H, W) but the graph's "
+                              f"input is {shape}")
+        if shape[1] != channels:
+            raise DomainError("graph_version", f"the graph's input has {shape[1]} channels; the dataset's images "
+                              f"have {channels}")
+        return shape[2:] if shape[2:] != size else None
+    sample = recipe.get("sample_shape") or recipe.get("shape")
+    if sample and list(shape[1:]) != [int(s) for s in sample]:
+        raise DomainError("graph_version", f"the graph's input is {shape[1:]} per sample; the dataset's is {sample}")
+    return None
+
+
+def _check_output(report: Any, config: RunConfig, classes: int) -> None:
+    node_id, port = report.outputs[0].split(":")
+    shape = list(report.nodes[node_id].outputs[port])
+    if config.task == "classification":
+        if len(shape) != 2 or shape[1] != classes:
+            raise DomainError("graph_version", f"the graph's output is {shape[1:]} per sample but the dataset has "
+                              f"{classes} classes: end with a linear layer of {classes} outputs")
+    elif config.task == "regression":
+        if shape[1:] not in ([], [1]):
+            raise DomainError("graph_version", f"regression needs one output per sample; the graph gives {shape[1:]}")
+    elif len(shape) < 3 or shape[1] != classes:
+        raise DomainError("graph_version", f"segmentation needs (N, {classes}, ...) outputs; the graph gives {shape}")
+
+
+def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
+    mode = config.precision.precision_mode
+    low = config.precision.low_dtype if mode == "dynamic" else mode
+    key = MEMORY_KEY.get(low if low != "auto" else "fp16", "fp32")
+    needed = int(report.memory.get(key, {}).get("total", 0))
+    kind = config.device.kind
+    fresh = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S * 10)
+    devices = [d for w in WorkerNode.objects.filter(seen_at__gte=fresh) for d in w.devices
+               if kind == "auto" or d["kind"] == kind]
+    if config.device.gpus > 1:
+        if kind in ("cpu", "mps"):
+            raise DomainError("config.device.gpus", f"{kind} training uses one device; ask for cuda or xpu")
+        if devices and not any(d["kind"] in ("cuda", "xpu") and d["count"] >= config.device.gpus for d in devices):
+            raise DomainError("config.device.gpus", f"no worker has {config.device.gpus} GPUs")
+    largest = max((int(d["memory_bytes"]) for d in devices), default=0)
+    if largest and needed > largest:
+        raise DomainError("config.batch_size", f"training needs about {needed / 2**30:.2f} GiB at batch size "
+                          f"{config.batch_size} in {key}; the largest device has {largest / 2**30:.2f} GiB. "
+                          "Lower the batch size or use lower precision")
+    return {"precision": key, "estimated_bytes": needed, "device_bytes": largest or None}
+
+
+# ---- create, cancel, resume --------------------------------------------------------------------------
+def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+               raw_config: Any, *, resumed_from: TrainingRun | None = None) -> TrainingRun:
+    project = graph_version.graph.project
+    require_role(user, project, Role.EDITOR)
+    if dataset_version.dataset.project_id != project.pk:
+        raise DomainError("dataset_version", "the dataset version belongs to another project")
+    config, plan = plan_run(graph_version, dataset_version, raw_config)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(project=project, graph_version=graph_version,
+                                         dataset_version=dataset_version, config=config.model_dump(mode="json"),
+                                         plan=plan, created_by=user, resumed_from=resumed_from)
+        record_event(run, {"type": "run.status", "status": run.status})
+        transaction.on_commit(lambda: enqueue(run))
+    return run
+
+
+def enqueue(run: TrainingRun) -> None:
+    from pipelines.tasks_training import train_run
+
+    kind = "cpu" if run.config.get("device", {}).get("kind") == "cpu" else "gpu"
+    train_run.apply_async((run.pk,), queue=settings.TRAINING_QUEUES[kind])
+
+
+def cancel_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
+    """Ask a run to stop. A queued run is cancelled at once; a running one within seconds (its
+    heartbeat sees the flag) and keeps its last checkpoint."""
+    require_role(user, run.project, Role.EDITOR)
+    if run.is_finished:
+        raise DomainError("status", f"the run already ended ({run.status})")
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    finish_run(run.pk, RunStatus.CANCELLED, only_from=(RunStatus.QUEUED,))
+    run.refresh_from_db()
+    return run
+
+
+def resume_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
+    """A new run continuing a failed or cancelled one from its last checkpoint."""
+    if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+        raise DomainError("status", f"only failed or cancelled runs can be resumed; this one is {run.status}")
+    from pipelines.training import checkpoint
+
+    if checkpoint.latest(run_folder(run) / "checkpoints") is None:
+        raise DomainError("status", "this run has no checkpoint to resume from")
+    return create_run(user, run.graph_version, run.dataset_version, run.config, resumed_from=run)
+
+
+# ---- events ----------------------------------------------------------------------------------------
+def record_event(run: TrainingRun | int, event: dict[str, Any]) -> dict[str, Any]:
+    """Store an event for late viewers and send it to the run's group; returns it with its id."""
+    run_id = run if isinstance(run, int) else run.pk
+    stored = RunEvent.objects.create(run_id=run_id, type=str(event.get("type", "run.log"))[:40], data=event)
+    full = {**event, "id": stored.pk, "run": run_id, "at": stored.created_at.isoformat()}
+    publish(run_group(run_id), full)
+    return full
+
+
+# ---- the task's state changes ----------------------------------------------------------------------
+def worker_name() -> str:
+    return os.environ.get("VMB_WORKER_NAME") or socket.gethostname()
+
+
+def begin_attempt(run_id: int, pid: int) -> tuple[TrainingRun | None, str]:
+    """Claim a run for this process. Returns (run, "") or (None, why): ``finished``, ``busy`` (a
+    live process elsewhere holds it; try later), ``cancelled`` or ``failed`` (attempts used up)."""
+    host = worker_name()
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return None, "finished"
+        if run.status == RunStatus.RUNNING and not _holder_is_dead(run, host):
+            return None, "busy"
+        if run.cancel_requested:
+            pass  # handled below, outside the lock
+        elif run.attempts >= int(run.config.get("max_attempts", 3)):
+            pass
+        else:
+            run.attempts += 1
+            run.status = RunStatus.RUNNING
+            run.worker, run.worker_pid, run.heartbeat_at = host, pid, timezone.now()
+            run.started_at = run.started_at or run.heartbeat_at
+            run.save(update_fields=["attempts", "status", "worker", "worker_pid", "heartbeat_at", "started_at"])
+            return run, ""
+    if run.cancel_requested:
+        finish_run(run_id, RunStatus.CANCELLED)
+        return None, "cancelled"
+    finish_run(run_id, RunStatus.FAILED, error={"code": "too_many_attempts",
+                                                "message": f"the run crashed {run.attempts} times"})
+    return None, "failed"
+
+
+def _holder_is_dead(run: TrainingRun, host: str) -> bool:
+    if run.heartbeat_at is None or run.heartbeat_at < timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S):
+        return True
+    if run.worker == host and run.worker_pid:
+        try:
+            os.kill(run.worker_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def heartbeat(run_id: int, pid: int) -> bool:
+    """Refresh the run's heartbeat; returns whether a cancel was requested."""
+    TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_pid=pid).update(heartbeat_at=timezone.now())
+    return bool(TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists())
+
+
+def record_progress(run_id: int, **fields: Any) -> None:
+    TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
+
+
+def finish_run(run_id: int, status: str, *, only_from: tuple[str, ...] = (RunStatus.QUEUED, RunStatus.RUNNING),
+               **fields: Any) -> bool:
+    """Move a run to a terminal status once; False when it had already ended (nothing changes)."""
+    assert status in TERMINAL_RUN_STATUSES
+    changed = TrainingRun.objects.filter(pk=run_id, status__in=only_from).update(
+        status=status, finished_at=timezone.now(), **fields)
+    if changed:
+        extra = {"error": fields["error"]} if "error" in fields else {}
+        record_event(run_id, {"type": "run.status", "status": status, **extra})
+    return bool(changed)
+
+
+def save_artifact(run: TrainingRun, weights_path: Path, sha256: str, metrics: dict[str, Any],
+                  preprocessing: dict[str, Any]) -> RunArtifact:
+    relative = weights_path.relative_to(Path(settings.TRAINING_RUNS_DIR)).as_posix()
+    artifact, _ = RunArtifact.objects.update_or_create(run=run, defaults={
+        "graph_version": run.graph_version, "weights_path": relative, "weights_sha256": sha256,
+        "metrics": metrics, "config": run.config, "preprocessing": preprocessing,
+        "classes": list(run.dataset_version.classes)})
+    return artifact
+
+
+def reap_stale_runs() -> list[int]:
+    """Runs marked running whose heartbeat stopped: requeued while attempts remain, else failed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S)
+    reaped = []
+    for run in TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff):
+        if run.attempts >= int(run.config.get("max_attempts", 3)) or run.cancel_requested:
+            status = RunStatus.CANCELLED if run.cancel_requested else RunStatus.FAILED
+            error = {} if run.cancel_requested else {"error": {"code": "worker_lost",
+                                                              "message": "the worker stopped sending heartbeats"}}
+            finish_run(run.pk, status, only_from=(RunStatus.RUNNING,), **error)
+        elif TrainingRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+                status=RunStatus.QUEUED):
+            record_event(run.pk, {"type": "run.status", "status": RunStatus.QUEUED, "reason": "worker_lost"})
+            enqueue(run)
+        reaped.append(run.pk)
+    return reaped
+
+
+def register_worker(name: str, queues: list[str], devices: list[dict[str, Any]]) -> None:
+    WorkerNode.objects.update_or_create(name=name, defaults={"queues": queues, "devices": devices,
+                                                             "seen_at": timezone.now()})

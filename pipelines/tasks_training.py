@@ -1,0 +1,183 @@
+"""The training task: a run id in; the pure engine in ``pipelines.training`` does the work.
+
+Reliability: tasks are acknowledged late and re-queued if their worker process dies, so a
+SIGKILLed run is redelivered, claims the run again (``begin_attempt`` counts attempts) and resumes
+from its last checkpoint. A heartbeat thread refreshes the run and notices a cancel within
+``TRAINING_HEARTBEAT_S``; the reaper requeues or fails runs whose heartbeat stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+from typing import Any
+
+import torch  # noqa: F401  (loaded once per worker process, before the first run)
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.conf import settings
+from django.db import connection
+
+from builder import run_services
+from builder.dataset_services import cache_folder
+from builder.run_models import RunStatus, TrainingRun
+from pipelines.training import checkpoint, devices
+from pipelines.training.config import RunConfig
+from pipelines.training.data import cached_loaders
+from pipelines.training.distributed import launch as launch_distributed
+from pipelines.training.engine import FitResult, TrainingError, fit
+
+log = logging.getLogger(__name__)
+BUSY_RETRIES = 20
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the run's heartbeat and watches for a cancel request, off the training thread."""
+
+    def __init__(self, run_id: int, pid: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.run_id, self.pid = run_id, pid
+        self.cancelled = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.TRAINING_HEARTBEAT_S):
+                try:
+                    if run_services.heartbeat(self.run_id, self.pid):
+                        self.cancelled.set()
+                except Exception:  # a database hiccup must not kill training; the next beat retries
+                    log.exception("heartbeat of run %s failed", self.run_id)
+        finally:
+            connection.close()
+
+
+class _Events:
+    """Stores and publishes engine events, keeping the run row's summary fields current."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run_id = run.pk
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "run.progress":
+            run_services.record_progress(self.run_id, step=event["step"], progress=_brief(event))
+        elif kind == "run.epoch":
+            run_services.record_progress(self.run_id, epoch=event["epoch"], step=event["step"],
+                                         metrics=event["val"], best_metrics=event.get("best", {}),
+                                         precision=event.get("precision", {}))
+        run_services.record_event(self.run_id, event)
+
+
+def _brief(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: event[k] for k in ("epoch", "step", "loss", "lr", "samples_per_s", "eta_s") if k in event}
+
+
+@shared_task(bind=True, name="pipelines.tasks.gpu.train_run", max_retries=BUSY_RETRIES)
+def train_run(self: Any, run_id: int) -> dict[str, Any]:
+    """Train one run to exactly one terminal status; returns ``{"run", "status"}``."""
+    pid = os.getpid()
+    run, why = run_services.begin_attempt(run_id, pid)
+    if run is None:
+        if why == "busy":  # a redelivered copy while the holder may be alive: look again later
+            raise self.retry(countdown=settings.TRAINING_STALE_AFTER_S // 2 or 1)
+        return {"run": run_id, "status": why}
+    run_services.record_event(run.pk, {"type": "run.status", "status": RunStatus.RUNNING, "attempt": run.attempts,
+                                       "worker": run.worker})
+    beat = _Heartbeat(run.pk, pid)
+    beat.start()
+    try:
+        result = _train(run, beat)
+    except TrainingError as exc:
+        run_services.finish_run(run.pk, RunStatus.FAILED, error={"code": exc.code, "message": exc.message})
+        return {"run": run_id, "status": RunStatus.FAILED}
+    except SoftTimeLimitExceeded:
+        run_services.finish_run(run.pk, RunStatus.FAILED, error={"code": "time_limit",
+                                                                  "message": "the run hit the task time limit"})
+        return {"run": run_id, "status": RunStatus.FAILED}
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        run_services.finish_run(run.pk, RunStatus.FAILED, error={"code": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return {"run": run_id, "status": RunStatus.FAILED}
+    finally:
+        beat.stopped.set()
+        beat.join(timeout=10)
+    return {"run": run_id, "status": _finish(run, result)}
+
+
+def _train(run: TrainingRun, beat: _Heartbeat) -> FitResult:
+    config = RunConfig.model_validate(run.config)
+    folder = run_services.run_folder(run)
+    checkpoints = folder / "checkpoints"
+    resume_from = None
+    if checkpoint.latest(checkpoints) is None and run.resumed_from_id:
+        resume_from = run_services.run_folder(run.resumed_from) / "checkpoints"  # type: ignore[arg-type]
+    dataset = run.dataset_version
+    augmentation = (config.augmentation.model_dump() if config.augmentation is not None
+                    else dataset.dataset.augmentation or None)
+    resize = tuple(run.plan["resize"]) if run.plan.get("resize") else None
+    emit = _Events(run)
+    available = {info.kind: info for info in devices.available()}
+    kind = config.device.kind if config.device.kind != "auto" else next(iter(available))
+    if config.device.gpus > 1 and kind in ("cuda", "xpu") and available[kind].count >= config.device.gpus:
+        return launch_distributed(
+            world=config.device.gpus, device_kind=kind, document=run.graph_version.document, config=config,
+            cache=cache_folder(dataset), classes=len(dataset.classes), resize=resize, augmentation=augmentation,
+            checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
+            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set)
+    from builder.graph import compile_graph
+
+    model = compile_graph(run.graph_version.document)
+    data = cached_loaders(cache_folder(dataset), batch_size=config.batch_size, seed=config.seed,
+                          classes=len(dataset.classes), augmentation=augmentation, resize=resize)
+    device = devices.resolve(kind)
+    emit({"type": "run.log", "level": "info", "message": f"training on {available[kind].name} ({device})"})
+    return fit(model, data, config, device=device, checkpoint_dir=checkpoints, resume_from=resume_from,
+               layer_flops=run.plan.get("layer_flops", {}), emit=emit, should_cancel=beat.cancelled.is_set)
+
+
+def _finish(run: TrainingRun, result: FitResult) -> str:
+    if result.status == "cancelled":
+        run_services.finish_run(run.pk, RunStatus.CANCELLED, precision=result.precision)
+        return RunStatus.CANCELLED
+    folder = run_services.run_folder(run)
+    best = folder / "checkpoints" / checkpoint.BEST / "weights.safetensors"
+    weights = folder / "model.safetensors"
+    if best.is_file():
+        shutil.copyfile(best, weights)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        preprocessing = {**run.dataset_version.recipe,
+                         "resize": run.plan.get("resize")}
+        run_services.save_artifact(run, weights, digest, {"best": result.best, "test": result.test_metrics},
+                                   preprocessing)
+    run_services.finish_run(run.pk, RunStatus.SUCCEEDED, test_metrics=result.test_metrics,
+                            best_metrics=result.best, precision=result.precision)
+    return RunStatus.SUCCEEDED
+
+
+@shared_task(name="pipelines.tasks_training.reap_stale_runs")
+def reap_stale_runs() -> list[int]:
+    """Requeue or fail runs whose worker stopped sending heartbeats (scheduled by Celery beat)."""
+    return run_services.reap_stale_runs()
+
+
+@worker_ready.connect
+def _register_devices(sender: Any = None, **_kwargs: Any) -> None:
+    """A starting worker records its devices (for validation's memory and GPU checks) and reaps."""
+    try:
+        queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
+    except Exception:
+        queues = []
+    try:
+        run_services.register_worker(run_services.worker_name() + f":{os.getpid()}", queues,
+                                     [d.to_dict() for d in devices.available()])
+        run_services.reap_stale_runs()
+    except Exception:
+        log.exception("could not register this worker's devices")
+    finally:
+        connection.close()
+
+

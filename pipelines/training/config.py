@@ -1,0 +1,112 @@
+"""The run configuration a person writes, as typed models with ranges: a bad value names its field.
+
+``RunConfig.model_validate(json)`` is the only way a config enters the engine; its
+``model_dump(mode="json")`` is what is stored with a run and its artifact.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipelines.datasets.augment import AugmentationSettings
+
+Task = Literal["classification", "regression", "segmentation"]
+LOSSES: dict[str, tuple[str, ...]] = {
+    "classification": ("cross_entropy",),
+    "regression": ("mse", "l1", "smooth_l1"),
+    "segmentation": ("cross_entropy", "dice", "dice_cross_entropy"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OptimizerConfig(_Strict):
+    name: Literal["sgd", "adam", "adamw"] = Field("adam", description="The optimizer.")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate (peak rate for one-cycle).")
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="L2 penalty (decoupled for AdamW).")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
+
+
+class ScheduleConfig(_Strict):
+    name: Literal["none", "step", "cosine", "one_cycle"] = Field("none", description="Learning-rate schedule.")
+    step_size: int = Field(10, ge=1, le=10_000, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="step: decay factor.")
+    warmup_fraction: float = Field(0.3, gt=0.0, lt=1.0, description="one_cycle: share of steps warming up.")
+
+
+class EarlyStoppingConfig(_Strict):
+    enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
+    metric: Literal["loss", "accuracy", "f1_macro", "mae", "rmse", "dice", "iou"] = "loss"
+    patience: int = Field(5, ge=1, le=1000, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
+
+
+class PrecisionConfig(_Strict):
+    precision_mode: Literal["fp32", "fp16", "bf16", "dynamic"] = Field("fp32", description="Numeric precision.")
+    threshold: float = Field(0.01, gt=0.0, le=1.0,
+                             description="dynamic: relative error above which a layer moves to fp32.")
+    low_dtype: Literal["auto", "fp16", "bf16"] = Field(
+        "auto", description="dynamic: the low precision (auto: fp16 on CUDA, bf16 elsewhere).")
+    probe_every: int = Field(50, ge=1, le=100_000, description="dynamic: steps between probes.")
+    probe_batch: int = Field(16, ge=1, le=4096, description="dynamic: samples in a probe batch.")
+    hysteresis: int = Field(3, ge=1, le=100,
+                            description="dynamic: probes under threshold/2 before a layer goes back to low precision.")
+
+
+class DeviceConfig(_Strict):
+    kind: Literal["auto", "cpu", "cuda", "mps", "xpu"] = Field("auto", description="Accelerator kind.")
+    gpus: int = Field(1, ge=1, le=64, description="Accelerators for data-parallel training (cuda/xpu).")
+
+
+class DistributedConfig(_Strict):
+    backend: Literal["nccl", "gloo"] | None = Field(None, description="Default: nccl on CUDA, gloo elsewhere.")
+    overlap: bool = Field(True, description="All-reduce gradients during backward (DDP buckets); false syncs after.")
+
+
+class RunConfig(_Strict):
+    task: Task = "classification"
+    loss: str = Field("", description="Loss; default: the task's first (cross_entropy or mse).")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)  # type: ignore[arg-type]
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)  # type: ignore[arg-type]
+    epochs: int = Field(10, ge=1, le=10_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)  # type: ignore[arg-type]
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    augmentation: AugmentationSettings | None = Field(None, description="Default: the dataset's augmentation.")
+    device: DeviceConfig = Field(default_factory=DeviceConfig)  # type: ignore[arg-type]
+    precision: PrecisionConfig = Field(default_factory=PrecisionConfig)  # type: ignore[arg-type]
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)  # type: ignore[arg-type]
+    max_attempts: int = Field(3, ge=1, le=20, description="Worker crashes tolerated before the run fails.")
+    stats_every: int = Field(20, ge=1, le=100_000, description="Steps between progress and layer-statistics events.")
+
+    @model_validator(mode="after")
+    def _loss_fits_task(self) -> RunConfig:
+        allowed = LOSSES[self.task]
+        if not self.loss:
+            self.loss = allowed[0]
+        elif self.loss not in allowed:
+            raise ValueError(f"loss {self.loss!r} does not fit task {self.task!r}; use one of {', '.join(allowed)}")
+        return self
+
+
+def parse_config(raw: Any) -> RunConfig:
+    """Parse a run config; raises ``ConfigError`` naming the first bad field (``config.<path>``)."""
+    try:
+        return RunConfig.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after"))
+        field = f"config.{where}" if where else "config"
+        if first["type"] == "value_error" and not where:
+            field = "config.loss"
+        raise ConfigError(field, first["msg"].removeprefix("Value error, ")) from exc
+
+
+class ConfigError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

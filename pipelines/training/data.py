@@ -1,0 +1,56 @@
+"""Loaders over a dataset version's cache for training: seeded shuffling that resumes exactly,
+sharded across data-parallel ranks, and a resize when the graph wants another input size."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, SequentialSampler
+
+from pipelines.datasets.loader import CachedDataset
+
+from .engine import TrainData
+
+
+def _batched(dataset: CachedDataset, sampler: Any, batch_size: int, drop_last: bool) -> DataLoader:
+    # The sampler hands whole index lists to the dataset: one sorted read of the memory map per batch.
+    return DataLoader(dataset, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last))
+
+
+def resize_to(shape: tuple[int, ...] | None) -> Any:
+    """A batch transform resizing (N, C, H, W) images to the graph's (H, W), or None."""
+    if shape is None:
+        return None
+    size = tuple(shape)
+
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and tuple(x.shape[-2:]) != size:
+            return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return x
+    return transform
+
+
+def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
+                   augmentation: dict[str, Any] | None = None, resize: tuple[int, ...] | None = None,
+                   rank: int = 0, world: int = 1, eval_batch_size: int = 512) -> TrainData:
+    """Train / val / test loaders over a cache folder. ``batch_size`` is the global batch: each
+    of ``world`` ranks reads ``batch_size // world`` samples of the same seeded permutation."""
+    train = CachedDataset(cache, "train", augmentation=augmentation, seed=seed + rank)
+    val = CachedDataset(cache, "val")
+    test = CachedDataset(cache, "test")
+    per_rank = max(1, batch_size // world)
+    sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    # Whole batches only, so every rank steps the same number of times and a data-parallel
+    # step sees exactly the global batch one process would.
+    steps = max(1, len(sampler) // per_rank)
+    return TrainData(
+        train=_batched(train, sampler, per_rank, len(sampler) >= per_rank),
+        val=_batched(val, SequentialSampler(val), eval_batch_size, False),
+        test=_batched(test, SequentialSampler(test), eval_batch_size, False) if len(test) else None,
+        classes=classes,
+        steps_per_epoch=steps,
+        transform=resize_to(resize),
+        set_epoch=sampler.set_epoch,
+    )

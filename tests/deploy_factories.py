@@ -1,0 +1,38 @@
+"""A finished training run with its trained-model artifact, made directly (weights trained here on
+digits), for the deploy API and integration tests."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from safetensors.torch import save_file
+
+from tests.model_factories import DIGIT_CLASSES, trained_package
+
+
+def make_artifact(user: Any, kind: str = "concat", project: Any = None) -> Any:
+    from builder import services
+    from builder.dataset_models import Dataset, DatasetVersion
+    from builder.run_models import RunArtifact, RunStatus, TrainingRun
+
+    package = trained_package(kind)
+    project = project or services.create_project(user, name=f"deploy {uuid.uuid4().hex[:6]}")
+    graph = services.create_graph(user, project, name=f"digits {kind}")
+    version = services.create_graph_version(user, graph, document=package.document, message="trained")
+    dataset = Dataset.objects.create(project=project, name="digits", kind="image", created_by=user)
+    dataset_version = DatasetVersion.objects.create(
+        dataset=dataset, number=1, status="ready", task="classification", classes=DIGIT_CLASSES,
+        recipe={"input": "image", "task": "classification"}, created_by=user)
+    run = TrainingRun.objects.create(project=project, graph_version=version, dataset_version=dataset_version,
+                                     status=RunStatus.SUCCEEDED, config={"epochs": 3}, created_by=user)
+    folder = Path(settings.TRAINING_RUNS_DIR) / f"test-deploy-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    weights = folder / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in package.weights.items()}, str(weights))
+    return RunArtifact.objects.create(
+        run=run, graph_version=version, weights_path=weights.relative_to(settings.TRAINING_RUNS_DIR).as_posix(),
+        weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest(), metrics={"test": {"accuracy": 0.95}},
+        config={"epochs": 3}, preprocessing={"input": "image", "scale": 1 / 16}, classes=DIGIT_CLASSES)

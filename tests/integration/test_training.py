@@ -1,0 +1,182 @@
+"""Training end to end: the digits sample ingested by a real worker, LeNet-5 trained by a real
+Celery worker process through the API, events on the run's WebSocket, cancel, and a worker
+process SIGKILLed mid-run that resumes from its last checkpoint."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from builder.run_models import RunEvent, TrainingRun
+from config.asgi import application
+from pipelines.training import checkpoint
+from tests.conftest import ROOT, _env_for_children
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+FAST = {"batch_size": 32, "optimizer": {"lr": 5e-3}, "schedule": {"name": "cosine"}, "device": {"kind": "cpu"}}
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def trainer(live_stack: Any) -> Iterator[dict[str, Any]]:
+    """A signed-in user with a LeNet-5 graph version and the ingested digits sample."""
+    user = get_user_model().objects.create_user(username=f"tr{time.monotonic_ns()}", password="correct-horse-battery")
+    client = APIClient()
+    assert client.login(username=user.username, password="correct-horse-battery")
+    project = client.post("/api/v1/projects/", {"name": "training"}, format="json").json()["id"]
+    graph = client.post("/api/v1/graphs/from-template/", {"project": project, "template": "lenet5"}, format="json")
+    graph_version = client.get(f"/api/v1/graphs/{graph.json()['id']}/versions/").json()["results"][0]["id"]
+    dataset_version = client.post("/api/v1/datasets/from-sample/", {"project": project, "sample": "digits"},
+                                  format="json").json()["id"]
+    _wait(lambda: client.get(f"/api/v1/dataset-versions/{dataset_version}/").json()["status"] == "ready", 120,
+          "the digits ingest")
+    yield {"client": client, "body": {"graph_version": graph_version, "dataset_version": dataset_version}}
+    from django.conf import settings
+
+    from builder.run_services import run_folder
+
+    for run in TrainingRun.objects.filter(project_id=project):
+        shutil.rmtree(run_folder(run), ignore_errors=True)
+    shutil.rmtree(Path(settings.DATASETS_ROOT) / f"project-{project}", ignore_errors=True)
+
+
+def _start(trainer: dict[str, Any], **config: Any) -> int:
+    response = trainer["client"].post("/api/v1/runs/", {**trainer["body"], "config": {**FAST, **config}}, format="json")
+    assert response.status_code == 202, response.json()
+    return int(response.json()["id"])
+
+
+def _finished(client: APIClient, run_id: int, timeout: float = 150) -> dict[str, Any]:
+    return _wait(lambda: (r := client.get(f"/api/v1/runs/{run_id}/").json())["status"] in
+                 ("succeeded", "failed", "cancelled") and r, timeout, f"run {run_id} to end")
+
+
+def _socket_headers(client: APIClient) -> list[tuple[bytes, bytes]]:
+    cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
+    return [(b"cookie", cookie.encode()), (b"origin", b"http://localhost")]
+
+
+def test_lenet_trains_to_95_percent_and_streams_events(trainer: dict[str, Any]) -> None:
+    client = trainer["client"]
+    run_id = _start(trainer, epochs=8)
+
+    async def listen() -> list[dict[str, Any]]:
+        socket = WebsocketCommunicator(application, f"/ws/runs/{run_id}/", headers=_socket_headers(client))
+        connected, _ = await socket.connect()
+        assert connected
+        received = [await socket.receive_json_from(timeout=10)]
+        while not (received[-1].get("type") == "run.status" and received[-1]["status"] in ("succeeded", "failed")):
+            received.append(await socket.receive_json_from(timeout=120))
+        await socket.disconnect()
+        return received
+
+    streamed = asyncio.run(listen())
+    assert streamed[0] == {"type": "hello", "run": run_id}
+    assert "run.epoch" in {e["type"] for e in streamed}
+    run = _finished(client, run_id)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["best_metrics"]["accuracy"] >= 0.95 and run["test_metrics"]["accuracy"] >= 0.9
+    history = client.get(f"/api/v1/runs/{run_id}/events/").json()
+    statuses = [e["data"]["status"] for e in history if e["type"] == "run.status"]
+    assert statuses[0] == "queued" and statuses[-1] == "succeeded" and statuses.count("succeeded") == 1
+    assert {e["id"] for e in streamed if "id" in e} <= {e["id"] for e in history}
+    artifact = client.get(f"/api/v1/runs/{run_id}/artifact/").json()
+    assert artifact["preprocessing"]["resize"] == [32, 32] and len(artifact["weights_sha256"]) == 64
+    assert artifact["classes"] == [str(i) for i in range(10)]
+
+
+def test_a_stranger_cannot_open_the_run_socket(trainer: dict[str, Any]) -> None:
+    run_id = _start(trainer, epochs=1)
+    stranger = get_user_model().objects.create_user(username=f"st{time.monotonic_ns()}", password="correct-horse-battery")
+    other = APIClient()
+    assert other.login(username=stranger.username, password="correct-horse-battery")
+
+    async def attempt(headers: list[tuple[bytes, bytes]]) -> bool:
+        socket = WebsocketCommunicator(application, f"/ws/runs/{run_id}/", headers=headers)
+        connected, _ = await socket.connect()
+        await socket.disconnect()
+        return connected
+
+    assert not asyncio.run(attempt(_socket_headers(other)))
+    evil_origin = [(k, b"http://evil.example" if k == b"origin" else v) for k, v in _socket_headers(trainer["client"])]
+    assert not asyncio.run(attempt(evil_origin))
+    _finished(trainer["client"], run_id)
+
+
+def test_cancel_stops_a_running_run_and_keeps_its_checkpoint(trainer: dict[str, Any]) -> None:
+    client = trainer["client"]
+    run_id = _start(trainer, epochs=500)
+    _wait(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 120, "a first checkpoint")
+    assert client.post(f"/api/v1/runs/{run_id}/cancel/").status_code == 202
+    run = _finished(client, run_id, timeout=60)
+    assert run["status"] == "cancelled"
+    from builder.run_services import run_folder
+
+    assert checkpoint.latest(run_folder(TrainingRun.objects.get(pk=run_id)) / "checkpoints") is not None
+    statuses = list(RunEvent.objects.filter(run_id=run_id, type="run.status").values_list("data__status", flat=True))
+    assert statuses.count("cancelled") == 1 and statuses[-1] == "cancelled"
+
+
+@pytest.fixture
+def own_worker_queue(settings: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """A queue only this test's worker processes read, so the one we kill is the one training."""
+    queue = f"train-kill-{os.getpid()}"
+    settings.TRAINING_QUEUES = {"cpu": queue, "gpu": queue}
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"worker{len(procs)}.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
+                                 "-n", f"{queue}-{len(procs)}@%h", "--loglevel", "INFO"],
+                                cwd=ROOT, env=_env_for_children(), stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc
+
+    yield queue, start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_sigkilled_worker_process_resumes_from_its_checkpoint(trainer: dict[str, Any],
+                                                                own_worker_queue: tuple[str, Any]) -> None:
+    client = trainer["client"]
+    _queue, start_worker = own_worker_queue
+    start_worker()
+    run_id = _start(trainer, epochs=4)
+    _wait(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 150, "a first checkpoint")
+    victim = TrainingRun.objects.get(pk=run_id).worker_pid
+    os.kill(victim, signal.SIGKILL)  # the process running the task, as the OOM killer would
+    run = _finished(client, run_id, timeout=180)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["attempts"] == 2
+    history = client.get(f"/api/v1/runs/{run_id}/events/").json()
+    assert any("resumed from epoch-" in e["data"].get("message", "") for e in history)
+    from builder.run_services import run_folder
+
+    final = checkpoint.load(checkpoint.latest(run_folder(TrainingRun.objects.get(pk=run_id)) / "checkpoints"))
+    assert [h["epoch"] for h in final.state["history"]] == list(range(4))  # no epoch lost, none repeated
