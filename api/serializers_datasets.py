@@ -101,6 +101,8 @@ class PreviewQuerySerializer(serializers.Serializer):
     width = serializers.FloatField(required=False, min_value=1, max_value=10000)
     slice = serializers.IntegerField(required=False, min_value=0, max_value=4096)
     size = serializers.IntegerField(required=False, min_value=16, max_value=512)
+    overlay = serializers.BooleanField(required=False, default=True,
+                                       help_text="segmentation: draw the mask over the image (default true)")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("window") == "custom" and ("center" not in attrs or "width" not in attrs):

@@ -10,7 +10,9 @@ urlpatterns = [
     path("models/<slug:name>", v.model_metadata_view, name="v2-model"),
     path("models/<slug:name>/ready", v.model_ready, name="v2-model-ready"),
     path("models/<slug:name>/infer", v.model_infer, name="v2-model-infer"),
+    path("models/<slug:name>/predict", v.model_predict, name="v2-model-predict"),
     path("models/<slug:name>/versions/<str:version>", v.model_metadata_view, name="v2-model-version"),
     path("models/<slug:name>/versions/<str:version>/ready", v.model_ready, name="v2-model-version-ready"),
     path("models/<slug:name>/versions/<str:version>/infer", v.model_infer, name="v2-model-version-infer"),
+    path("models/<slug:name>/versions/<str:version>/predict", v.model_predict, name="v2-model-version-predict"),
 ]

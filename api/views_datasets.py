@@ -157,7 +157,8 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path=r"samples/(?P<index>\d+)/preview")
     def preview(self, request: Request, pk: str | None = None, index: str = "0") -> HttpResponse:
         """A PNG of an image or CT sample; CT through ``?window=`` (a preset, or custom with
-        ``center`` and ``width``) at ``?slice=``."""
+        ``center`` and ``width``) at ``?slice=``; segmentation with its mask overlaid unless
+        ``?overlay=false``."""
         version = self._usable()
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -170,8 +171,11 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         window = None
         if "window" in q:
             window = Window(preset=q["window"], center=q.get("center"), width=q.get("width"))
+        mask = None
+        if version.recipe.get("target") == "mask" and q["overlay"]:
+            mask = dataset_cache.open_masks(dataset_services.cache_folder(version))[int(index)]
         png = render_png(inputs[int(index)], version.recipe, window=window, slice_index=q.get("slice"),
-                         size=q.get("size"))
+                         size=q.get("size"), mask=mask)
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response

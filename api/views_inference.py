@@ -18,17 +18,20 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from builder import deploy_services
 from builder.deploy_models import Deployment, DeploymentKey, DeploymentStatus
+from pipelines.serving import binary
+from pipelines.serving.predict import predict
+from pipelines.serving.preprocess import Upload, parse_row, sniff
 from pipelines.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer_request
 from pipelines.serving.runtime import LoadedModel, models
 
 log = logging.getLogger(__name__)
-SERVER = {"name": "visual-model-builder", "version": "1", "extensions": []}
+SERVER = {"name": "visual-model-builder", "version": "1", "extensions": ["binary_tensor_data"]}
 FLUSH_EVERY_S = 1.0
 
 
@@ -172,8 +175,8 @@ async def model_ready(request: HttpRequest, name: str, version: str | None = Non
     return JsonResponse({"name": deployment.name, "ready": ready}, status=200 if ready else 503)
 
 
-@csrf_exempt
-async def model_infer(request: HttpRequest, name: str, version: str | None = None) -> JsonResponse:
+async def _served(request: HttpRequest, name: str, version: str | None, handle: Any) -> HttpResponse:
+    """Authorize, run ``handle(request, deployment)`` and count the request; refusals as JSON."""
     if request.method != "POST":
         return JsonResponse({"error": "method: use POST", "field": "method"}, status=405)
     started = time.perf_counter()
@@ -183,9 +186,9 @@ async def model_infer(request: HttpRequest, name: str, version: str | None = Non
         return _error(exc)
     ok = False
     try:
-        response = await _infer(request, deployment)
+        response: HttpResponse = await handle(request, deployment)
         ok = True
-        return JsonResponse(response)
+        return response
     except ProtocolError as exc:
         return _error(exc)
     finally:
@@ -194,22 +197,92 @@ async def model_infer(request: HttpRequest, name: str, version: str | None = Non
             await sync_to_async(flush_metrics)(batch)
 
 
-async def _infer(request: HttpRequest, deployment: Deployment) -> dict[str, Any]:
+@csrf_exempt
+async def model_infer(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
+    return await _served(request, name, version, _infer)
+
+
+@csrf_exempt
+async def model_predict(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
+    return await _served(request, name, version, _predict)
+
+
+def _admit(request: HttpRequest, deployment: Deployment) -> None:
+    """Rate and declared-size checks, before the body is read."""
     if not limiter.allow(deployment.pk, deployment.rate_limit_per_minute):
         raise ProtocolError(429, "rate", f"more than {deployment.rate_limit_per_minute} requests a minute", "rate_limited")
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError as exc:
+        raise ProtocolError(400, "body", "Content-Length is not a number", "invalid_header") from exc
     if length > deployment.max_body_bytes:
         raise ProtocolError(413, "body", f"{length} bytes; this deployment takes at most {deployment.max_body_bytes}",
                             "too_large")
+
+
+def _raw_body(request: HttpRequest, deployment: Deployment) -> bytes:
     try:
-        body = json.loads(request.body or b"null")
+        raw = request.body
     except RequestDataTooBig as exc:
         raise ProtocolError(413, "body", str(exc), "too_large") from exc
+    if len(raw) > deployment.max_body_bytes:  # no Content-Length was declared
+        raise ProtocolError(413, "body", f"{len(raw)} bytes; this deployment takes at most {deployment.max_body_bytes}",
+                            "too_large")
+    return raw
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(400, "body", f"not valid JSON: {exc}", "invalid_json") from exc
+
+
+async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
+    _admit(request, deployment)
+    raw = _raw_body(request, deployment)
+    header_length = request.headers.get(binary.HEADER)
+    body, tail = binary.split_request(raw, header_length) if header_length is not None else (_json(raw), b"")
     model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
-    arrays, meta = parse_infer_request(body, model.card)
+    arrays, meta = parse_infer_request(body, model.card, binary=tail)
     results = await asyncio.to_thread(model.infer, arrays)
-    return infer_response(deployment.name, deployment.version, model.card, results, meta)
+    content, json_length = binary.encode_response(
+        infer_response(deployment.name, deployment.version, model.card, results, meta))
+    if json_length is None:
+        return HttpResponse(content, content_type="application/json")
+    response = HttpResponse(content, content_type=binary.CONTENT_TYPE)
+    response[binary.HEADER] = str(json_length)
+    return response
 
 
+async def _predict(request: HttpRequest, deployment: Deployment) -> HttpResponse:
+    _admit(request, deployment)
+    upload = await sync_to_async(_upload, thread_sensitive=False)(request, deployment)
+    model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+    result = await asyncio.to_thread(predict, model, upload)
+    return JsonResponse({"model_name": deployment.name, "model_version": deployment.version, **result})
+
+
+def _upload(request: HttpRequest, deployment: Deployment) -> Upload:
+    """The file (multipart, one part) or the raw body (its kind sniffed; a declared Content-Type
+    must agree), or ``{"row": {...}}`` as JSON."""
+    content_type = request.content_type or ""
+    if content_type == "multipart/form-data":
+        try:
+            files = list(request.FILES.items())
+        except RequestDataTooBig as exc:
+            raise ProtocolError(413, "body", str(exc), "too_large") from exc
+        except Exception as exc:  # noqa: BLE001  (Django's multipart parser raises several types)
+            raise ProtocolError(400, "body", f"not a readable multipart body: {exc}", "invalid_multipart") from exc
+        if len(files) != 1:
+            raise ProtocolError(400, "file", f"send exactly one file part (got {len(files)})", "file_missing")
+        field, upload = files[0]
+        if upload.size > deployment.max_body_bytes:
+            raise ProtocolError(413, field, f"{upload.size} bytes; at most {deployment.max_body_bytes}", "too_large")
+        return sniff(upload.read(), field, upload.content_type or "")
+    raw = _raw_body(request, deployment)
+    if content_type == "application/json":
+        return parse_row(_json(raw))
+    if not raw:
+        raise ProtocolError(400, "body", "empty: send a file or {\"row\": {...}}", "file_missing")
+    return sniff(raw, "body", content_type)

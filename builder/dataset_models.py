@@ -43,13 +43,14 @@ class DatasetKind(models.TextChoices):
     TEXT = "text", "Text"
     CT_DICOM = "ct_dicom", "CT (DICOM)"
     CT_NIFTI = "ct_nifti", "CT (NIfTI)"
+    SEGMENTATION = "segmentation", "Images with masks"
 
 
 class Dataset(models.Model):
     project = models.ForeignKey("builder.Project", on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    kind = models.CharField(max_length=10, choices=DatasetKind.choices)
+    kind = models.CharField(max_length=20, choices=DatasetKind.choices)
     # Applied by the training data loader; versions stay immutable, so this lives here.
     augmentation = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -93,7 +94,7 @@ class DatasetVersion(models.Model):
     error = models.JSONField(default=dict, blank=True)  # {code, reason, file} when failed
     skipped = models.JSONField(default=list, blank=True)  # [{file, code, reason}]
     skipped_total = models.PositiveIntegerField(default=0)
-    task = models.CharField(max_length=20, blank=True, default="")  # classification / regression
+    task = models.CharField(max_length=20, blank=True, default="")  # classification / regression / segmentation
     classes = models.JSONField(default=list, blank=True)
     stats = models.JSONField(default=dict, blank=True)
     recipe = models.JSONField(default=dict, blank=True)

@@ -117,3 +117,32 @@ def dicom_folder_zip(path: Path, source: Path, patients: int = 4, slices: int = 
         for file in sorted(source.rglob("*.dcm")):
             zf.write(file, file.relative_to(source).as_posix())
     return path
+
+
+def array_png(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def seg_pair(index: int, size: tuple[int, int] = (12, 16)) -> tuple[bytes, np.ndarray]:
+    """An RGB image (PNG) and its mask of ids 0/1/2: a block of class 1 or 2 on its left."""
+    height, width = size
+    mask = np.zeros(size, dtype=np.uint8)
+    mask[height // 3 : 2 * height // 3, : width // 2] = 1 + index % 2
+    image = np.stack([mask * 100 + 20, np.full(size, 60 + index, np.uint8), mask * 50], axis=-1).astype(np.uint8)
+    return array_png(image), mask
+
+
+def segmentation_zip(path: Path, pairs: int = 8, extra: dict[str, bytes] | None = None,
+                     classes: bytes | None = b'{"background": 0, "road": 1, "car": 2}') -> Path:
+    """seg/images/NN.png with seg/masks/NN.png (ids), a classes.json, and ``extra`` members."""
+    members: dict[str, bytes] = {}
+    for i in range(pairs):
+        image, mask = seg_pair(i)
+        members[f"seg/images/{i:02d}.png"] = image
+        members[f"seg/masks/{i:02d}.png"] = array_png(mask)
+    if classes is not None:
+        members["seg/classes.json"] = classes
+    members.update(extra or {})
+    return write_zip(path, members)

@@ -24,6 +24,18 @@ def test_compose_has_the_production_topology() -> None:
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
 
 
+def test_serving_is_its_own_scalable_service() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    serving, web = services["serving"], services["web"]
+    assert serving["image"] == web["image"] and serving["environment"] == web["environment"]
+    assert serving["command"][0] == "daphne" and serving["command"][-1] == "config.asgi:application"
+    # Scalable: no fixed host port or container name that a second replica would collide on.
+    assert "ports" not in serving and "container_name" not in serving and "8000" in serving["expose"]
+    assert "/v2/health/ready" in " ".join(serving["healthcheck"]["test"])
+    assert serving["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert web["command"][0] == "daphne"  # the web process still answers /v2/ (the embedded default)
+
+
 def test_every_compose_variable_is_documented() -> None:
     readme = (ROOT / "README.md").read_text()
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]

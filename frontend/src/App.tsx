@@ -7,6 +7,11 @@ import { NotFoundPage } from "./pages/NotFoundPage";
 import { AuthPage } from "./pages/auth/AuthPage";
 import { ProjectDetailPage } from "./pages/project/ProjectDetailPage";
 import { ProjectsPage } from "./pages/projects/ProjectsPage";
+import { DatasetsPage } from "./pages/datasets/DatasetsPage";
+import { ModelPage } from "./pages/models/ModelPage";
+import { ModelsPage } from "./pages/models/ModelsPage";
+import { RunPage } from "./pages/run/RunPage";
+import { TrainPage } from "./pages/train/TrainPage";
 import { useSession } from "./stores/session";
 
 // The editor (React Flow, dagre) is most of the code: load it only when a graph is opened.
@@ -33,6 +38,11 @@ export function App() {
           <Route path="/" element={<Navigate to="/projects" replace />} />
           <Route path="/projects" element={<ProjectsPage />} />
           <Route path="/projects/:projectId" element={<ProjectDetailPage />} />
+          <Route path="/projects/:projectId/datasets" element={<DatasetsPage />} />
+          <Route path="/projects/:projectId/train" element={<TrainPage />} />
+          <Route path="/projects/:projectId/runs/:runId" element={<RunPage />} />
+          <Route path="/projects/:projectId/models" element={<ModelsPage />} />
+          <Route path="/projects/:projectId/models/:modelId" element={<ModelPage />} />
           <Route
             path="/projects/:projectId/graphs/:graphId"
             element={

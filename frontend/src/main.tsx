@@ -4,6 +4,7 @@ import { BrowserRouter } from "react-router-dom";
 
 import { App } from "./App";
 import "./styles.css";
+import "./journey.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root element.");

@@ -30,6 +30,16 @@ def augment(sample: torch.Tensor, settings: AugmentationSettings, generator: tor
     """A randomly augmented copy of ``sample`` (float tensor, channels first)."""
     if settings.is_identity:
         return sample
+    return augment_pair(sample, None, settings, generator)[0]
+
+
+def augment_pair(sample: torch.Tensor, mask: torch.Tensor | None, settings: AugmentationSettings,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``sample`` and its segmentation ``mask`` (integer class ids, the sample's spatial shape
+    without channels) under the same random flips, rotation and crop; the mask is resampled
+    nearest, so it keeps class ids. Intensity jitter changes the sample only."""
+    if settings.is_identity:
+        return sample, mask
 
     def coin() -> bool:
         return bool(torch.rand((), generator=generator) < 0.5)
@@ -37,21 +47,33 @@ def augment(sample: torch.Tensor, settings: AugmentationSettings, generator: tor
     def uniform(low: float, high: float) -> float:
         return low + (high - low) * float(torch.rand((), generator=generator))
 
-    x = sample
+    x, m = sample, mask
     if settings.flip_horizontal and coin():
-        x = x.flip(-1)
+        x, m = x.flip(-1), None if m is None else m.flip(-1)
     if settings.flip_vertical and coin():
-        x = x.flip(-2)
+        x, m = x.flip(-2), None if m is None else m.flip(-2)
     if settings.flip_depth and x.dim() == 4 and coin():
-        x = x.flip(-3)
+        x, m = x.flip(-3), None if m is None else m.flip(-3)
     if settings.rotate_degrees > 0:
-        x = _rotate(x, math.radians(uniform(-settings.rotate_degrees, settings.rotate_degrees)))
+        angle = math.radians(uniform(-settings.rotate_degrees, settings.rotate_degrees))
+        x = _rotate(x, angle)
+        m = None if m is None else _as_mask(_rotate(_as_planes(m), angle, "nearest"), m)
     if settings.crop_scale < 1.0:
-        x = _crop(x, uniform(settings.crop_scale, 1.0), generator)
+        box = _crop_box(x, uniform(settings.crop_scale, 1.0), generator)
+        x = _crop(x, box)
+        m = None if m is None else _as_mask(_crop(_as_planes(m), box, "nearest"), m)
     if settings.intensity_jitter > 0:
         j = settings.intensity_jitter
         x = x * uniform(1 - j, 1 + j) + uniform(-j, j) * x.std().clamp(min=1e-6)
-    return x
+    return x, m
+
+
+def _as_planes(mask: torch.Tensor) -> torch.Tensor:
+    return mask.unsqueeze(0).float()
+
+
+def _as_mask(planes: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return planes.squeeze(0).round().to(like.dtype)
 
 
 def _planes(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
@@ -59,19 +81,27 @@ def _planes(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
     return x.reshape(1, -1, x.shape[-2], x.shape[-1]), x.shape
 
 
-def _rotate(x: torch.Tensor, angle: float) -> torch.Tensor:
+def _rotate(x: torch.Tensor, angle: float, mode: str = "bilinear") -> torch.Tensor:
     planes, shape = _planes(x)
     cos, sin = math.cos(angle), math.sin(angle)
     theta = torch.tensor([[[cos, -sin, 0.0], [sin, cos, 0.0]]], dtype=planes.dtype)
     grid = F.affine_grid(theta, list(planes.shape), align_corners=False)
-    return F.grid_sample(planes, grid, align_corners=False, padding_mode="border").reshape(shape)
+    return F.grid_sample(planes, grid, mode=mode, align_corners=False, padding_mode="border").reshape(shape)
 
 
-def _crop(x: torch.Tensor, scale: float, generator: torch.Generator) -> torch.Tensor:
-    planes, shape = _planes(x)
-    height, width = planes.shape[-2:]
+def _crop_box(x: torch.Tensor, scale: float, generator: torch.Generator) -> tuple[int, int, int, int]:
+    height, width = x.shape[-2:]
     ch, cw = max(1, int(height * scale)), max(1, int(width * scale))
     top = int(torch.randint(0, height - ch + 1, (), generator=generator))
     left = int(torch.randint(0, width - cw + 1, (), generator=generator))
+    return top, left, ch, cw
+
+
+def _crop(x: torch.Tensor, box: tuple[int, int, int, int], mode: str = "bilinear") -> torch.Tensor:
+    planes, shape = _planes(x)
+    top, left, ch, cw = box
     cropped = planes[..., top : top + ch, left : left + cw]
-    return F.interpolate(cropped, size=(height, width), mode="bilinear", align_corners=False).reshape(shape)
+    size = (planes.shape[-2], planes.shape[-1])
+    if mode == "nearest":  # "nearest-exact" samples pixel centres, as the bilinear path does
+        return F.interpolate(cropped, size=size, mode="nearest-exact").reshape(shape)
+    return F.interpolate(cropped, size=size, mode="bilinear", align_corners=False).reshape(shape)

@@ -3,7 +3,9 @@
 Layout of a version's cache folder::
 
     inputs.npy   (N, ...) uint8 images, int16 CT in HU, float32 table rows or int32 token ids
-    targets.npy  (N,) int64 class index, or float32 for regression
+    masks.npy    (N, H, W) uint8 (or int16) class indices: segmentation only, the loader's target
+    targets.npy  (N,) int64 class index, or float32 for regression (segmentation: the rarest
+                 class of each mask, which the splits were stratified by)
     splits.npy   (N,) int8: 0 train, 1 validation, 2 test
     recipe.json  how the inputs were made (travels with every model trained on them)
 
@@ -23,15 +25,17 @@ BLOCK = 256
 
 
 class CacheWriter:
-    """Writes samples one by one into a memory-mapped ``inputs.npy`` without holding them all."""
+    """Writes samples one by one into a memory-mapped ``{name}.npy`` without holding them all."""
 
-    def __init__(self, folder: Path, capacity: int, sample_shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(self, folder: Path, capacity: int, sample_shape: tuple[int, ...], dtype: Any,
+                 name: str = "inputs") -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
+        self.name = name
         self.sample_shape = sample_shape
         self.dtype = np.dtype(dtype)
         self.count = 0
-        self._path = folder / "inputs.partial.npy"
+        self._path = folder / f"{name}.partial.npy"
         self._array = np.lib.format.open_memmap(
             self._path, mode="w+", dtype=self.dtype, shape=(max(capacity, 1), *sample_shape)
         )
@@ -44,8 +48,8 @@ class CacheWriter:
         return self.count - 1
 
     def close(self) -> Path:
-        """Flush, shrink to the samples written, and return the path of ``inputs.npy``."""
-        final = self.folder / "inputs.npy"
+        """Flush, shrink to the samples written, and return the path of ``{name}.npy``."""
+        final = self.folder / f"{self.name}.npy"
         self._array.flush()
         if self.count == len(self._array):
             del self._array
@@ -71,6 +75,10 @@ def write_json(path: Path, value: Any) -> None:
 
 def open_inputs(folder: Path) -> np.ndarray:
     return np.load(folder / "inputs.npy", mmap_mode="r", allow_pickle=False)
+
+
+def open_masks(folder: Path) -> np.ndarray:
+    return np.load(folder / "masks.npy", mmap_mode="r", allow_pickle=False)
 
 
 def load_small(folder: Path, name: str) -> np.ndarray:

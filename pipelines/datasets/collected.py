@@ -19,6 +19,8 @@ class Collected:
     task: str = "classification"
     recipe: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)  # segmentation: class index -> name
+    strata: list[str] = field(default_factory=list)  # segmentation: what splits are stratified by
 
     def add(self, name: str, label: str, group: str, meta: dict[str, Any] | None = None,
             target: float = 0.0) -> None:

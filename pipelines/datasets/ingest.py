@@ -14,6 +14,7 @@ from .collected import Collected
 from .dicom import ingest_dicom
 from .images import ingest_images
 from .limits import Limits
+from .masks import ingest_masks
 from .nifti import ingest_nifti
 from .options import parse_options
 from .report import IngestError, ProgressFn, Report, no_progress
@@ -65,7 +66,7 @@ def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: di
         raise IngestError("too_many_samples", f"{len(collected.names)} samples; the limit is {limits.max_samples}")
     progress("split", 0, 1)
     classes, targets = _targets(collected)
-    strata = collected.labels if collected.task == "classification" else quantile_bins(collected.targets)
+    strata = _strata(collected)
     splits = grouped_stratified_split(strata, collected.groups, val_fraction=parsed.val_fraction,
                                       test_fraction=parsed.test_fraction, seed=parsed.seed)
     save_array(cache, "targets", targets)
@@ -100,6 +101,8 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
     files = extract_zip(source, raw, limits, report, progress)
     if kind == "image":
         return ingest_images(raw, files, options, limits, report, progress, cache)
+    if kind == "segmentation":
+        return ingest_masks(raw, files, options, limits, report, progress, cache)
     reader = ingest_dicom if kind == "ct_dicom" else ingest_nifti
     volumes = reader(raw, files, options, limits, report, progress, cache)
     steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
@@ -120,9 +123,20 @@ def _single_csv(source: Path, name: str, raw: Path, limits: Limits, report: Repo
 def _targets(collected: Collected) -> tuple[list[str], np.ndarray]:
     if collected.task == "regression":
         return [], np.asarray(collected.targets, dtype=np.float32)
+    if collected.task == "segmentation":  # classes come from the masks; the target is the rarest one
+        index = {c: i for i, c in enumerate(collected.classes)}
+        return collected.classes, np.asarray([index[s] for s in collected.strata], dtype=np.int64)
     classes = sorted(set(collected.labels), key=_natural)
     index = {c: i for i, c in enumerate(classes)}
     return classes, np.asarray([index[label] for label in collected.labels], dtype=np.int64)
+
+
+def _strata(collected: Collected) -> list[Any]:
+    if collected.task == "classification":
+        return collected.labels
+    if collected.task == "segmentation":
+        return collected.strata
+    return quantile_bins(collected.targets)
 
 
 def _natural(label: str) -> tuple[bool, float, str]:
@@ -133,4 +147,5 @@ def _natural(label: str) -> tuple[bool, float, str]:
 
 
 def _grouped_by(kind: str) -> str:
-    return {"ct_dicom": "patient", "ct_nifti": "patient", "text": "document"}.get(kind, "group column or sample")
+    return {"ct_dicom": "patient", "ct_nifti": "patient", "text": "document",
+            "segmentation": "sample (stratified by the rarest class in its mask)"}.get(kind, "group column or sample")

@@ -1,5 +1,6 @@
 """The training side of the cache: a ``torch.utils.data.Dataset`` over the memory-mapped arrays,
-with the recorded window (CT) and the dataset's augmentation applied."""
+with the recorded window (CT) and the dataset's augmentation applied. Segmentation samples are
+``(image, mask)``: the mask (int64 class ids, (H, W)) goes through the same flips, rotation and crop."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,13 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .augment import AugmentationSettings, augment
-from .cache import SPLIT_CODE, load_small, open_inputs, read_recipe
+from .augment import AugmentationSettings, augment, augment_pair
+from .cache import SPLIT_CODE, load_small, open_inputs, open_masks, read_recipe
 from .options import Window
 
 
 class CachedDataset(torch.utils.data.Dataset):
-    """Samples of one split as ``(input, target)`` tensors, read from the memory-mapped cache."""
+    """Samples of one split as ``(input, target)`` tensors, read from the memory-mapped cache;
+    for segmentation the target is the sample's mask."""
 
     def __init__(self, cache: Path, split: str | None = None,
                  augmentation: AugmentationSettings | dict[str, Any] | None = None, seed: int = 0) -> None:
@@ -23,6 +25,7 @@ class CachedDataset(torch.utils.data.Dataset):
         self.inputs = open_inputs(cache)
         self._targets = load_small(cache, "targets")
         self.targets = torch.from_numpy(self._targets)
+        self.masks = open_masks(cache) if self.recipe.get("target") == "mask" else None
         splits = load_small(cache, "splits")
         self.indices = (np.arange(len(splits)) if split is None
                         else np.flatnonzero(splits == SPLIT_CODE[split]))
@@ -53,10 +56,21 @@ class CachedDataset(torch.utils.data.Dataset):
         if isinstance(index, list):  # a whole batch, from ``loader()``
             return self._batch(index)
         row = int(self.indices[index])
-        x = self._convert(self.inputs[row])
+        return self._augmented(self._convert(self.inputs[row]), row)
+
+    def _target(self, rows: Any) -> torch.Tensor:
+        if self.masks is None:
+            return torch.from_numpy(np.asarray(self._targets[rows]))
+        return torch.from_numpy(np.asarray(self.masks[rows], dtype=np.int64))
+
+    def _augmented(self, x: torch.Tensor, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.masks is None:
+            return (x if self.augmentation is None else augment(x, self.augmentation, self.generator)), self.targets[row]
+        mask = self._target(row)
         if self.augmentation is not None:
-            x = augment(x, self.augmentation, self.generator)
-        return x, self.targets[row]
+            x, augmented = augment_pair(x, mask, self.augmentation, self.generator)
+            mask = augmented if augmented is not None else mask
+        return x, mask
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         # One sorted read of the memory map per batch instead of one per sample.
@@ -65,19 +79,21 @@ class CachedDataset(torch.utils.data.Dataset):
         block = self._convert(self.inputs[rows[order]])
         result: list[tuple[torch.Tensor, torch.Tensor]] = [None] * len(rows)  # type: ignore[list-item]
         for position, source in enumerate(order):
-            x = block[position]
-            if self.augmentation is not None:
-                x = augment(x, self.augmentation, self.generator)
-            result[int(source)] = (x, self.targets[int(rows[source])])
+            result[int(source)] = self._augmented(block[position], int(rows[source]))
         return result
 
     def _batch(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.indices[np.asarray(indices, dtype=np.int64)]
         x = self._convert(self.inputs[rows])
-        if self.augmentation is not None:
-            for i in range(len(x)):
+        y = self._target(rows)
+        if self.augmentation is None:
+            return x, y
+        for i in range(len(x)):
+            if self.masks is None:
                 x[i] = augment(x[i], self.augmentation, self.generator)
-        return x, torch.from_numpy(self._targets[rows])
+            else:
+                x[i], y[i] = augment_pair(x[i], y[i], self.augmentation, self.generator)  # type: ignore[assignment]
+        return x, y
 
     def loader(self, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
                **kwargs: Any) -> torch.utils.data.DataLoader:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-KINDS = ("image", "table", "text", "ct_dicom", "ct_nifti")
+KINDS = ("image", "table", "text", "ct_dicom", "ct_nifti", "segmentation")
 
 Fraction = Annotated[float, Field(ge=0.0, le=0.9)]
 
@@ -35,6 +35,26 @@ class ImageOptions(Common):
 
     @model_validator(mode="after")
     def _size(self) -> ImageOptions:
+        if self.image_size is not None and not all(4 <= s <= 1024 for s in self.image_size):
+            raise ValueError("image_size values must be between 4 and 1024")
+        return self
+
+
+class SegmentationOptions(Common):
+    image_size: tuple[int, int] | None = Field(
+        None, description="[height, width] images (bilinear) and masks (nearest) are resized to; default: the most common size."
+    )
+    channels: Literal[1, 3] | None = Field(None, description="1 (grey) or 3 (RGB); default: from the images.")
+    classes_file: str | None = Field(
+        None, description="Path inside the zip of a classes.json or CSV naming the class ids or colours; "
+        "default: the only .json or .csv of the archive, else the masks' integer values are the classes."
+    )
+    num_classes: int | None = Field(
+        None, ge=2, le=1024, description="Without a classes file: mask values must be below this; default: max value + 1."
+    )
+
+    @model_validator(mode="after")
+    def _size(self) -> SegmentationOptions:
         if self.image_size is not None and not all(4 <= s <= 1024 for s in self.image_size):
             raise ValueError("image_size values must be between 4 and 1024")
         return self
@@ -130,6 +150,7 @@ OPTION_MODELS: dict[str, type[Common]] = {
     "text": TextOptions,
     "ct_dicom": DicomOptions,
     "ct_nifti": NiftiOptions,
+    "segmentation": SegmentationOptions,
 }
 
 

@@ -1,5 +1,6 @@
 """Sample datasets made on the spot, never downloaded: scikit-learn's digits and breast-cancer
-table, a generated text set, and a synthetic chest CT set written as real DICOM series."""
+table, a generated text set, synthetic shapes with segmentation masks, and a synthetic chest CT
+set written as real DICOM series."""
 from __future__ import annotations
 
 import csv
@@ -19,6 +20,8 @@ SAMPLES: dict[str, dict[str, object]] = {
                       "options": {"target_column": "diagnosis"}, "file": "breast_cancer.csv"},
     "topics": {"kind": "text", "title": "Generated short texts about four topics",
                "options": {"vocab_size": 500, "max_length": 64, "stride": 8}, "file": "topics.csv"},
+    "shapes": {"kind": "segmentation", "title": "Synthetic shapes: circles and squares on noise, with masks",
+               "options": {}, "file": "shapes.zip"},
     "chest_ct": {"kind": "ct_dicom", "title": "Synthetic chest CT: normal lungs and pneumonia-like opacities",
                  "options": {"volume_shape": [32, 64, 64], "window": {"preset": "lung"}}, "file": "chest_ct.zip"},
 }
@@ -92,10 +95,47 @@ def write_chest_ct_zip(folder: Path, patients: int = 12, slices: int = 24, size:
     return path
 
 
+SHAPE_CLASSES = {"background": 0, "circle": 1, "square": 2}
+
+
+def shape_pair(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB image of noise with one to three circles and squares, and its mask of class ids."""
+    image = rng.normal(110, 25, (size, size, 3))
+    mask = np.zeros((size, size), dtype=np.uint8)
+    rows, cols = np.mgrid[0:size, 0:size]
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(1, 3))
+        radius = int(rng.integers(size // 10, size // 4))
+        cy, cx = (int(v) for v in rng.integers(radius, size - radius, 2))
+        if kind == SHAPE_CLASSES["circle"]:
+            inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+        else:
+            inside = (abs(rows - cy) <= radius) & (abs(cols - cx) <= radius)
+        image[inside] = rng.integers(40, 255, 3) + rng.normal(0, 10, (int(inside.sum()), 3))
+        mask[inside] = kind
+    return np.clip(image, 0, 255).astype(np.uint8), mask
+
+
+def write_shapes(folder: Path, samples: int = 120, size: int = 64, seed: int = 0) -> Path:
+    """images/NNN.png, masks/NNN.png (ids 0 background, 1 circle, 2 square) and classes.json."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    path = folder / "shapes.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("shapes/classes.json", json.dumps(SHAPE_CLASSES))
+        for index in range(samples):
+            image, mask = shape_pair(rng, size)
+            zf.writestr(f"shapes/images/{index:03d}.png", _png(image))
+            zf.writestr(f"shapes/masks/{index:03d}.png", _png(mask))
+    return path
+
+
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "digits": write_digits,
     "breast_cancer": write_breast_cancer,
     "topics": write_topics,
+    "shapes": write_shapes,
     "chest_ct": write_chest_ct_zip,
 }
 

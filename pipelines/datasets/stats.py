@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import SPLITS, open_inputs
+from .cache import BLOCK, SPLITS, open_inputs, open_masks
 
 HISTOGRAM_SAMPLES = 512
 THUMBNAILS_PER_CLASS = 4
@@ -32,10 +32,31 @@ def compute_stats(cache: Path, labels: list[str], splits: np.ndarray, recipe: di
         }
         stats["class_totals"] = dict(sorted(Counter(labels).items()))
         stats["thumbnails"] = _thumbnails(labels)
+    if recipe.get("target") == "mask":
+        stats.update(_pixel_shares(cache, splits, recipe["class_map"]["names"]))
     if recipe["input"] == "image":
         stats["channels"] = recipe["channels"]
         stats["intensity_histogram"] = _image_histogram(inputs)
     return stats
+
+
+def _pixel_shares(cache: Path, splits: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Share of pixels of each class, overall and per split, counted block by block."""
+    masks = open_masks(cache)
+    counts = np.zeros((len(SPLITS), len(classes)), dtype=np.int64)
+    for start in range(0, len(masks), BLOCK):
+        block = np.asarray(masks[start : start + BLOCK], dtype=np.int64)
+        codes = splits[start : start + BLOCK].astype(np.int64)
+        keys = (codes[:, None, None] * len(classes) + block).reshape(-1)
+        counts += np.bincount(keys, minlength=counts.size).reshape(counts.shape)
+
+    def shares(row: np.ndarray) -> dict[str, float]:
+        total = max(int(row.sum()), 1)
+        return {name: round(int(n) / total, 6) for name, n in zip(classes, row, strict=True)}
+
+    return {"pixel_share": shares(counts.sum(axis=0)),
+            "pixel_share_per_split": {name: shares(counts[code]) for code, name in enumerate(SPLITS)},
+            "pixel_counts": {name: int(n) for name, n in zip(classes, counts.sum(axis=0), strict=True)}}
 
 
 def _thumbnails(labels: list[str]) -> dict[str, list[int]]:

@@ -152,6 +152,22 @@ def test_create_dataset_and_version_validation(api: Any, alice: Any) -> None:
     assert [v["number"] for v in listed] == [1]
 
 
+def test_segmentation_dataset_and_its_options(api: Any, alice: Any) -> None:
+    project = create_project(alice, name="p")
+    dataset = api.post("/api/v1/datasets/", {"project": project.pk, "name": "s", "kind": "segmentation"}, format="json")
+    assert dataset.status_code == 201 and dataset.json()["kind"] == "segmentation"
+    versions = f"/api/v1/datasets/{dataset.json()['id']}/versions/"
+    upload_id = upload(api, b"PK not a zip", "s.zip").rstrip("/").rsplit("/", 1)[-1]
+    few = api.post(versions, {"upload": upload_id, "options": {"num_classes": 1}}, format="json")
+    assert few.status_code == 400 and "options.num_classes" in few.json()
+    size = api.post(versions, {"upload": upload_id, "options": {"image_size": [2, 2000]}}, format="json")
+    assert size.status_code == 400 and "options" in size.json()
+    label_csv = api.post(versions, {"upload": upload_id, "options": {"labels_csv": "x.csv"}}, format="json")
+    assert label_csv.status_code == 400 and "options.labels_csv" in label_csv.json()
+    ok = api.post(versions, {"upload": upload_id, "options": {"classes_file": "seg/classes.json"}}, format="json")
+    assert ok.status_code == 202 and ok.json()["options"] == {"classes_file": "seg/classes.json"}
+
+
 def test_version_needs_a_complete_upload_of_your_own(api: Any, alice: Any, bob: Any, client_for: Any) -> None:
     project = create_project(alice, name="p")
     add_member(alice, project, bob, "editor")
@@ -195,7 +211,8 @@ def test_augmentation_is_validated_json(api: Any, alice: Any) -> None:
 
 def test_sample_catalog_and_sample_dataset(api: Any, alice: Any) -> None:
     catalog = api.get("/api/v1/datasets/sample-catalog/").json()
-    assert {c["id"] for c in catalog} == {"digits", "breast_cancer", "topics", "chest_ct"}
+    assert {c["id"] for c in catalog} == {"digits", "breast_cancer", "topics", "shapes", "chest_ct"}
+    assert {"id": "shapes", "kind": "segmentation"}.items() <= next(c for c in catalog if c["id"] == "shapes").items()
     project = create_project(alice, name="p")
     response = api.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "chest_ct"}, format="json")
     assert response.status_code == 202 and response.json()["sample_source"] == "chest_ct"

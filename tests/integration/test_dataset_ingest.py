@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -22,14 +23,18 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from builder.dataset_models import DatasetVersion, Upload
+from builder.dataset_services import cache_folder
 from builder.services import create_project
 from config.asgi import application
+from pipelines.datasets.loader import CachedDataset
 from tests.dataset_factories import (
+    array_png,
     bomb_png,
     dicom_folder_zip,
     image_class_zip,
     nifti_zip,
     png_bytes,
+    segmentation_zip,
     table_csv,
     text_csv,
     write_zip,
@@ -214,6 +219,43 @@ def test_sample_datasets_are_one_call_away(owner: Any, live_stack: Any) -> None:
     assert digits["status"] == "ready" and digits["sample_count"] == 1797 and len(digits["classes"]) == 10
     assert chest["status"] == "ready" and chest["classes"] == ["normal", "pneumonia"]
     assert chest["recipe"]["splits"]["grouped_by"] == "patient"
+
+
+def test_segmentation_upload_and_the_shapes_sample(owner: Any, live_stack: Any, tmp_path: Path) -> None:
+    user, client = owner
+    project = create_project(user, name="segmentation")
+    extra = {"seg/images/lonely.png": png_bytes((16, 12)),
+             "seg/images/small.png": png_bytes((16, 12)), "seg/masks/small.png": array_png(np.zeros((3, 4), np.uint8)),
+             "seg/images/nine.png": png_bytes((16, 12)), "seg/masks/nine.png": array_png(np.full((12, 16), 9, np.uint8))}
+    archive = segmentation_zip(tmp_path / "seg.zip", pairs=10, extra=extra)
+    uploaded = ingest(client, new_dataset(client, project, "segmentation"),
+                      upload_in_process(client, archive.read_bytes(), "seg.zip"), {"image_size": [8, 8]})
+    sample = client.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "shapes"}, format="json")
+    assert sample.status_code == 202, sample.content
+    version = finished(client, uploaded, live_stack)
+    assert version["status"] == "ready_with_warnings" and version["task"] == "segmentation"
+    assert {s["file"]: s["code"] for s in version["skipped"]} == {
+        "seg/images/lonely.png": "missing_mask", "seg/masks/small.png": "mask_size_mismatch",
+        "seg/images/small.png": "partner_skipped", "seg/masks/nine.png": "invalid_mask_value",
+        "seg/images/nine.png": "partner_skipped"}
+    assert version["classes"] == ["background", "road", "car"] and version["sample_count"] == 10
+    assert set(version["stats"]["pixel_share"]) == {"background", "road", "car"}
+    assert version["recipe"]["target"] == "mask" and version["recipe"]["size"] == [8, 8]
+    page = client.get(f"/api/v1/dataset-versions/{uploaded}/samples/?split=train&page_size=3").json()
+    assert page["count"] >= 6 and len(page["results"]) == 3
+    assert page["results"][0]["meta"]["mask"].startswith("seg/masks/")
+    detail = client.get(f"/api/v1/dataset-versions/{uploaded}/samples/1/").json()
+    assert detail["preview"].endswith("/samples/1/preview/")
+    drawn = client.get(f"/api/v1/dataset-versions/{uploaded}/samples/1/preview/")
+    plain = client.get(f"/api/v1/dataset-versions/{uploaded}/samples/1/preview/?overlay=false")
+    assert drawn.status_code == plain.status_code == 200 and drawn["Content-Type"] == "image/png"
+    assert drawn.content.startswith(b"\x89PNG") and drawn.content != plain.content
+    shapes = finished(client, sample.json()["id"], live_stack, timeout=180)
+    assert shapes["status"] == "ready" and shapes["classes"] == ["background", "circle", "square"]
+    assert shapes["sample_count"] == 120 and shapes["task"] == "segmentation"
+    dataset_version = DatasetVersion.objects.select_related("dataset").get(pk=shapes["id"])
+    x, y = CachedDataset(cache_folder(dataset_version), "train", {"flip_horizontal": True})[0]
+    assert tuple(x.shape) == (3, 64, 64) and tuple(y.shape) == (64, 64)
 
 
 def test_hostile_archive_fails_cleanly_and_the_worker_lives_on(owner: Any, live_stack: Any, tmp_path: Path) -> None:

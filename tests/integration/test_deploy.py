@@ -42,6 +42,16 @@ def _http(stack: Any, method: str, path: str, key: str | None = None, body: Any 
         return exc.code, json.loads(exc.read())
 
 
+def _raw(stack: Any, path: str, key: str, data: bytes, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+    request = urllib.request.Request(stack.url + path, data=data, method="POST", headers=headers)
+    request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
 def test_prune_export_deploy_infer(live_stack: Any) -> None:
     user = get_user_model().objects.create_user(username="deployer", password="correct-horse-battery")
     client = APIClient()
@@ -75,6 +85,31 @@ def test_prune_export_deploy_infer(live_stack: Any) -> None:
     status, body = _http(live_stack, "POST", "/v2/models/digits-live/infer", key, request)
     assert status == 200, body
     assert body["id"] == "a" and body["outputs"][0]["shape"] == [4, 10]
+
+    from tests.pipelines.serving.helpers import digit_png
+
+    png, _label = digit_png(1500)
+    status, _headers, raw = _raw(live_stack, "/v2/models/digits-live/predict", key, png, {"Content-Type": "image/png"})
+    assert status == 200, raw
+    predicted = json.loads(raw)
+    assert predicted["label"] in predicted["probabilities"] and len(predicted["probabilities"]) == 10
+    status, _headers, raw = _raw(live_stack, "/v2/models/digits-live/predict", key, png[:40], {"Content-Type": "image/png"})
+    assert status == 400 and json.loads(raw)["field"] == "body"
+
+    tensor = x.astype("<f4").tobytes()
+    header = json.dumps({"inputs": [{"name": "image", "shape": [4, 1, 8, 8], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(tensor)}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    status, headers, raw = _raw(live_stack, "/v2/models/digits-live/infer", key, header + tensor,
+                                {"Content-Type": "application/octet-stream",
+                                 "Inference-Header-Content-Length": str(len(header))})
+    assert status == 200, raw
+    split = int(headers["Inference-Header-Content-Length"])
+    assert np.allclose(np.frombuffer(raw[split:], dtype="<f4"), body["outputs"][0]["data"], atol=1e-5)
+    status, _headers, raw = _raw(live_stack, "/v2/models/digits-live/infer", key, header + tensor[:-4],
+                                 {"Content-Type": "application/octet-stream",
+                                  "Inference-Header-Content-Length": str(len(header))})
+    assert status == 400 and json.loads(raw)["field"] == "inputs[0].parameters.binary_data_size"
 
     status, body = _http(live_stack, "POST", "/v2/models/digits-live/infer", "vmb_nope", request)
     assert status == 401 and body["field"] == "authorization"

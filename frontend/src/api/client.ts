@@ -116,7 +116,8 @@ async function fetchCsrfToken(): Promise<string> {
   return csrfToken;
 }
 
-async function csrfToken(): Promise<string> {
+/** The CSRF token for an unsafe request sent outside `apiRequest` (tus uploads). */
+export async function csrfToken(): Promise<string> {
   return readCookie(CSRF_COOKIE) ?? serverCsrfToken ?? (await fetchCsrfToken());
 }
 

@@ -1,4 +1,4 @@
-import { type InputHTMLAttributes, type ReactNode, type TextareaHTMLAttributes, useId } from "react";
+import { type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes, useId } from "react";
 
 interface ControlProps {
   id: string;
@@ -71,6 +71,28 @@ export function TextAreaField({
   return (
     <Field label={label} hint={hint} errors={errors}>
       {(control) => <textarea className="field__control" rows={3} {...textareaProps} {...control} />}
+    </Field>
+  );
+}
+
+export function SelectField({
+  label,
+  hint,
+  errors,
+  options,
+  ...selectProps
+}: SharedProps & { options: readonly { value: string; label: string }[] } & Omit<SelectHTMLAttributes<HTMLSelectElement>, "id">) {
+  return (
+    <Field label={label} hint={hint} errors={errors}>
+      {(control) => (
+        <select className="field__control" {...selectProps} {...control}>
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      )}
     </Field>
   );
 }

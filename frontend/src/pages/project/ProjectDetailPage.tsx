@@ -5,6 +5,7 @@ import { type Graph, listGraphs } from "../../api/graphs";
 import { type Project, canEdit, getProject } from "../../api/projects";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Pagination } from "../../components/Pagination";
+import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
 import { NewGraphForm } from "./NewGraphForm";
@@ -56,6 +57,7 @@ function ProjectDetail({ project }: { project: Project }) {
         <span className={`badge badge--${project.role}`}>{project.role}</span>
       </div>
       {project.description && <p className="page__lead">{project.description}</p>}
+      <ProjectNav projectId={project.id} />
 
       <div className="page__columns">
         <section aria-labelledby="graphs-heading">

@@ -1,0 +1,142 @@
+import { apiRequest } from "./client";
+import type { Paginated, ResourceId } from "./types";
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed";
+
+export interface TensorSpec {
+  name: string;
+  datatype: string;
+  shape: number[];
+  preprocessing?: Record<string, unknown>;
+}
+
+export interface ModelCard {
+  name: string;
+  task: string;
+  classes: string[];
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  metrics: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface ReportSide {
+  params?: number;
+  flops?: number;
+  file_bytes?: number;
+  latency_ms?: number;
+  accuracy?: number | null;
+  [key: string]: unknown;
+}
+
+export interface ModelVariant {
+  id: number;
+  project: number;
+  kind: "trained" | "pruned" | "quantized";
+  name: string;
+  run: number | null;
+  parent: number | null;
+  graph_version: number | null;
+  status: JobStatus;
+  card: ModelCard | null;
+  report: { before?: ReportSide; after?: ReportSide; ratios?: Record<string, number>; [key: string]: unknown } | null;
+  error: unknown;
+  created_at: string;
+}
+
+export type ExportFormat = "onnx" | "torchscript" | "bundle" | "pytorch_source";
+
+export interface ModelExport {
+  id: number;
+  model: number;
+  format: ExportFormat;
+  status: JobStatus;
+  verification: { max_abs_diff?: number; tolerance?: number; samples?: number; passed?: boolean } | null;
+  error: unknown;
+  download: string | null;
+}
+
+export interface DeploymentMetrics {
+  requests?: number;
+  errors?: number;
+  latency_ms?: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+export interface Deployment {
+  id: number;
+  project: number;
+  model: number;
+  name: string;
+  version: string | number;
+  status: "deploying" | "ready" | "failed" | "stopped";
+  url: string;
+  error: unknown;
+  metrics: DeploymentMetrics;
+  created_at: string;
+}
+
+export function modelFromRun(run: number): Promise<ModelVariant> {
+  return apiRequest("/api/v1/models/", { method: "POST", body: { run } });
+}
+
+export function listModels(project: ResourceId, signal?: AbortSignal): Promise<Paginated<ModelVariant>> {
+  return apiRequest("/api/v1/models/", { query: { project, page_size: 100 }, signal });
+}
+
+export function getModel(id: ResourceId, signal?: AbortSignal): Promise<ModelVariant> {
+  return apiRequest(`/api/v1/models/${id}/`, { signal });
+}
+
+export function pruneModel(id: number, config: Record<string, unknown>): Promise<ModelVariant> {
+  return apiRequest(`/api/v1/models/${id}/prune/`, { method: "POST", body: { config } });
+}
+
+export function quantizeModel(id: number, mode: string): Promise<ModelVariant> {
+  return apiRequest(`/api/v1/models/${id}/quantize/`, { method: "POST", body: { mode } });
+}
+
+export function exportModel(id: number, format: ExportFormat): Promise<ModelExport> {
+  return apiRequest(`/api/v1/models/${id}/exports/`, { method: "POST", body: { format } });
+}
+
+export function listExports(model: number, signal?: AbortSignal): Promise<Paginated<ModelExport>> {
+  return apiRequest("/api/v1/exports/", { query: { variant: model, page_size: 100 }, signal });
+}
+
+export function listDeployments(project: ResourceId, signal?: AbortSignal): Promise<Paginated<Deployment>> {
+  return apiRequest("/api/v1/deployments/", { query: { project, page_size: 100 }, signal });
+}
+
+export function getDeployment(id: number, signal?: AbortSignal): Promise<Deployment> {
+  return apiRequest(`/api/v1/deployments/${id}/`, { signal });
+}
+
+export function deploy(model: number, name: string): Promise<{ deployment: Deployment; api_key: string }> {
+  return apiRequest("/api/v1/deployments/", { method: "POST", body: { model, name } });
+}
+
+export function undeploy(id: number): Promise<Deployment> {
+  return apiRequest(`/api/v1/deployments/${id}/`, { method: "DELETE" });
+}
+
+export interface InferResponse {
+  outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+}
+
+/** Calls the deployed endpoint the way any client would: Bearer key, JSON tensors. */
+export async function infer(url: string, apiKey: string, input: TensorSpec & { data: number[] }): Promise<InferResponse> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}/infer`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ inputs: [{ name: input.name, shape: input.shape, datatype: input.datatype, data: input.data }] }),
+      credentials: "omit",
+    });
+  } catch {
+    throw new Error("Could not reach the endpoint. Check your connection and try again.");
+  }
+  const body = (await response.json().catch(() => ({}))) as { error?: string } & Partial<InferResponse>;
+  if (!response.ok) throw new Error(body.error ?? `The endpoint answered ${response.status}.`);
+  return body as InferResponse;
+}

@@ -1,0 +1,111 @@
+import { useEffect, useMemo } from "react";
+
+import { type Dataset, type DatasetVersion, FINISHED_STATUSES, getDatasetVersion, isUsable } from "../../api/datasets";
+import { BarChart } from "../../components/charts/BarChart";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { useResource } from "../../hooks/useResource";
+import { useIngest } from "../../stores/ingest";
+import { SampleGrid } from "./SampleGrid";
+
+const POLL_MS = 4000;
+
+/** One version: live ingest progress, then its summary, warnings and samples. */
+export function DatasetVersionPanel({ dataset, versionId }: { dataset: Dataset; versionId: number }) {
+  const version = useResource(`v${versionId}`, (signal) => getDatasetVersion(versionId, signal));
+  const live = useIngest((state) => state.versions[versionId]);
+  const reload = version.reload;
+  const finished = version.data ? FINISHED_STATUSES.has(version.data.status) : false;
+
+  // The socket says when it ends; a slow poll covers an event missed while reconnecting.
+  useEffect(() => {
+    if (live?.status) reload();
+  }, [live?.status, reload]);
+  useEffect(() => {
+    if (finished || !version.data) return;
+    const timer = setInterval(reload, POLL_MS);
+    return () => clearInterval(timer);
+  }, [finished, version.data, reload]);
+
+  if (!version.data) return <ErrorAlert message={version.error?.message} />;
+  const data = version.data;
+  return (
+    <div className="dataset-version">
+      <h2>
+        {dataset.name} <span className="muted">v{data.number}</span>
+      </h2>
+      <p>
+        Status: <strong className={`status status--${data.status}`}>{data.status.replaceAll("_", " ")}</strong>
+        {data.source_name && <span className="muted"> · from {data.source_name}</span>}
+      </p>
+      {!finished && <IngestProgress progress={live ?? data.progress ?? {}} />}
+      {data.status === "failed" && data.error && (
+        <ErrorAlert message={`The ingest failed${data.error.file ? ` at ${data.error.file}` : ""}: ${data.error.reason}`} />
+      )}
+      {isUsable(data.status) && <Summary version={data} />}
+    </div>
+  );
+}
+
+function IngestProgress({ progress }: { progress: { phase?: string; done?: number; total?: number } }) {
+  const total = progress.total ?? 0;
+  const done = progress.done ?? 0;
+  return (
+    <div className="progress-row">
+      <progress max={total || 1} value={total ? done : undefined} aria-label="Ingest progress" />
+      <span>
+        {progress.phase || "waiting for a worker"}
+        {total > 0 && ` ${done} / ${total}`}
+      </span>
+    </div>
+  );
+}
+
+function Summary({ version }: { version: DatasetVersion }) {
+  const stats = version.stats ?? {};
+  const bars = useMemo(
+    () => Object.entries(stats.class_totals ?? {}).map(([label, value]) => ({ label, value })),
+    [stats.class_totals],
+  );
+  const splits = stats.split_counts ?? {};
+  return (
+    <>
+      <dl className="facts">
+        <dt>Samples</dt>
+        <dd>{version.sample_count}</dd>
+        <dt>Task</dt>
+        <dd>{version.task || "—"}</dd>
+        <dt>Sample shape</dt>
+        <dd>{stats.sample_shape?.join(" × ") ?? "—"}</dd>
+        <dt>Splits</dt>
+        <dd>{Object.entries(splits).map(([name, count]) => `${name} ${count}`).join(" · ") || "—"}</dd>
+        <dt>Cache size</dt>
+        <dd>{stats.cache_bytes !== undefined ? `${(stats.cache_bytes / 1024 / 1024).toFixed(2)} MiB` : "—"}</dd>
+      </dl>
+      {bars.length > 0 && <BarChart title="Class counts" bars={bars} />}
+      {(version.skipped?.length ?? 0) > 0 && (
+        <section aria-labelledby="warnings-heading">
+          <h3 id="warnings-heading">Warnings: {version.skipped_total} files left out</h3>
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Why</th>
+              </tr>
+            </thead>
+            <tbody>
+              {version.skipped!.slice(0, 200).map((s, i) => (
+                <tr key={`${s.file}${i}`}>
+                  <td>{s.file}</td>
+                  <td>
+                    {s.reason} <code>{s.code}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      <SampleGrid version={version} />
+    </>
+  );
+}

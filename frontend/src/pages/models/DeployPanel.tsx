@@ -1,0 +1,146 @@
+import { type FormEvent, useState } from "react";
+
+import { type Deployment, type ModelVariant, deploy, getDeployment, listDeployments, undeploy } from "../../api/deploy";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { TextField } from "../../components/FormField";
+import { useFormSubmit } from "../../hooks/useFormSubmit";
+import { usePolling } from "../../hooks/usePolling";
+import { useResource } from "../../hooks/useResource";
+import { describe } from "./ModelPage";
+import { TryIt } from "./TryIt";
+
+const DEPLOY_FIELDS = ["name", "model"] as const;
+
+/** Deploy this model; the endpoint, the key (shown once), snippets, metrics, undeploy and Try it. */
+export function DeployPanel({ model }: { model: ModelVariant }) {
+  const list = useResource(`deps${model.project}`, (signal) => listDeployments(model.project, signal));
+  const current = list.data?.results.find((d) => d.model === model.id && d.status !== "stopped") ?? null;
+  const [name, setName] = useState(`model-${model.id}`);
+  const [apiKey, setApiKey] = useState<string | null>(null);
+  const { submitting, errors, submit } = useFormSubmit(DEPLOY_FIELDS);
+
+  const onDeploy = (event: FormEvent) => {
+    event.preventDefault();
+    void submit(async () => {
+      const answer = await deploy(model.id, name);
+      setApiKey(answer.api_key);
+      list.reload();
+    });
+  };
+  return (
+    <section className="card" aria-labelledby="deploy-heading">
+      <h2 id="deploy-heading">Deploy</h2>
+      {current ? (
+        <LiveDeployment key={current.id} initial={current} apiKey={apiKey} model={model} onStopped={list.reload} />
+      ) : (
+        <form onSubmit={onDeploy} className="inline-form">
+          <ErrorAlert message={errors.general} />
+          <TextField label="Endpoint name" value={name} onChange={(e) => setName(e.target.value)} errors={errors.fields.name} hint="Letters, digits and dashes: /v2/models/<name>" />
+          <button type="submit" className="button" disabled={submitting}>
+            {submitting ? "Deploying…" : "Deploy"}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deployment; apiKey: string | null; model: ModelVariant; onStopped: () => void }) {
+  const deployment = useResource(`dep${initial.id}`, (signal) => getDeployment(initial.id, signal));
+  const d = deployment.data ?? initial;
+  usePolling(d.status === "deploying" || d.status === "ready", deployment.reload, d.status === "ready" ? 5000 : 1500);
+  const [error, setError] = useState<string | null>(null);
+  const [typedKey, setTypedKey] = useState("");
+  const endpoint = `${window.location.origin}${d.url}`;
+  const key = apiKey ?? typedKey;
+  const stop = async () => {
+    setError(null);
+    try {
+      await undeploy(d.id);
+      onStopped();
+    } catch (failure) {
+      setError(failure instanceof Error ? failure.message : "Could not undeploy.");
+    }
+  };
+  const latency = d.metrics.latency_ms;
+  return (
+    <div>
+      <p>
+        Status: <strong className={`status status--${d.status}`} data-testid="deployment-status">{d.status}</strong> · endpoint{" "}
+        <code>{endpoint}</code>
+      </p>
+      {d.status === "failed" && <ErrorAlert message={`The deployment failed: ${describe(d.error)}`} />}
+      {apiKey && <KeyOnce apiKey={apiKey} />}
+      <Snippets endpoint={endpoint} apiKey={apiKey ?? "<your key>"} input={model.card?.inputs[0]} />
+      <p className="muted">
+        Requests {d.metrics.requests ?? 0} · errors {d.metrics.errors ?? 0}
+        {latency?.p50 != null && ` · latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`}
+      </p>
+      <ErrorAlert message={error} />
+      <button type="button" className="button button--danger button--small" onClick={() => void stop()}>
+        Undeploy
+      </button>
+      {d.status === "ready" && (
+        <>
+          {!apiKey && <TextField label="API key for Try it" type="password" value={typedKey} onChange={(e) => setTypedKey(e.target.value)} />}
+          <TryIt model={model} endpoint={d.url} apiKey={key} onPredicted={deployment.reload} />
+        </>
+      )}
+    </div>
+  );
+}
+
+function KeyOnce({ apiKey }: { apiKey: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(apiKey);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div className="alert alert--info" role="status">
+      <p>
+        <strong>API key</strong> (shown only now; store it somewhere safe):
+      </p>
+      <code className="secret" aria-label="API key">
+        {apiKey}
+      </code>{" "}
+      <button type="button" className="button button--small" onClick={() => void copy()}>
+        {copied ? "Copied" : "Copy key"}
+      </button>
+    </div>
+  );
+}
+
+function Snippets({ endpoint, apiKey, input }: { endpoint: string; apiKey: string; input?: { name: string; shape: number[]; datatype: string } }) {
+  const shape = input ? input.shape.map((v, i) => (i === 0 && v < 0 ? 1 : v)) : [1];
+  const size = shape.reduce((a, b) => a * b, 1);
+  const name = input?.name ?? "input";
+  const datatype = input?.datatype ?? "FP32";
+  const curl = `curl -X POST ${endpoint}/infer \\\n  -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" \\\n  -d '{"inputs": [{"name": "${name}", "shape": ${JSON.stringify(shape)}, "datatype": "${datatype}", "data": [/* ${size} numbers */]}]}'`;
+  const python = `import requests\n\nresponse = requests.post(\n    "${endpoint}/infer",\n    headers={"Authorization": "Bearer ${apiKey}"},\n    json={"inputs": [{"name": "${name}", "shape": ${JSON.stringify(shape)}, "datatype": "${datatype}",\n                      "data": [0.0] * ${size}}]},\n)\nprint(response.json()["outputs"][0]["data"])`;
+  return (
+    <details className="snippets">
+      <summary>Call it from code</summary>
+      <CopyBlock label="curl" text={curl} />
+      <CopyBlock label="Python" text={python} />
+    </details>
+  );
+}
+
+function CopyBlock({ label, text }: { label: string; text: string }) {
+  return (
+    <div className="copy-block">
+      <div className="copy-block__head">
+        <span>{label}</span>
+        <button type="button" className="button button--small button--secondary" aria-label={`Copy the ${label} snippet`} onClick={() => void navigator.clipboard?.writeText(text).catch(() => undefined)}>
+          Copy
+        </button>
+      </div>
+      <pre>{text}</pre>
+    </div>
+  );
+}

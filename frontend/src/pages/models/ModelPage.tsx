@@ -1,0 +1,92 @@
+import { Link, useParams } from "react-router-dom";
+
+import { type ModelVariant, getModel } from "../../api/deploy";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { ProjectNav } from "../../components/ProjectNav";
+import { usePolling } from "../../hooks/usePolling";
+import { useResource } from "../../hooks/useResource";
+import { CompressPanel, ReportTable } from "./CompressPanel";
+import { DeployPanel } from "./DeployPanel";
+import { ExportPanel } from "./ExportPanel";
+
+/** One model: its card, compression, exports, deployment and Try it. */
+export function ModelPage() {
+  const { projectId = "", modelId = "" } = useParams();
+  const model = useResource(`model${modelId}`, (signal) => getModel(modelId, signal));
+  const pending = model.data ? model.data.status === "queued" || model.data.status === "running" : false;
+  usePolling(pending, model.reload);
+  return (
+    <div className="page">
+      <nav className="breadcrumbs" aria-label="Breadcrumb">
+        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}/models`}>Models</Link>
+      </nav>
+      <h1>{model.data?.name ?? "Model"}</h1>
+      <ProjectNav projectId={projectId} />
+      <ErrorAlert message={model.error?.message} />
+      {model.data && <ModelDetail model={model.data} projectId={projectId} />}
+    </div>
+  );
+}
+
+function ModelDetail({ model, projectId }: { model: ModelVariant; projectId: string }) {
+  const card = model.card;
+  const input = card?.inputs[0];
+  return (
+    <>
+      <p>
+        {model.kind} model · status <strong className={`status status--${model.status}`}>{model.status}</strong>
+        {model.parent && (
+          <>
+            {" "}
+            · made from <Link to={`/projects/${projectId}/models/${model.parent}`}>model {model.parent}</Link>
+          </>
+        )}
+      </p>
+      {model.status === "failed" && <ErrorAlert message={`This model could not be made: ${describe(model.error)}`} />}
+      {card && (
+        <section className="card" aria-labelledby="card-heading">
+          <h2 id="card-heading">Model card</h2>
+          <dl className="facts">
+            <dt>Task</dt>
+            <dd>{card.task}</dd>
+            <dt>Classes</dt>
+            <dd>{card.classes.join(", ") || "—"}</dd>
+            <dt>Input</dt>
+            <dd>{input ? `${input.name}: ${input.datatype} [${input.shape.join(", ")}]` : "—"}</dd>
+            <dt>Metrics</dt>
+            <dd>{metricText(card.metrics) || "—"}</dd>
+          </dl>
+        </section>
+      )}
+      {model.report?.before && <ReportTable report={model.report} />}
+      {model.status === "succeeded" && (
+        <>
+          <DeployPanel model={model} />
+          <ExportPanel model={model} />
+          <CompressPanel model={model} projectId={projectId} />
+        </>
+      )}
+    </>
+  );
+}
+
+/** Numeric metrics, one level of nesting deep (`val accuracy 0.938 · test accuracy 0.921`). */
+export function metricText(metrics: Record<string, unknown>, prefix = ""): string {
+  return Object.entries(metrics)
+    .flatMap(([key, value]) => {
+      if (typeof value === "number") return [`${prefix}${key.replaceAll("_", " ")} ${Number(value.toPrecision(3))}`];
+      if (value && typeof value === "object" && !Array.isArray(value) && prefix === "") return [metricText(value as Record<string, unknown>, `${key} `)];
+      return [];
+    })
+    .filter(Boolean)
+    .join(" · ");
+}
+
+export function describe(error: unknown): string {
+  if (typeof error === "string") return error;
+  if (error && typeof error === "object") {
+    const e = error as { message?: string; reason?: string; code?: string };
+    return e.message ?? e.reason ?? e.code ?? JSON.stringify(error);
+  }
+  return "unknown error";
+}

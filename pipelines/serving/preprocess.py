@@ -1,0 +1,203 @@
+"""A file or a table row turned into the model's input tensor with the model's OWN preprocessing:
+the recipe its dataset was ingested with (recorded on the card) applied through the same readers
+and transforms as ingest and training (``pipelines/datasets``), so a served prediction sees what
+training saw. Nothing here trusts the upload: the kind is sniffed from magic bytes, headers and
+sizes are checked before pixels or voxels are decoded, and every refusal is a ``ProtocolError``.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipelines.datasets import dicom, images, nifti
+from pipelines.datasets.limits import Limits
+from pipelines.datasets.options import VolumeOptions, Window
+from pipelines.datasets.report import BadFile
+from pipelines.datasets.tables import encode_row
+from pipelines.datasets.volume import HU_RANGE, apply_window, resample
+from pipelines.training.data import resize_to
+
+from .protocol import ProtocolError
+
+# Tighter than ingest's caps: one request must not pin a serving process.
+SERVING_LIMITS = Limits(max_image_pixels=40_000_000, max_volume_voxels=64_000_000)
+MAX_ROW_COLUMNS = 10_000
+FILE_KINDS = ("image", "dicom", "nifti")
+# Which uploads a model trained on each dataset input takes.
+ACCEPTS = {"image": ("image",), "ct": ("dicom", "nifti"), "table": ("row",)}
+DECLARED = {"image/png": "image", "image/jpeg": "image", "image/jpg": "image", "application/dicom": "dicom",
+            "application/x-nifti": "nifti", "application/gzip": "nifti", "application/x-gzip": "nifti"}
+
+
+@dataclass
+class Upload:
+    """What a predict request carried: a file's bytes (``kind`` sniffed) or a table row."""
+
+    kind: str  # image, dicom, nifti or row
+    field: str  # the request part it came from, for error messages
+    data: bytes = b""
+    row: dict[str, Any] | None = None
+    gzipped: bool = False
+
+
+def sniff(data: bytes, field: str, declared: str = "") -> Upload:
+    """The kind of an uploaded file from its magic bytes; a declared Content-Type must agree."""
+    gzipped = data[:2] == b"\x1f\x8b"
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff":
+        kind = "image"
+    elif data[128:132] == b"DICM":
+        kind = "dicom"
+    elif gzipped or _nifti_header(data):
+        kind = "nifti"
+    else:
+        raise ProtocolError(415, field, "not a PNG, JPEG, DICOM (Part 10, 'DICM' at byte 128) or NIfTI-1 file",
+                            "unsupported_file")
+    expected = DECLARED.get(declared.split(";")[0].strip().lower())
+    if expected is not None and expected != kind:
+        raise ProtocolError(415, field, f"declared as {declared} but the content is a {kind} file", "type_mismatch")
+    return Upload(kind, field, data, gzipped=gzipped)
+
+
+def _nifti_header(data: bytes) -> bool:
+    sizes = (int.from_bytes(data[:4], "little"), int.from_bytes(data[:4], "big"))
+    return len(data) >= 352 and 348 in sizes and data[344:347] in (b"n+1", b"ni1")
+
+
+def parse_row(body: Any) -> Upload:
+    """``{"row": {column: value}}`` with scalar values, as an upload."""
+    if not isinstance(body, dict) or not isinstance(body.get("row"), dict):
+        raise ProtocolError(400, "row", 'send {"row": {"<column>": <value>, ...}}', "invalid_row")
+    row = body["row"]
+    if len(row) > MAX_ROW_COLUMNS:
+        raise ProtocolError(400, "row", f"{len(row)} columns; at most {MAX_ROW_COLUMNS}", "invalid_row")
+    for column, value in row.items():
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ProtocolError(400, f"row.{column}", "must be a string, a number or null", "invalid_row")
+    return Upload("row", "row", row=row)
+
+
+def prepare(card: dict[str, Any], upload: Upload) -> np.ndarray:
+    """The batch (first axis) the model's single input takes, made from ``upload`` with the card's
+    recorded preprocessing. A slice model given a volume gets one sample per slice."""
+    if len(card.get("inputs", [])) != 1:
+        raise ProtocolError(400, "name", "predict serves models with one input; use infer", "unsupported_model")
+    spec = card["inputs"][0]
+    recipe = spec.get("preprocessing") or {}
+    source = recipe.get("input") or ("image" if len(spec["shape"]) == 4 else "")
+    accepted = ACCEPTS.get(source)
+    if accepted is None:
+        raise ProtocolError(400, "name", f"predict does not serve {source or 'this'} models; use infer",
+                            "unsupported_model")
+    if upload.kind not in accepted:
+        wanted = " or ".join("a table row" if a == "row" else f"a {a.upper() if a != 'image' else 'PNG/JPEG'} file"
+                             for a in accepted)
+        raise ProtocolError(415, upload.field, f"this model takes {wanted}, not a {upload.kind}", "wrong_input_kind")
+    if upload.kind == "row":
+        array = _row(recipe, upload.row or {})
+    else:
+        with tempfile.TemporaryDirectory(prefix="vmb-predict-") as folder:
+            suffix = {"image": ".img", "dicom": ".dcm", "nifti": ".nii.gz" if upload.gzipped else ".nii"}[upload.kind]
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(upload.data)
+            try:
+                array = {"image": _image, "dicom": _dicom, "nifti": _nifti}[upload.kind](recipe, spec, path)
+            except BadFile as exc:
+                raise ProtocolError(400, upload.field, exc.reason, exc.code) from exc
+    expected = spec["shape"][1:]
+    if list(array.shape[1:]) != list(expected):
+        raise ProtocolError(400, upload.field, f"preprocessing gave {list(array.shape[1:])}, the model takes "
+                            f"{expected}: the model's recorded preprocessing does not fit its input", "shape_mismatch")
+    return np.ascontiguousarray(array, dtype=np.int64 if spec["datatype"] == "INT64" else np.float32)
+
+
+def _image(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
+    channels, height, width = spec["shape"][1:]
+    size = tuple(recipe.get("size") or (height, width))
+    images.probe(path, SERVING_LIMITS)
+    pixels = images.decode(path, SERVING_LIMITS, size, int(recipe.get("channels") or channels))  # type: ignore[arg-type]
+    # Ingest stores 8-bit and the loader scales by 1/255: round through uint8 to match exactly.
+    batch = torch.from_numpy((np.round(pixels * 255.0) / np.float32(255.0)).astype(np.float32))[None]
+    transform = resize_to(tuple(recipe["resize"]) if recipe.get("resize") else (height, width))
+    return transform(batch).numpy()
+
+
+def _volume_options(recipe: dict[str, Any], *, depth: int | None = None,
+                    z_spacing: float | None = None) -> VolumeOptions:
+    shape = list(recipe.get("volume_shape") or ())
+    if len(shape) != 3:
+        raise ProtocolError(400, "name", "the model card records no CT volume_shape", "bad_card")
+    spacing = list(recipe["spacing"]) if recipe.get("spacing") else None
+    if depth is not None:  # a single slice stays a single slice
+        shape[0] = depth
+        if spacing is not None and z_spacing:
+            spacing[0] = z_spacing
+    window = {k: v for k, v in (recipe.get("window") or {}).items() if k in ("preset", "center", "width")}
+    return VolumeOptions.model_validate({"volume_shape": shape, "spacing": spacing, "window": window,
+                                         "mode": recipe.get("mode", "3d")})
+
+
+def _to_model(hu: np.ndarray, options: VolumeOptions) -> np.ndarray:
+    # The cache holds whole HU clipped to the CT range in int16; the loader then windows to [0, 1].
+    stored = np.clip(hu, *HU_RANGE).round().astype(np.int16)
+    return apply_window(stored, Window.from_recipe(options.window.model_dump()))
+
+
+def _dicom(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
+    if recipe.get("mode", "3d") != "2d":
+        raise ProtocolError(415, "file", "this model takes a whole CT volume: send it as one NIfTI file",
+                            "volume_needed")
+    header = dicom.read_header(path, path.name, SERVING_LIMITS)
+    hu = dicom.read_slice(header, path)
+    options = _volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
+    spacing = (header.thickness or 1.0, *header.pixel_spacing)
+    volume = resample(hu[None], spacing, options)  # type: ignore[arg-type]
+    return _to_model(volume, options)[:, None]  # (1 slice, 1 channel, H, W)
+
+
+def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
+    if path.suffix == ".gz":
+        _check_gzip(path)
+    data, spacing = nifti.read_volume(path, SERVING_LIMITS)
+    options = _volume_options(recipe)
+    window = _to_model(resample(data, spacing, options), options)
+    if options.mode == "2d":
+        return window[:, None]  # every slice, (D, 1, H, W)
+    return window[None, None]  # (1, 1, D, H, W)
+
+
+def _check_gzip(path: Path) -> None:
+    """A gzip that inflates past the voxel cap is refused before nibabel reads it whole."""
+    cap = SERVING_LIMITS.max_volume_voxels * 8 + (1 << 20)  # float64 voxels plus the header
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+                if total > cap:
+                    raise BadFile("volume_too_large", f"inflates to more than {cap} bytes")
+    except (OSError, EOFError) as exc:
+        raise BadFile("not_nifti", f"not a readable gzip file: {exc}") from exc
+
+
+def _row(recipe: dict[str, Any], row: dict[str, Any]) -> np.ndarray:
+    encoding = recipe.get("encoding")
+    if not isinstance(encoding, dict):
+        raise ProtocolError(400, "name", "the model card records no table encoding", "bad_card")
+    known = {f["column"] for f in encoding["features"]}
+    unknown = sorted(set(row) - known - {encoding.get("target", {}).get("column")})
+    if unknown:
+        raise ProtocolError(400, f"row.{unknown[0]}", f"unknown column; the model takes {sorted(known)}",
+                            "unknown_column")
+    for key, value in row.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolError(400, f"row.{key}", "must be a finite number", "invalid_row")
+    # The encoding was learnt from CSV text: values go back to text the way a CSV holds them.
+    text = {k: "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in row.items()}
+    return encode_row(encoding, text)[None]
