@@ -1,11 +1,13 @@
 """Training runs: a graph version trained on a dataset version, its stored events for late
-viewers, the trained model's artifact, and the workers that registered their devices."""
+viewers, the trained model's artifact, the workers that registered their devices, and the
+device leases that keep two trainings off one GPU."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 
-__all__ = ["RunStatus", "TrainingRun", "RunEvent", "RunArtifact", "WorkerNode", "TERMINAL_RUN_STATUSES"]
+__all__ = ["RunStatus", "TrainingRun", "RunEvent", "RunArtifact", "WorkerNode", "DeviceLease",
+           "TERMINAL_RUN_STATUSES"]
 
 
 class RunStatus(models.TextChoices):
@@ -109,3 +111,25 @@ class WorkerNode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DeviceLease(models.Model):
+    """One device held by one training: the unique (host, device) row is the lock, so two runs
+    never share a GPU whatever the worker concurrency. Taken before a run starts, refreshed with
+    its heartbeat, deleted when it ends; a stale one (silent holder, dead process, finished run)
+    is taken over or removed by the reaper."""
+
+    host = models.CharField(max_length=200)
+    device = models.CharField(max_length=100)  # "cuda:<uuid>", "xpu:1", "cpu:0" (see devices.device_slots)
+    index = models.PositiveIntegerField()  # the torch device index in the holder's process
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="device_leases")
+    pid = models.IntegerField()
+    taken_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["host", "device"]
+        constraints = [models.UniqueConstraint(fields=["host", "device"], name="one_training_per_device")]
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.device} -> run {self.run_id}"

@@ -1,6 +1,7 @@
 """The rules for training runs: validation before queueing, the state changes the training task
 makes (each a conditional update, so a run ends in exactly one terminal status), cancel, resume,
-stored events, the reaper and worker registration. Views and the task call these."""
+stored events, device leases (one training per GPU), the reaper and worker registration. Views
+and the task call these."""
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from pipelines.events import publish
@@ -20,7 +21,15 @@ from pipelines.training.config import ConfigError, RunConfig, parse_config
 
 from .dataset_models import DatasetVersion
 from .models import GraphVersion, Role
-from .run_models import TERMINAL_RUN_STATUSES, RunArtifact, RunEvent, RunStatus, TrainingRun, WorkerNode
+from .run_models import (
+    TERMINAL_RUN_STATUSES,
+    DeviceLease,
+    RunArtifact,
+    RunEvent,
+    RunStatus,
+    TrainingRun,
+    WorkerNode,
+)
 from .services import DomainError, require_role
 
 # What the graph core's memory estimate calls each precision.
@@ -222,11 +231,16 @@ def begin_attempt(run_id: int, pid: int) -> tuple[TrainingRun | None, str]:
 
 
 def _holder_is_dead(run: TrainingRun, host: str) -> bool:
-    if run.heartbeat_at is None or run.heartbeat_at < timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S):
+    return _is_dead(run.worker, run.worker_pid, run.heartbeat_at, host)
+
+
+def _is_dead(holder_host: str, pid: int | None, heartbeat_at: Any, host: str) -> bool:
+    """A holder is dead when its heartbeat is stale, or when it ran on this host and its process is gone."""
+    if heartbeat_at is None or heartbeat_at < timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S):
         return True
-    if run.worker == host and run.worker_pid:
+    if holder_host == host and pid:
         try:
-            os.kill(run.worker_pid, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return True
         except PermissionError:
@@ -235,9 +249,67 @@ def _holder_is_dead(run: TrainingRun, host: str) -> bool:
 
 
 def heartbeat(run_id: int, pid: int) -> bool:
-    """Refresh the run's heartbeat; returns whether a cancel was requested."""
-    TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_pid=pid).update(heartbeat_at=timezone.now())
+    """Refresh the run's heartbeat and its device leases; returns whether a cancel was requested."""
+    now = timezone.now()
+    TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_pid=pid).update(heartbeat_at=now)
+    DeviceLease.objects.filter(run_id=run_id, pid=pid).update(heartbeat_at=now)
     return bool(TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists())
+
+
+# ---- device leases: one training per GPU -------------------------------------------------------------
+def cpu_slots() -> int:
+    """How many exclusive CPU "devices" a worker host has (``VMB_TRAINING_CPU_SLOTS``; 0, the
+    default, shares the CPU between trainings without leases)."""
+    raw = os.environ.get("VMB_TRAINING_CPU_SLOTS", "0")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"VMB_TRAINING_CPU_SLOTS must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"VMB_TRAINING_CPU_SLOTS must be 0 or more, not {value}")
+    return value
+
+
+def acquire_devices(run_id: int, pid: int, slots: list[tuple[int, str]], count: int) -> list[DeviceLease] | None:
+    """Lease ``count`` of this host's ``slots`` (``(index, key)`` pairs, see
+    ``devices.device_slots``) for a run's process. Returns the leases, or None when not enough
+    are free. A lease whose holder is dead (stale heartbeat, process gone, run finished) is taken
+    over. Two processes racing for one device both try to insert its row; the unique constraint
+    lets one win."""
+    host = worker_name()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            held = {lease.device: lease for lease in DeviceLease.objects.select_for_update().select_related("run")
+                    .filter(host=host, device__in=[key for _index, key in slots])}
+            free = [(index, key) for index, key in slots
+                    if key not in held or _lease_is_stale(held[key], host)]
+            if len(free) < count:
+                return None
+            chosen = free[:count]
+            DeviceLease.objects.filter(host=host, device__in=[key for _index, key in chosen]).delete()
+            return [DeviceLease.objects.create(host=host, device=key, index=index, run_id=run_id, pid=pid,
+                                               heartbeat_at=now) for index, key in chosen]
+    except IntegrityError:  # another process inserted one of these rows first
+        return None
+
+
+def _lease_is_stale(lease: DeviceLease, host: str) -> bool:
+    # A redelivered task whose earlier process died finds that process's lease here: it is stale too.
+    return lease.run.is_finished or _is_dead(lease.host, lease.pid, lease.heartbeat_at, host)
+
+
+def release_devices(run_id: int, pid: int) -> int:
+    """Give back the devices a run's process holds; returns how many."""
+    deleted, _ = DeviceLease.objects.filter(run_id=run_id, pid=pid).delete()
+    return deleted
+
+
+def reap_stale_leases() -> int:
+    """Delete leases whose holder stopped sending heartbeats or whose run has ended."""
+    cutoff = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S)
+    deleted, _ = DeviceLease.objects.filter(Q(heartbeat_at__lt=cutoff) | Q(run__status__in=TERMINAL_RUN_STATUSES)).delete()
+    return deleted
 
 
 def record_progress(run_id: int, **fields: Any) -> None:
@@ -281,6 +353,7 @@ def reap_stale_runs() -> list[int]:
             record_event(run.pk, {"type": "run.status", "status": RunStatus.QUEUED, "reason": "worker_lost"})
             enqueue(run)
         reaped.append(run.pk)
+    reap_stale_leases()
     return reaped
 
 

@@ -2,8 +2,10 @@
 
 Reliability: tasks are acknowledged late and re-queued if their worker process dies, so a
 SIGKILLed run is redelivered, claims the run again (``begin_attempt`` counts attempts) and resumes
-from its last checkpoint. A heartbeat thread refreshes the run and notices a cancel within
-``TRAINING_HEARTBEAT_S``; the reaper requeues or fails runs whose heartbeat stopped.
+from its last checkpoint. A heartbeat thread refreshes the run (and its device leases) and notices
+a cancel within ``TRAINING_HEARTBEAT_S``; the reaper requeues or fails runs whose heartbeat
+stopped and frees their leases. One training per GPU: the task leases its devices before it
+claims the run (``run_services.acquire_devices``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from django.db import connection
 
 from builder import run_services
 from builder.dataset_services import cache_folder
-from builder.run_models import RunStatus, TrainingRun
+from builder.run_models import DeviceLease, RunStatus, TrainingRun
 from pipelines.training import checkpoint, devices
 from pipelines.training.config import RunConfig
 from pipelines.training.data import cached_loaders
@@ -78,19 +80,55 @@ def _brief(event: dict[str, Any]) -> dict[str, Any]:
 
 @shared_task(bind=True, name="pipelines.tasks.gpu.train_run", max_retries=BUSY_RETRIES)
 def train_run(self: Any, run_id: int) -> dict[str, Any]:
-    """Train one run to exactly one terminal status; returns ``{"run", "status"}``."""
+    """Train one run to exactly one terminal status; returns ``{"run", "status"}``.
+
+    The run's devices are leased first (one training per GPU, whatever the worker's
+    concurrency); while they are busy the run stays queued and the task looks again shortly.
+    """
     pid = os.getpid()
+    queued = TrainingRun.objects.filter(pk=run_id).first()
+    if queued is None or queued.is_finished:  # e.g. cancelled while it waited for a device
+        return {"run": run_id, "status": "finished"}
+    kind, count = _placement(RunConfig.model_validate(queued.config))
+    slots = devices.device_slots(kind, cpu_slots=run_services.cpu_slots())
+    leases = run_services.acquire_devices(run_id, pid, slots, count) if slots else []
+    if leases is None:
+        if not self.request.retries:
+            run_services.record_event(run_id, {"type": "run.log", "level": "info",
+                                               "message": f"waiting for a free {kind} device"})
+        raise self.retry(countdown=settings.TRAINING_HEARTBEAT_S, max_retries=None)
+    try:
+        return _train_leased(self, run_id, pid, kind, leases)
+    finally:
+        if leases:
+            held = [lease.device for lease in leases]
+            run_services.record_event(run_id, {"type": "run.log", "level": "info", "released": held,
+                                               "message": f"released {', '.join(held)}"})
+            run_services.release_devices(run_id, pid)
+
+
+def _placement(config: RunConfig) -> tuple[str, int]:
+    """The device kind a run trains on here, and how many of them."""
+    available = {info.kind: info for info in devices.available()}
+    kind = config.device.kind if config.device.kind != "auto" else next(iter(available))
+    wanted = config.device.gpus
+    if wanted > 1 and kind in ("cuda", "xpu") and kind in available and available[kind].count >= wanted:
+        return kind, wanted
+    return kind, 1
+
+
+def _train_leased(task: Any, run_id: int, pid: int, kind: str, leases: list[DeviceLease]) -> dict[str, Any]:
     run, why = run_services.begin_attempt(run_id, pid)
     if run is None:
         if why == "busy":  # a redelivered copy while the holder may be alive: look again later
-            raise self.retry(countdown=settings.TRAINING_STALE_AFTER_S // 2 or 1)
+            raise task.retry(countdown=settings.TRAINING_STALE_AFTER_S // 2 or 1)
         return {"run": run_id, "status": why}
     run_services.record_event(run.pk, {"type": "run.status", "status": RunStatus.RUNNING, "attempt": run.attempts,
-                                       "worker": run.worker})
+                                       "worker": run.worker, "devices": [lease.device for lease in leases]})
     beat = _Heartbeat(run.pk, pid)
     beat.start()
     try:
-        result = _train(run, beat)
+        result = _train(run, beat, kind, [lease.index for lease in leases])
     except TrainingError as exc:
         run_services.finish_run(run.pk, RunStatus.FAILED, error={"code": exc.code, "message": exc.message})
         return {"run": run_id, "status": RunStatus.FAILED}
@@ -108,7 +146,8 @@ def train_run(self: Any, run_id: int) -> dict[str, Any]:
     return {"run": run_id, "status": _finish(run, result)}
 
 
-def _train(run: TrainingRun, beat: _Heartbeat) -> FitResult:
+def _train(run: TrainingRun, beat: _Heartbeat, kind: str, indices: list[int]) -> FitResult:
+    """Train on ``indices`` of ``kind`` (the leased devices; empty: the first, shared)."""
     config = RunConfig.model_validate(run.config)
     folder = run_services.run_folder(run)
     checkpoints = folder / "checkpoints"
@@ -120,21 +159,20 @@ def _train(run: TrainingRun, beat: _Heartbeat) -> FitResult:
                     else dataset.dataset.augmentation or None)
     resize = tuple(run.plan["resize"]) if run.plan.get("resize") else None
     emit = _Events(run)
-    available = {info.kind: info for info in devices.available()}
-    kind = config.device.kind if config.device.kind != "auto" else next(iter(available))
-    if config.device.gpus > 1 and kind in ("cuda", "xpu") and available[kind].count >= config.device.gpus:
+    if len(indices) > 1:
         return launch_distributed(
-            world=config.device.gpus, device_kind=kind, document=run.graph_version.document, config=config,
+            world=len(indices), device_kind=kind, document=run.graph_version.document, config=config,
             cache=cache_folder(dataset), classes=len(dataset.classes), resize=resize, augmentation=augmentation,
             checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
-            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set)
+            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set, device_indices=indices)
     from builder.graph import compile_graph
 
     model = compile_graph(run.graph_version.document)
     data = cached_loaders(cache_folder(dataset), batch_size=config.batch_size, seed=config.seed,
                           classes=len(dataset.classes), augmentation=augmentation, resize=resize)
-    device = devices.resolve(kind)
-    emit({"type": "run.log", "level": "info", "message": f"training on {available[kind].name} ({device})"})
+    device = devices.resolve(kind, index=indices[0] if indices else 0)
+    name = next((info.name for info in devices.available() if info.kind == kind), kind)
+    emit({"type": "run.log", "level": "info", "message": f"training on {name} ({device})"})
     return fit(model, data, config, device=device, checkpoint_dir=checkpoints, resume_from=resume_from,
                layer_flops=run.plan.get("layer_flops", {}), emit=emit, should_cancel=beat.cancelled.is_set)
 

@@ -50,6 +50,26 @@ def _system_memory() -> int:
         return 0
 
 
+def device_slots(kind: str, cpu_slots: int = 0) -> list[tuple[int, str]]:
+    """``(index, key)`` for each device of ``kind`` a training can hold exclusively: the torch
+    index in this process and a key naming the physical device (a CUDA GPU's UUID, so two
+    workers with different ``CUDA_VISIBLE_DEVICES`` still agree). The CPU is shared by default;
+    ``cpu_slots`` > 0 makes it that many exclusive slots."""
+    if kind == "cuda" and torch.cuda.is_available():
+        found = []
+        for index in range(torch.cuda.device_count()):
+            uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
+            found.append((index, f"cuda:{uuid}" if uuid else f"cuda:{index}"))
+        return found
+    if kind == "xpu" and _xpu() is not None and _xpu().is_available():
+        return [(index, f"xpu:{index}") for index in range(_xpu().device_count())]
+    if kind == "mps":
+        return [(0, "mps:0")]
+    if kind == "cpu":
+        return [(0, f"cpu:{slot}") for slot in range(cpu_slots)]
+    return []
+
+
 def resolve(kind: str = "auto", index: int = 0) -> torch.device:
     """The torch device for a requested kind; raises ``ValueError`` when it is not present."""
     present = {info.kind: info for info in available()}

@@ -36,11 +36,14 @@ def _free_port() -> int:
 def launch(*, world: int, device_kind: str, document: dict[str, Any], config: RunConfig, cache: Path, classes: int,
            resize: tuple[int, ...] | None, augmentation: dict[str, Any] | None, checkpoint_dir: Path,
            resume_from: Path | None, layer_flops: dict[str, int], workdir: Path,
-           emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool]) -> FitResult:
-    """Run ``world`` ranks to the end; returns rank 0's result. Raises ``TrainingError`` if a rank fails."""
+           emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool],
+           device_indices: list[int] | None = None) -> FitResult:
+    """Run ``world`` ranks to the end, rank r on device ``device_indices[r]`` (default: r); returns
+    rank 0's result. Raises ``TrainingError`` if a rank fails."""
     workdir.mkdir(parents=True, exist_ok=True)
     backend = config.distributed.backend or ("nccl" if device_kind == "cuda" else "gloo")
     spec = {"world": world, "device_kind": device_kind, "backend": backend, "port": _free_port(),
+            "device_indices": list(device_indices or range(world)),
             "document": document, "config": config.model_dump(mode="json"), "cache": str(cache), "classes": classes,
             "resize": list(resize) if resize else None, "augmentation": augmentation,
             "checkpoint_dir": str(checkpoint_dir), "resume_from": str(resume_from) if resume_from else None,
@@ -98,7 +101,7 @@ def rank_main(spec_path: Path, rank: int) -> None:
     dist.init_process_group(spec["backend"], init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank,
                             world_size=world)
     try:
-        device = devices.resolve(spec["device_kind"], index=rank)
+        device = devices.resolve(spec["device_kind"], index=spec["device_indices"][rank])
         devices.set_device(device)
         if device.type == "cpu":  # ranks share the cores; more threads than cores only thrash
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))

@@ -1,7 +1,9 @@
-"""/api/v1/runs/: validation before queueing, visibility, cancel, events, and the run's state rules.
+"""/api/v1/runs/: validation before queueing, visibility, cancel, events, the run's state rules and
+device leases (one training per GPU).
 No worker here: runs are created inside a rolled-back transaction, so nothing is ever queued."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from builder import run_services
 from builder.dataset_models import Dataset, DatasetStatus, DatasetVersion
 from builder.graph.templates import get_template
 from builder.models import ProjectMembership, Role
-from builder.run_models import RunEvent, RunStatus, TrainingRun, WorkerNode
+from builder.run_models import DeviceLease, RunEvent, RunStatus, TrainingRun, WorkerNode
 from builder.services import create_graph, create_graph_version, create_project
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +139,71 @@ def test_the_reaper_fails_a_silent_run_with_no_attempts_left(api: Any, setup: di
     assert run_services.reap_stale_runs() == [run_id]
     run = TrainingRun.objects.get(pk=run_id)
     assert run.status == "failed" and run.error["code"] == "worker_lost"
+
+
+# ---- device leases: one training per GPU -------------------------------------------------------------
+GPUS = [(0, "cuda:gpu-a"), (1, "cuda:gpu-b")]
+
+
+def _runs(api: Any, setup: dict[str, Any], n: int) -> list[int]:
+    return [api.post("/api/v1/runs/", _body(setup), format="json").json()["id"] for _ in range(n)]
+
+
+def test_a_device_is_leased_to_one_run_at_a_time(api: Any, setup: dict[str, Any]) -> None:
+    first, second, third = _runs(api, setup, 3)
+    mine = os.getpid()  # a live process on this host: its leases are not stale
+    a = run_services.acquire_devices(first, mine, GPUS, 1)
+    b = run_services.acquire_devices(second, mine, GPUS, 1)
+    assert a and b and {a[0].device, b[0].device} == {"cuda:gpu-a", "cuda:gpu-b"} and a[0].index != b[0].index
+    assert run_services.acquire_devices(third, mine, GPUS, 1) is None
+    assert run_services.release_devices(first, mine) == 1
+    c = run_services.acquire_devices(third, mine, GPUS, 1)
+    assert c and c[0].device == a[0].device
+    assert run_services.acquire_devices(first, mine, GPUS, 2) is None  # data parallel needs both free
+
+
+def test_a_data_parallel_run_leases_all_its_devices(api: Any, setup: dict[str, Any]) -> None:
+    first, second = _runs(api, setup, 2)
+    leases = run_services.acquire_devices(first, os.getpid(), GPUS, 2)
+    assert leases and [lease.index for lease in leases] == [0, 1]
+    assert run_services.acquire_devices(second, os.getpid(), GPUS, 1) is None
+
+
+def test_a_stale_lease_is_taken_over_and_reaped(api: Any, setup: dict[str, Any]) -> None:
+    first, second, third = _runs(api, setup, 3)
+    one = GPUS[:1]
+    assert run_services.acquire_devices(first, 999_999_001, one, 1)  # no such process on this host: dead
+    assert run_services.acquire_devices(second, os.getpid(), one, 1)
+    assert list(DeviceLease.objects.values_list("run_id", flat=True)) == [second]
+    DeviceLease.objects.update(host="elsewhere")  # a holder on another host: only its heartbeat counts
+    run_services.heartbeat(second, os.getpid())
+    assert run_services.reap_stale_leases() == 0
+    DeviceLease.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert run_services.reap_stale_leases() == 1 and not DeviceLease.objects.exists()
+    assert run_services.acquire_devices(third, os.getpid(), one, 1)
+
+
+def test_a_finished_runs_lease_is_free(api: Any, setup: dict[str, Any]) -> None:
+    first, second = _runs(api, setup, 2)
+    assert run_services.acquire_devices(first, os.getpid(), GPUS[:1], 1)
+    run_services.finish_run(first, RunStatus.FAILED, error={"code": "error", "message": "x"})
+    assert run_services.acquire_devices(second, os.getpid(), GPUS[:1], 1)
+    assert run_services.reap_stale_leases() == 0  # the finished run's lease went to the second run
+
+
+def test_heartbeat_keeps_a_lease_fresh(api: Any, setup: dict[str, Any]) -> None:
+    (run_id,) = _runs(api, setup, 1)
+    run_services.acquire_devices(run_id, os.getpid(), GPUS[:1], 1)
+    DeviceLease.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    run_services.heartbeat(run_id, os.getpid())
+    assert run_services.reap_stale_leases() == 0 and DeviceLease.objects.filter(run_id=run_id).exists()
+
+
+@pytest.mark.parametrize(("raw", "ok"), [("0", True), ("2", True), ("-1", False), ("two", False)])
+def test_cpu_slots_are_read_loudly(monkeypatch: Any, raw: str, ok: bool) -> None:
+    monkeypatch.setenv("VMB_TRAINING_CPU_SLOTS", raw)
+    if ok:
+        assert run_services.cpu_slots() == int(raw)
+    else:
+        with pytest.raises(ValueError, match="VMB_TRAINING_CPU_SLOTS"):
+            run_services.cpu_slots()
