@@ -8,23 +8,36 @@ per process (``pipelines.serving.runtime.models``). Every refusal is JSON naming
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
+import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
+from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections, connection
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, URLResolver
+from django.urls.resolvers import RegexPattern
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from builder import deploy_services
 from builder.deploy_models import Deployment, DeploymentKey, DeploymentStatus
 from pipelines.serving import binary
+from pipelines.serving.keycache import keys as key_cache
 from pipelines.serving.predict import predict
 from pipelines.serving.preprocess import Upload, parse_row, sniff
 from pipelines.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer_request
@@ -107,16 +120,40 @@ def _presented_key(request: HttpRequest) -> str | None:
     return request.headers.get("X-API-Key")
 
 
+# Set by ``FastInferenceApp`` (the /v2/ route of config/asgi.py) for the request it serves: verified
+# keys may then be served from ``key_cache``, and database work manages its own connection, since
+# that route sends no request_started/request_finished signals. Requests through Django's handler
+# (the test client, any other deployment) leave it False and check every key in the database.
+_fast_route: contextvars.ContextVar[bool] = contextvars.ContextVar("vmb_fast_inference_route", default=False)
+
+
+def _db(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` for ``sync_to_async``: on the fast route, close stale connections around it the way
+    Django's request signals would (CONN_MAX_AGE still applies)."""
+    def run(*args: Any) -> Any:
+        if not _fast_route.get() or connection.in_atomic_block:  # never close inside a transaction
+            return fn(*args)
+        close_old_connections()
+        try:
+            return fn(*args)
+        finally:
+            close_old_connections()
+    return run
+
+
 def _authorize(request: HttpRequest, name: str, version: str | None) -> Deployment:
     """The live deployment ``name`` if the request carries one of its keys; else ``ProtocolError``
     (404 unknown model or version, 401 missing, wrong, revoked or another deployment's key)."""
     presented = _presented_key(request)
     if presented:
         digest = hashlib.sha256(presented.encode()).hexdigest()
+        generation = key_cache.generation()
         key = (DeploymentKey.objects.select_related("deployment")
                .filter(digest=digest, revoked_at__isnull=True, deployment__name=name)
                .exclude(deployment__status=DeploymentStatus.STOPPED).first())
         deployment = key.deployment if key is not None else None
+        if deployment is not None and deployment.status == DeploymentStatus.READY and _fast_route.get():
+            key_cache.put(name, digest, deployment.pk, deployment, generation)
     else:
         deployment = None
     if deployment is None:
@@ -124,16 +161,55 @@ def _authorize(request: HttpRequest, name: str, version: str | None) -> Deployme
             raise ProtocolError(404, "name", f"no model is deployed as {name!r}", "model_not_found")
         reason = "is not a key of this deployment (or was revoked)" if presented else "is missing: send Authorization: Bearer <key>"
         raise ProtocolError(401, "authorization", f"the API key {reason}", "unauthorized")
+    return _check_version(deployment, name, version)
+
+
+def _check_version(deployment: Deployment, name: str, version: str | None) -> Deployment:
     if version is not None and version != deployment.version:
         raise ProtocolError(404, "version", f"model {name!r} has version {deployment.version}, not {version!r}",
                             "version_not_found")
     return deployment
 
 
+async def _authorized(request: HttpRequest, name: str, version: str | None) -> Deployment:
+    """``_authorize`` without leaving the event loop when the fast route has verified this key of
+    this (ready) deployment within the last ``key_cache.ttl_s`` seconds."""
+    if _fast_route.get():
+        presented = _presented_key(request)
+        if presented:
+            deployment = key_cache.get(name, hashlib.sha256(presented.encode()).hexdigest())
+            # Undeploy removes the serving folder (shared by every serving process): a stopped
+            # deployment is noticed at once here too, not only after the cache's TTL.
+            if deployment is not None and deployment.folder and (deploy_services.models_dir() / deployment.folder).is_dir():
+                return _check_version(deployment, name, version)
+            if deployment is not None:
+                key_cache.invalidate(deployment.pk)
+    return await sync_to_async(_db(_authorize))(request, name, version)
+
+
+def _forget_keys(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A key or deployment saved or deleted through the ORM in this process: its cached keys go."""
+    key_cache.invalidate(instance.pk if isinstance(instance, Deployment) else instance.deployment_id)
+
+
+for _model in (Deployment, DeploymentKey):
+    post_save.connect(_forget_keys, sender=_model, dispatch_uid=f"vmb-inference-keys-save-{_model.__name__}")
+    post_delete.connect(_forget_keys, sender=_model, dispatch_uid=f"vmb-inference-keys-delete-{_model.__name__}")
+
+
 def _loaded(deployment: Deployment) -> LoadedModel:
     if deployment.status != DeploymentStatus.READY:
         raise ProtocolError(503, "name", f"model {deployment.name!r} is {deployment.status}, not ready", "not_ready")
     return models.get(f"{deployment.pk}:{deployment.version}", deploy_services.models_dir() / deployment.folder)
+
+
+async def _loaded_async(deployment: Deployment) -> LoadedModel:
+    """``_loaded``; only a first load (file reads, session creation) leaves the event loop."""
+    if deployment.status == DeploymentStatus.READY:
+        model = models.peek(f"{deployment.pk}:{deployment.version}")
+        if model is not None:
+            return model
+    return await sync_to_async(_loaded, thread_sensitive=False)(deployment)
 
 
 # ---- server ----------------------------------------------------------------------------------
@@ -157,8 +233,8 @@ async def model_metadata_view(request: HttpRequest, name: str, version: str | No
     if request.method != "GET":
         return JsonResponse({"error": "method: use GET", "field": "method"}, status=405)
     try:
-        deployment = await sync_to_async(_authorize)(request, name, version)
-        model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+        deployment = await _authorized(request, name, version)
+        model = await _loaded_async(deployment)
     except ProtocolError as exc:
         return _error(exc)
     return JsonResponse(model_metadata(deployment.name, deployment.version, model))
@@ -168,7 +244,7 @@ async def model_ready(request: HttpRequest, name: str, version: str | None = Non
     if request.method != "GET":
         return JsonResponse({"error": "method: use GET", "field": "method"}, status=405)
     try:
-        deployment = await sync_to_async(_authorize)(request, name, version)
+        deployment = await _authorized(request, name, version)
     except ProtocolError as exc:
         return _error(exc)
     ready = deployment.status == DeploymentStatus.READY
@@ -181,7 +257,7 @@ async def _served(request: HttpRequest, name: str, version: str | None, handle: 
         return JsonResponse({"error": "method: use POST", "field": "method"}, status=405)
     started = time.perf_counter()
     try:
-        deployment = await sync_to_async(_authorize)(request, name, version)
+        deployment = await _authorized(request, name, version)
     except ProtocolError as exc:
         return _error(exc)
     ok = False
@@ -194,7 +270,7 @@ async def _served(request: HttpRequest, name: str, version: str | None, handle: 
     finally:
         batch = metrics.add(deployment.pk, ok, (time.perf_counter() - started) * 1000)
         if batch is not None:
-            await sync_to_async(flush_metrics)(batch)
+            await sync_to_async(_db(flush_metrics))(batch)
 
 
 @csrf_exempt
@@ -243,7 +319,7 @@ async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
     raw = _raw_body(request, deployment)
     header_length = request.headers.get(binary.HEADER)
     body, tail = binary.split_request(raw, header_length) if header_length is not None else (_json(raw), b"")
-    model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+    model = await _loaded_async(deployment)
     arrays, meta = parse_infer_request(body, model.card, binary=tail)
     results = await asyncio.to_thread(model.infer, arrays)
     content, json_length = binary.encode_response(
@@ -258,7 +334,7 @@ async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
 async def _predict(request: HttpRequest, deployment: Deployment) -> HttpResponse:
     _admit(request, deployment)
     upload = await sync_to_async(_upload, thread_sensitive=False)(request, deployment)
-    model = await sync_to_async(_loaded, thread_sensitive=False)(deployment)
+    model = await _loaded_async(deployment)
     result = await asyncio.to_thread(predict, model, upload)
     return JsonResponse({"model_name": deployment.name, "model_version": deployment.version, **result})
 
@@ -286,3 +362,116 @@ def _upload(request: HttpRequest, deployment: Deployment) -> Upload:
     if not raw:
         raise ProtocolError(400, "body", "empty: send a file or {\"row\": {...}}", "file_missing")
     return sniff(raw, "body", content_type)
+
+
+# ---- the fast /v2/ route (config/asgi.py) ------------------------------------------------------
+def _never(request: HttpRequest) -> HttpResponse:  # pragma: no cover  (the middlewares below only process)
+    raise RuntimeError("not called")
+
+
+class FastInferenceApp:
+    """An ASGI app for ``/v2/``: the async views of ``api.urls_inference`` called straight from the
+    event loop, without Django's full handler.
+
+    Django's handler runs every request through request signals and a middleware chain in which
+    each sync-only middleware costs a thread hop, and session, auth, CSRF, messages and WhiteNoise
+    do nothing for an API-key endpoint; measured, that (plus the per-request key query on the one
+    thread-sensitive executor) was nearly all of the endpoint's latency. What those layers do that
+    matters here is kept, in the same order: SecurityMiddleware's redirect and headers, the body
+    size limit of ``api.middleware.RequestSizeLimitMiddleware`` (also enforced while the body
+    streams in, for requests without Content-Length), CommonMiddleware's host and user-agent
+    checks and Content-Length, and XFrameOptionsMiddleware's header. Keys, rate limits and the
+    deployment's own size limit are checked by the views exactly as on the normal path.
+
+    Anything that is not an async view of ``api.urls_inference`` (health, server metadata, unknown
+    paths, a trailing slash) goes to ``fallback`` (Django) untouched.
+    """
+
+    def __init__(self, fallback: Callable[..., Awaitable[None]]) -> None:
+        self.fallback = fallback
+        self.resolver = URLResolver(RegexPattern(r"^/v2/"), "api.urls_inference")
+        self.security = SecurityMiddleware(_never)
+        self.common = CommonMiddleware(_never)
+        self.xframe = XFrameOptionsMiddleware(_never)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v2/models/") or scope.get("root_path"):
+            return await self.fallback(scope, receive, send)
+        try:
+            match = self.resolver.resolve(path)
+        except Resolver404:
+            return await self.fallback(scope, receive, send)
+        if not iscoroutinefunction(match.func):
+            return await self.fallback(scope, receive, send)
+        response = await self._respond(scope, receive, match)
+        if response is None:  # the client went away
+            return
+        await self._send(response, send)
+
+    def _declared_length(self, scope: dict[str, Any]) -> tuple[int | None, HttpResponse | None]:
+        """RequestSizeLimitMiddleware's check of the declared length (same messages)."""
+        limit = settings.API_MAX_BODY_BYTES
+        raw = "0"
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"content-length":
+                raw = value.decode("latin1")
+        try:
+            length = int(raw or "0")
+        except ValueError:
+            return None, JsonResponse({"detail": f"Content-Length {raw!r} is not a number."}, status=400)
+        if length > limit:
+            return None, JsonResponse({"detail": f"Request body is {length} bytes; the limit is {limit} bytes."},
+                                      status=413)
+        return limit, None
+
+    async def _respond(self, scope: dict[str, Any], receive: Any, match: Any) -> HttpResponse | None:
+        limit, refusal = self._declared_length(scope)
+        body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        try:
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                if refusal is None:
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:  # type: ignore[operator]
+                        refusal = JsonResponse({"detail": f"Request body is over the limit of {limit} bytes."},
+                                               status=413)
+                    else:
+                        body.write(chunk)
+                if not message.get("more_body", False):
+                    break
+            body.seek(0)
+            try:
+                request = ASGIRequest(scope, body)
+            except UnicodeDecodeError:
+                return HttpResponseBadRequest()
+            token = _fast_route.set(True)
+            try:
+                response = (self.security.process_request(request) or refusal
+                            or self.common.process_request(request)
+                            or await match.func(request, *match.args, **match.kwargs))
+            except DisallowedHost:
+                response = HttpResponseBadRequest()
+            except PermissionDenied:
+                response = HttpResponseForbidden()
+            except Exception:  # noqa: BLE001  (as Django's handler: log, answer 500)
+                log.exception("internal error serving %s", scope.get("path"))
+                response = JsonResponse({"error": "internal server error"}, status=500)
+            finally:
+                _fast_route.reset(token)
+            response = self.common.process_response(request, response)
+            response = self.security.process_response(request, response)
+            return self.xframe.process_response(request, response)
+        finally:
+            body.close()
+
+    @staticmethod
+    async def _send(response: HttpResponse, send: Any) -> None:
+        headers = [(k.encode("ascii"), v.encode("latin1")) for k, v in response.items()]
+        headers += [(b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})

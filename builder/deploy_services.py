@@ -229,6 +229,7 @@ def revoke_key(user: AbstractBaseUser, key: DeploymentKey) -> DeploymentKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+    _forget_keys(key.deployment_id)
     return key
 
 
@@ -236,6 +237,7 @@ def undeploy(user: AbstractBaseUser, deployment: Deployment) -> Deployment:
     """Stop serving: the name is freed, keys stop working, and serving processes drop the model."""
     require_role(user, deployment.project, Role.EDITOR)
     Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.STOPPED, stopped_at=timezone.now())
+    _forget_keys(deployment.pk)
     from pipelines.serving.runtime import models
 
     models.evict(f"{deployment.pk}:")
@@ -243,6 +245,15 @@ def undeploy(user: AbstractBaseUser, deployment: Deployment) -> Deployment:
         shutil.rmtree(models_dir() / deployment.folder, ignore_errors=True)
     deployment.refresh_from_db()
     return deployment
+
+
+def _forget_keys(deployment_id: int) -> None:
+    """Drop this process's cached verifications of the deployment's keys (``pipelines.serving.keycache``):
+    a revoked key or a stopped deployment is refused from the next request on in this process, and
+    within the cache's TTL (5 s) in other serving processes."""
+    from pipelines.serving.keycache import keys
+
+    keys.invalidate(deployment_id)
 
 
 def live_deployment(name: str) -> Deployment | None:

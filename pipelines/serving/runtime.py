@@ -98,6 +98,10 @@ class ModelCache:
                 self._models[key] = model
         return model
 
+    def peek(self, key: str) -> LoadedModel | None:
+        """The model if it is loaded already (never loads; a dict read, safe without the lock)."""
+        return self._models.get(key)
+
     def evict(self, prefix: str) -> int:
         """Drop every model whose key starts with ``prefix``; returns how many."""
         with self._lock:

@@ -1,0 +1,154 @@
+"""The /v2/ route of config/asgi.py (``FastInferenceApp``): the same views without Django's full
+handler, with verified keys cached per process. Revocation and undeploy apply at once in this
+process; keys, rate and size limits are checked as on the normal path."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from rest_framework.test import APIClient
+
+from tests.api.test_deploy import _deploy, _infer_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _models_dir(settings: Any, tmp_path: Path) -> None:
+    settings.DEPLOY_DIR = tmp_path / "models"
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+
+
+@pytest.fixture
+def model(api: APIClient, alice: Any) -> dict:
+    from tests.deploy_factories import make_artifact
+
+    artifact = make_artifact(alice, "concat")
+    response = api.post("/api/v1/models/", {"run": artifact.run_id}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
+          headers: dict[str, str] | None = None, chunks: int = 1) -> tuple[int, dict[str, str], bytes]:
+    from config.asgi import application
+
+    sent: list[dict] = []
+    all_headers = {"host": "testserver", "content-type": "application/json", **(headers or {})}
+    if "content-length" not in all_headers and chunks == 1:
+        all_headers["content-length"] = str(len(body))
+    if key:
+        all_headers["authorization"] = f"Bearer {key}"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    size = max(1, -(-len(body) // chunks))
+    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the client stays connected (Django listens for a disconnect)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async_to_sync(application)(scope, receive, send)
+    start = sent[0]
+    return (start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},
+            b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def _infer(key: str | None, name: str = "digits", **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+    return _call("POST", f"/v2/models/{name}/infer", key, json.dumps(_infer_body()).encode(), **kwargs)
+
+
+def test_fast_route_serves_and_caches_the_verified_key(api: APIClient, model: dict) -> None:
+    from pipelines.serving.keycache import keys
+
+    deployment, key = _deploy(api, model["id"])
+    status, headers, body = _infer(key)
+    assert status == 200, body
+    assert json.loads(body)["outputs"][0]["shape"] == [2, 10]
+    assert headers["content-type"] == "application/json" and headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff" and int(headers["content-length"]) == len(body)
+    assert len(keys) >= 1
+    assert _infer(key)[0] == 200
+    meta = _call("GET", "/v2/models/digits", key)
+    assert meta[0] == 200 and json.loads(meta[2])["name"] == "digits"
+    assert _call("GET", f"/v2/models/digits/versions/{deployment['version']}/ready", key)[0] == 200
+    assert _call("GET", "/v2/models/digits/versions/999", key)[0] == 404
+    # Not async views, or not /v2/models/: Django as before.
+    assert json.loads(_call("GET", "/v2/health/live")[2]) == {"live": True}
+
+
+def test_fast_route_refuses_wrong_revoked_and_other_keys(api: APIClient, model: dict) -> None:
+    _a, key_a = _deploy(api, model["id"], "digits-a")
+    b, key_b = _deploy(api, model["id"], "digits-b")
+    assert _infer(key_a, "digits-a")[0] == 200 and _infer(key_b, "digits-b")[0] == 200  # both cached now
+    for bad in (None, "vmb_wrong", key_b, key_a[:-1]):
+        status, headers, body = _infer(bad, "digits-a")
+        assert status == 401 and json.loads(body)["field"] == "authorization" and "Bearer" in headers["www-authenticate"]
+    new = api.post(f"/api/v1/deployments/{b['id']}/keys/", {"name": "ci"}, format="json").json()
+    assert _infer(new["api_key"], "digits-b")[0] == 200
+    revoked = api.post(f"/api/v1/deployments/{b['id']}/keys/{new['key']['id']}/revoke/")
+    assert revoked.status_code == 200
+    assert _infer(new["api_key"], "digits-b")[0] == 401  # at once, though it was cached
+    assert _infer(key_b, "digits-b")[0] == 200
+    assert api.delete(f"/api/v1/deployments/{b['id']}/").status_code == 200
+    assert _infer(key_b, "digits-b")[0] == 404  # undeployed: at once
+
+
+def test_fast_route_keeps_size_and_rate_limits(api: APIClient, model: dict, settings: Any) -> None:
+    from builder.deploy_models import Deployment
+    from pipelines.serving.keycache import keys
+
+    deployment, key = _deploy(api, model["id"])
+    assert _infer(key)[0] == 200
+    status, _, body = _call("POST", "/v2/models/digits/infer", key, b"{not json")
+    assert status == 400 and json.loads(body)["field"] == "body"
+    status, _, body = _call("POST", "/v2/models/digits/infer", key, b"{}", headers={"content-length": "nope"})
+    assert status == 400
+    settings.API_MAX_BODY_BYTES = 1000
+    payload = json.dumps(_infer_body()).encode()
+    assert _call("POST", "/v2/models/digits/infer", key, payload)[0] == 413  # declared
+    assert _call("POST", "/v2/models/digits/infer", key, payload, chunks=4)[0] == 413  # streamed, undeclared
+    settings.API_MAX_BODY_BYTES = 8 * 1024 * 1024
+    # A change made by a raw UPDATE (no ORM save) reaches a cached key within the TTL; clear to see it now.
+    Deployment.objects.filter(pk=deployment["id"]).update(max_body_bytes=100)
+    keys.invalidate(deployment["id"])
+    status, _, body = _infer(key)
+    assert status == 413 and json.loads(body)["field"] == "body"
+    Deployment.objects.filter(pk=deployment["id"]).update(max_body_bytes=10**6, rate_limit_per_minute=1)
+    keys.invalidate(deployment["id"])
+    assert _infer(key)[0] == 429
+
+
+def test_fast_route_checks_the_host(api: APIClient, model: dict) -> None:
+    _deployment, key = _deploy(api, model["id"])
+    assert _infer(key, headers={"host": "evil.example"})[0] == 400
+
+
+def test_key_cache_ttl_and_generation() -> None:
+    import time
+
+    from pipelines.serving.keycache import KeyCache
+
+    cache = KeyCache(ttl_s=0.05)
+    generation = cache.generation()
+    cache.put("m", "d" * 64, 1, "deployment", generation)
+    assert cache.get("m", "d" * 64) == "deployment" and cache.get("m", "e" * 64) is None
+    assert cache.get("other", "d" * 64) is None
+    time.sleep(0.06)
+    assert cache.get("m", "d" * 64) is None
+    stale = cache.generation()
+    cache.invalidate(1)
+    cache.put("m", "d" * 64, 1, "deployment", stale)  # looked up before the invalidation: not kept
+    assert cache.get("m", "d" * 64) is None
