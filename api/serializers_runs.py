@@ -20,13 +20,21 @@ class RunCreateSerializer(serializers.Serializer):
         return value
 
 
+class RunEstimateSerializer(serializers.Serializer):
+    config = serializers.JSONField(help_text="The run configuration with its defaults filled in.")
+    plan = serializers.JSONField(help_text="Input resize, classes, FLOPs, parameters and the memory estimate "
+                                           "({precision, estimated_bytes, device_bytes}).")
+
+
 class TrainingRunSerializer(serializers.ModelSerializer):
     created_by = UserRefSerializer(read_only=True)
+    graph = serializers.IntegerField(source="graph_version.graph_id", read_only=True,
+                                     help_text="Id of the graph the trained version belongs to.")
     has_artifact = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "project", "graph_version", "dataset_version", "resumed_from", "config", "plan", "status",
+        fields = ["id", "project", "graph", "graph_version", "dataset_version", "resumed_from", "config", "plan", "status",
                   "cancel_requested", "attempts", "worker", "heartbeat_at", "epoch", "step", "progress", "metrics",
                   "best_metrics", "test_metrics", "precision", "error", "created_by", "created_at", "started_at",
                   "finished_at", "has_artifact"]

@@ -1,6 +1,8 @@
-"""Training runs: create (validated before queueing), list, retrieve, cancel, resume, the stored
+"""Training runs: estimate and create (validated before queueing), list, retrieve, cancel, resume, the stored
 event history and the trained model's artifact. Views are thin; rules are in run_services."""
 from __future__ import annotations
+
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from builder import dataset_services, run_services
+from builder.dataset_models import DatasetVersion
 from builder.models import GraphVersion
 from builder.run_models import RunArtifact, TrainingRun
 from builder.services import visible_projects
@@ -19,6 +22,7 @@ from .serializers_runs import (
     EventsQuerySerializer,
     RunArtifactSerializer,
     RunCreateSerializer,
+    RunEstimateSerializer,
     RunEventSerializer,
     TrainingRunListSerializer,
     TrainingRunSerializer,
@@ -33,13 +37,26 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_queryset(self) -> QuerySet[TrainingRun]:
         if getattr(self, "swagger_fake_view", False):
             return TrainingRun.objects.none()
-        return run_services.visible_runs(self.request.user).select_related("created_by", "artifact")
+        return run_services.visible_runs(self.request.user).select_related("created_by", "artifact", "graph_version")
 
     def get_serializer_class(self) -> type:
         return TrainingRunListSerializer if self.action == "list" else TrainingRunSerializer
 
     @extend_schema(request=RunCreateSerializer, responses={202: TrainingRunSerializer})
     def create(self, request: Request) -> Response:
+        graph_version, dataset_version, config = self._run_request(request)
+        run = run_services.create_run(request.user, graph_version, dataset_version, config)
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=RunCreateSerializer, responses={200: RunEstimateSerializer})
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def estimate(self, request: Request) -> Response:
+        """What creating this run would check and plan (memory against the devices), creating nothing."""
+        graph_version, dataset_version, raw_config = self._run_request(request)
+        config, plan = run_services.estimate_run(request.user, graph_version, dataset_version, raw_config)
+        return Response(RunEstimateSerializer({"config": config.model_dump(mode="json"), "plan": plan}).data)
+
+    def _run_request(self, request: Request) -> tuple[GraphVersion, DatasetVersion, Any]:
         body = RunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -51,8 +68,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             pk=data["dataset_version"]).first()
         if dataset_version is None:
             raise ValidationError({"dataset_version": ["no dataset version of yours has this id"]})
-        run = run_services.create_run(request.user, graph_version, dataset_version, data["config"])
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return graph_version, dataset_version, data["config"]
 
     @extend_schema(request=None, responses={202: TrainingRunSerializer})
     @action(detail=True, methods=["post"])

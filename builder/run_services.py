@@ -139,14 +139,22 @@ def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
     return {"precision": key, "estimated_bytes": needed, "device_bytes": largest or None}
 
 
-# ---- create, cancel, resume --------------------------------------------------------------------------
-def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
-               raw_config: Any, *, resumed_from: TrainingRun | None = None) -> TrainingRun:
+# ---- estimate, create, cancel, resume ----------------------------------------------------------------
+def estimate_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+                 raw_config: Any) -> tuple[RunConfig, dict[str, Any]]:
+    """The checks and plan ``create_run`` would make (memory estimate against the registered
+    devices included), without creating or queueing anything. Raises ``DomainError`` as it would."""
     project = graph_version.graph.project
     require_role(user, project, Role.EDITOR)
     if dataset_version.dataset.project_id != project.pk:
         raise DomainError("dataset_version", "the dataset version belongs to another project")
-    config, plan = plan_run(graph_version, dataset_version, raw_config)
+    return plan_run(graph_version, dataset_version, raw_config)
+
+
+def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+               raw_config: Any, *, resumed_from: TrainingRun | None = None) -> TrainingRun:
+    project = graph_version.graph.project
+    config, plan = estimate_run(user, graph_version, dataset_version, raw_config)
     with transaction.atomic():
         run = TrainingRun.objects.create(project=project, graph_version=graph_version,
                                          dataset_version=dataset_version, config=config.model_dump(mode="json"),

@@ -84,6 +84,37 @@ def test_memory_estimate_is_checked_against_registered_devices(api: Any, setup: 
     assert response.status_code == 400 and "GiB" in response.json()["config.batch_size"][0]
 
 
+def test_estimate_plans_without_creating_a_run(api: Any, setup: dict[str, Any]) -> None:
+    WorkerNode.objects.create(name="big", queues=["gpu"], seen_at=timezone.now(),
+                              devices=[{"kind": "cuda", "count": 1, "memory_bytes": 2**34, "name": "big"}])
+    response = api.post("/api/v1/runs/estimate/", _body(setup, device={"kind": "cuda"},
+                                                        precision={"precision_mode": "bf16"}), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    memory = body["plan"]["memory"]
+    assert memory["precision"] == "bf16" and 0 < memory["estimated_bytes"] < memory["device_bytes"] == 2**34
+    assert body["plan"]["classes"] == [str(i) for i in range(10)] and body["plan"]["resize"] == [32, 32]
+    assert body["config"]["batch_size"] == 64 and body["config"]["loss"] == "cross_entropy"
+    assert not TrainingRun.objects.exists() and not RunEvent.objects.exists()
+
+
+def test_estimate_refuses_what_create_refuses(api: Any, client_for: Any, bob: Any, setup: dict[str, Any]) -> None:
+    WorkerNode.objects.create(name="small", queues=["gpu"], seen_at=timezone.now(),
+                              devices=[{"kind": "cuda", "count": 1, "memory_bytes": 1024, "name": "tiny"}])
+    too_big = api.post("/api/v1/runs/estimate/", _body(setup, device={"kind": "cuda"}), format="json")
+    assert too_big.status_code == 400 and "GiB" in too_big.json()["config.batch_size"][0]
+    bad_lr = api.post("/api/v1/runs/estimate/", _body(setup, optimizer={"lr": 0}), format="json")
+    assert bad_lr.status_code == 400 and "config.optimizer.lr" in bad_lr.json()
+    assert client_for(bob).post("/api/v1/runs/estimate/", _body(setup), format="json").status_code == 400
+    assert not TrainingRun.objects.exists()
+
+
+def test_a_run_names_its_graph(api: Any, setup: dict[str, Any]) -> None:
+    run = api.post("/api/v1/runs/", _body(setup), format="json").json()
+    assert run["graph"] == setup["graph_version"].graph_id
+    assert api.get(f"/api/v1/runs/{run['id']}/").json()["graph"] == setup["graph_version"].graph_id
+
+
 def test_others_cannot_see_or_use_the_project(client_for: Any, bob: Any, api: Any, setup: dict[str, Any]) -> None:
     run = api.post("/api/v1/runs/", _body(setup), format="json").json()
     as_bob = client_for(bob)

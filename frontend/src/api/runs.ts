@@ -20,10 +20,14 @@ export interface RunConfig {
 export interface TrainingRun {
   id: number;
   project: number;
+  /** The graph the trained version belongs to (absent from the list). */
+  graph?: number;
   graph_version: number;
   dataset_version: number;
   resumed_from?: number | null;
   config: RunConfig;
+  /** The checks' results at creation: classes, input resize, memory estimate, FLOPs, parameters. */
+  plan?: RunPlan | null;
   status: RunStatus;
   cancel_requested?: boolean;
   attempts: number;
@@ -38,6 +42,27 @@ export interface TrainingRun {
   started_at: string | null;
   finished_at: string | null;
   has_artifact?: boolean;
+}
+
+export interface MemoryEstimate {
+  precision: string;
+  estimated_bytes: number;
+  /** The largest registered device of the requested kind; null when no worker has reported one. */
+  device_bytes: number | null;
+}
+
+export interface RunPlan {
+  classes?: string[];
+  resize?: number[] | null;
+  flops?: number;
+  params?: number;
+  memory?: MemoryEstimate;
+  [key: string]: unknown;
+}
+
+export interface RunEstimate {
+  config: RunConfig;
+  plan: RunPlan;
 }
 
 /** A run event as stored (REST history) or streamed (WebSocket); `data` holds the payload. */
@@ -58,6 +83,11 @@ const RUNS = "/api/v1/runs/";
 
 export function createRun(input: RunCreateInput): Promise<TrainingRun> {
   return apiRequest(RUNS, { method: "POST", body: input });
+}
+
+/** The checks and plan creating this run would make, creating nothing. */
+export function estimateRun(input: RunCreateInput, signal?: AbortSignal): Promise<RunEstimate> {
+  return apiRequest(`${RUNS}estimate/`, { method: "POST", body: input, signal });
 }
 
 export function listRuns(project: ResourceId, signal?: AbortSignal): Promise<Paginated<TrainingRun>> {

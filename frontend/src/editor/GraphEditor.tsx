@@ -24,6 +24,8 @@ interface GraphEditorProps {
   draftNotice?: ReactNode;
   /** Lay the graph out once it has rendered (a fresh template or import). */
   layoutOnOpen?: boolean;
+  /** Shown above the canvas while a run's figures decorate it; unsaved drafts are then left alone. */
+  runOverlay?: ReactNode;
 }
 
 /** The whole editor: palette, canvas, side panel, status bar and dialogs. The stores are loaded. */
@@ -35,18 +37,20 @@ export function GraphEditor(props: GraphEditorProps) {
   );
 }
 
-function EditorLayout({ graphId, draftNotice, layoutOnOpen = false }: GraphEditorProps) {
+function EditorLayout({ graphId, draftNotice, layoutOnOpen = false, runOverlay }: GraphEditorProps) {
   const panel = useUi((s) => s.panel);
   const setPanel = useUi((s) => s.setPanel);
   const dialog = useUi((s) => s.dialog);
   useLiveValidation();
-  useDraft(graphId);
+  // The run's version is shown, not the newest: it must not replace (or clear) the draft kept for this graph.
+  useDraft(runOverlay ? null : graphId);
   useShortcuts();
 
   return (
     <div className="editor" data-testid="graph-editor">
       <Toolbar />
       {draftNotice}
+      {runOverlay}
       <div className="editor__body">
         <Palette />
         <Canvas layoutOnOpen={layoutOnOpen} />

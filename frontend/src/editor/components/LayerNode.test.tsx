@@ -9,6 +9,7 @@ import type { LayerFlowNode } from "../model/flow";
 import { toFlowNode } from "../model/flow";
 import { resetGraphStore, useGraph } from "../stores/graphStore";
 import { useLayers } from "../stores/layersStore";
+import { useRunOverlay } from "../stores/runOverlayStore";
 import { useValidation } from "../stores/validationStore";
 import { LayerNode } from "./LayerNode";
 
@@ -30,6 +31,30 @@ describe("LayerNode", () => {
     resetGraphStore();
     useValidation.getState().reset();
     useLayers.getState().setLayers(layerSpecs);
+    useRunOverlay.getState().reset(null);
+  });
+
+  it("shows a run's precision and gradient health, and marks the first NaN/Inf layer", () => {
+    renderNodes([
+      toFlowNode({ id: "conv2d_1", type: "conv2d", params: {}, position: { x: 0, y: 0 } }),
+      toFlowNode({ id: "conv2d_2", type: "conv2d", params: {}, position: { x: 300, y: 0 } }),
+      toFlowNode({ id: "conv2d_3", type: "conv2d", params: {}, position: { x: 600, y: 0 } }),
+    ]);
+    expect(screen.queryByTestId("run-conv2d_1")).toBeNull();
+    act(() => {
+      useRunOverlay.getState().reset(5);
+      useRunOverlay.getState().sync(5, [
+        { id: 1, type: "run.progress", data: { step: 10, gradients: { conv2d_1: 1, conv2d_2: 1e-6, conv2d_3: 1.2 }, precision: { conv2d_1: "fp32", conv2d_2: "bf16", conv2d_3: "bf16" } } },
+        { id: 2, type: "run.nonfinite", data: { step: 12, layer: "conv2d_2" } },
+      ]);
+    });
+    expect(screen.getByTestId("precision-conv2d_1")).toHaveTextContent("fp32");
+    expect(screen.getByTestId("precision-conv2d_2")).toHaveTextContent("bf16");
+    expect(screen.getByTestId("grad-conv2d_1")).toHaveClass("run-grad--normal");
+    expect(screen.getByTestId("grad-conv2d_2")).toHaveTextContent("vanishing");
+    expect(screen.getByTestId("node-conv2d_2")).toHaveClass("layer-node--nonfinite");
+    expect(within(screen.getByTestId("node-conv2d_2")).getByText("NaN/Inf starts here")).toBeInTheDocument();
+    expect(screen.getByTestId("node-conv2d_1")).not.toHaveClass("layer-node--nonfinite");
   });
 
   it("renders its ports from the registry, variadic ones from num_inputs", () => {

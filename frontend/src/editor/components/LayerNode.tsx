@@ -6,8 +6,10 @@ import { inputPorts, outputPorts } from "../model/document";
 import type { LayerFlowNode } from "../model/flow";
 import { formatCount } from "../model/format";
 import { useLayers } from "../stores/layersStore";
+import { useRunOverlay } from "../stores/runOverlayStore";
 import { useValidation } from "../stores/validationStore";
 import { IssueList } from "./IssueList";
+import { RunBadges } from "./RunBadges";
 
 function portDoc(ports: readonly PortSpec[] | undefined, name: string): string | undefined {
   return ports?.find((p) => p.name === name)?.doc || undefined;
@@ -20,6 +22,8 @@ function portDoc(ports: readonly PortSpec[] | undefined, name: string): string |
 function LayerNodeComponent({ id, data, selected }: NodeProps<LayerFlowNode>) {
   const spec = useLayers((s) => s.byId[data.type]);
   const view = useValidation((s) => s.nodes[id]);
+  const run = useRunOverlay((s) => s.layers[id]);
+  const nonfinite = useRunOverlay((s) => s.nonfinite !== null && s.nonfinite.layer === id);
   const inputs = useMemo(() => inputPorts(spec, data.params), [spec, data.params]);
   const outputs = useMemo(() => outputPorts(spec, data.params), [spec, data.params]);
   const errors = view?.errors.length ?? 0;
@@ -29,11 +33,11 @@ function LayerNodeComponent({ id, data, selected }: NodeProps<LayerFlowNode>) {
 
   return (
     <div
-      className={`layer-node layer-node--${state}${selected ? " layer-node--selected" : ""}${spec?.is_input ? " layer-node--input" : ""}`}
+      className={`layer-node layer-node--${state}${selected ? " layer-node--selected" : ""}${spec?.is_input ? " layer-node--input" : ""}${nonfinite ? " layer-node--nonfinite" : ""}`}
       data-testid={`node-${id}`}
       data-state={state}
       role="group"
-      aria-label={`Layer ${title} (${data.type})${errors ? `, ${errors} error${errors > 1 ? "s" : ""}` : ""}`}
+      aria-label={`Layer ${title} (${data.type})${errors ? `, ${errors} error${errors > 1 ? "s" : ""}` : ""}${nonfinite ? ", first NaN/Inf" : ""}`}
     >
       {inputs.map((port, index) => (
         <Handle
@@ -65,6 +69,7 @@ function LayerNodeComponent({ id, data, selected }: NodeProps<LayerFlowNode>) {
           </span>
         )}
       </div>
+      {(run || nonfinite) && <RunBadges nodeId={id} layer={run} nonfinite={nonfinite} />}
       {view && <IssueList errors={view.errors} warnings={view.warnings} compact />}
       {outputs.map((port, index) => (
         <Handle

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 
 import { ApiError } from "../../api/client";
 import { getGraph } from "../../api/graphs";
+import { getRun } from "../../api/runs";
 import { getVersion, listVersions } from "../../api/versions";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { GraphEditor } from "../../editor/GraphEditor";
@@ -13,6 +14,7 @@ import { useLayers } from "../../editor/stores/layersStore";
 import { useUi } from "../../editor/stores/uiStore";
 import { useValidation } from "../../editor/stores/validationStore";
 import { useVersions } from "../../editor/stores/versionsStore";
+import { RunOverlayBar } from "./RunOverlayBar";
 
 type LoadState =
   | { status: "loading" }
@@ -26,10 +28,14 @@ const GENERATED = /^(from template|imported torchvision) /;
 /**
  * Loads a graph into the editor: the layer registry, the graph, its newest version, and any
  * unsaved draft left in this browser (which wins over the saved version, with a way to discard it).
+ * With `?run=<id>`, the version that run trained instead, decorated with the run's figures.
  */
 export function GraphEditorPage() {
   const { projectId = "", graphId = "" } = useParams();
+  const [search] = useSearchParams();
   const id = Number(graphId);
+  const runParam = search.get("run");
+  const runId = runParam !== null && /^\d+$/.test(runParam) ? Number(runParam) : null;
   const [state, setState] = useState<LoadState>({ status: "loading" });
 
   useEffect(() => {
@@ -45,6 +51,16 @@ export function GraphEditorPage() {
       const layers = useLayers.getState();
       if (layers.status === "error") throw new ApiError(0, layers.error ?? "Could not load the layers.");
       const page = await listVersions(id, signal);
+      if (runId !== null) {
+        const run = await getRun(runId, signal);
+        if (run.graph !== undefined && run.graph !== id) throw new ApiError(404, `Run ${runId} trained another graph.`);
+        const trained = await getVersion(id, run.graph_version, signal);
+        if (signal.aborted) return;
+        useVersions.setState({ graph, versions: page.results, status: "ready", baseVersionId: trained.id });
+        useGraph.getState().load(id, trained.document);
+        setState({ status: "ready", saved: trained.document, draft: null, layoutOnOpen: false });
+        return;
+      }
       const latest = page.results[0];
       const saved = latest ? (await getVersion(id, latest.id, signal)).document : emptyDocument();
       if (signal.aborted) return;
@@ -65,7 +81,7 @@ export function GraphEditorPage() {
       setState({ status: "error", error: error instanceof ApiError ? error : new ApiError(0, "Could not open the graph.") });
     });
     return () => controller.abort();
-  }, [id]);
+  }, [id, runId]);
 
   if (state.status === "error") {
     return (
@@ -91,9 +107,10 @@ export function GraphEditorPage() {
   return (
     <div className="page--full">
       <GraphEditor
-        key={id}
+        key={`${id}:${runId ?? ""}`}
         graphId={id}
         layoutOnOpen={state.layoutOnOpen}
+        runOverlay={runId !== null ? <RunOverlayBar runId={runId} projectId={projectId} /> : undefined}
         draftNotice={state.draft && <DraftNotice draft={state.draft} onDiscard={discard} onKeep={() => setState({ ...state, draft: null })} />}
       />
     </div>

@@ -54,13 +54,15 @@ function RunDashboard({ run, projectId, onChanged }: { run: TrainingRun; project
         <progress className="run-progress__bar" max={100} value={Math.round(fraction * 100)} aria-label="Training progress" />
         {run.error?.message && <ErrorAlert message={`The run failed: ${run.error.message}`} />}
       </section>
-      <Charts />
+      <Charts classes={run.plan?.classes ?? NO_CLASSES} />
       <RunLog />
     </>
   );
 }
 
-function Charts() {
+const NO_CLASSES: readonly string[] = [];
+
+function Charts({ classes }: { classes: readonly string[] }) {
   const events = useRunLive((s) => s.events);
   const steps = useMemo(() => stepLoss(events), [events]);
   const epochs = useMemo(() => epochSeries(events), [events]);
@@ -82,7 +84,7 @@ function Charts() {
       {matrix && (
         <figure className="chart">
           <figcaption className="chart__title">Confusion matrix (validation, latest epoch)</figcaption>
-          <ConfusionMatrix matrix={matrix} classes={[]} />
+          <ConfusionMatrix matrix={matrix} classes={classes} />
         </figure>
       )}
     </div>
@@ -133,6 +135,11 @@ function RunControls({ run, projectId, onChanged }: { run: TrainingRun; projectI
         <button type="button" className="button" disabled={busy} onClick={() => void act(async () => { const next = await resumeRun(run.id); void navigate(`/projects/${projectId}/runs/${next.id}`); })}>
           Resume
         </button>
+      )}
+      {run.graph !== undefined && (
+        <Link className="button button--secondary" to={`/projects/${projectId}/graphs/${run.graph}?run=${run.id}`}>
+          Show on the canvas
+        </Link>
       )}
       {run.status === "succeeded" && run.has_artifact && (
         <button type="button" className="button" disabled={busy} onClick={() => void act(async () => { const model = await modelFromRun(run.id); void navigate(`/projects/${projectId}/models/${model.id}`); })}>

@@ -8,6 +8,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { useResource } from "../../hooks/useResource";
+import { memoryText, useRunEstimate } from "./runEstimate";
 import { DEFAULTS, FIELD_OF, LOSSES, SERVER_FIELDS, type TrainValues, defaultsFor, toRunConfig } from "./trainConfig";
 
 const opts = (values: readonly string[]) => values.map((value) => ({ value, label: value }));
@@ -52,14 +53,20 @@ export function TrainForm({ projectId }: { projectId: string }) {
   };
   const err = (key: keyof TrainValues) => errors.fields[FIELD_OF[key]];
 
+  const body = useMemo(
+    () =>
+      values.graph_version && values.dataset_version
+        ? { graph_version: Number(values.graph_version), dataset_version: Number(values.dataset_version), config: toRunConfig(values) }
+        : null,
+    [values],
+  );
+  const estimate = useRunEstimate(body);
+
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
     void submit(async () => {
-      const run = await createRun({
-        graph_version: Number(values.graph_version),
-        dataset_version: Number(values.dataset_version),
-        config: toRunConfig(values),
-      });
+      // Incomplete (no graph or dataset yet): sent anyway, so the server's message lands on the field.
+      const run = await createRun(body ?? { graph_version: 0, dataset_version: 0, config: toRunConfig(values) });
       void navigate(`/projects/${projectId}/runs/${run.id}`);
     });
   };
@@ -87,6 +94,22 @@ export function TrainForm({ projectId }: { projectId: string }) {
         <SelectField label="Device" value={values.device} onChange={set("device")} errors={err("device")} options={opts(["auto", "cpu", "cuda", "mps", "xpu"])} />
         <TextField label="GPUs" type="number" min={1} value={values.gpus} onChange={set("gpus")} errors={err("gpus")} />
       </div>
+      <section className="train-form__estimate" aria-label="Before starting" aria-live="polite" data-testid="run-estimate">
+        {estimate.status === "loading" && <p className="muted">Checking the run…</p>}
+        {estimate.status === "ready" && estimate.estimate.plan.memory && (
+          <p>{memoryText(estimate.estimate.plan.memory, Number(estimate.estimate.config.batch_size) || undefined)}</p>
+        )}
+        {estimate.status === "refused" && (
+          <div className="alert alert--warning" role="note">
+            <p>Starting now would be refused:</p>
+            <ul>
+              {estimate.messages.map((message) => (
+                <li key={message}>{message}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+      </section>
       <button type="submit" className="button" disabled={submitting}>
         {submitting ? "Starting…" : "Start training"}
       </button>

@@ -25,6 +25,10 @@ describe("TrainPage", () => {
       "GET /api/v1/graphs/": json(200, page([makeGraph({ latest_version })])),
       "GET /api/v1/datasets/": json(200, page([digits])),
       "GET /api/v1/runs/": json(200, page([])),
+      "POST /api/v1/runs/estimate/": json(200, {
+        config: { batch_size: 32 },
+        plan: { memory: { precision: "fp32", estimated_bytes: 3 * 2 ** 30, device_bytes: 12 * 2 ** 30 } },
+      }),
       "POST /api/v1/runs/": (_request: RecordedRequest) =>
         json(400, { "config.optimizer.lr": ["Input should be greater than 0"], graph_version: ["the graph's output is [7]"] }),
     });
@@ -37,6 +41,7 @@ describe("TrainPage", () => {
     const lr = screen.getByLabelText("Learning rate");
     await user.clear(lr);
     await user.type(lr, "-1");
+    expect(await screen.findByText(/Training needs about 3.00 GiB at batch size 32 in fp32: 25% of the largest device \(12.00 GiB\)/, {}, { timeout: 3000 })).toBeInTheDocument();
     await user.click(screen.getByRole("button", { name: "Start training" }));
 
     expect(await screen.findByText("Input should be greater than 0")).toBeInTheDocument();
@@ -46,5 +51,27 @@ describe("TrainPage", () => {
     expect(body.graph_version).toBe(3);
     expect(body.dataset_version).toBe(9);
     expect(body.config).toMatchObject({ epochs: 2, batch_size: 32, optimizer: { name: "adam", lr: -1 }, precision: { precision_mode: "fp32" } });
+  });
+});
+
+describe("TrainPage estimate", () => {
+  it("shows why the server would refuse the run before it is started, and creates nothing", async () => {
+    const latest_version = { id: 3, number: 1, message: "", is_valid: true, created_at: "2025-01-04" };
+    const api = mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+      "GET /api/v1/graphs/": json(200, page([makeGraph({ latest_version })])),
+      "GET /api/v1/datasets/": json(200, page([digits])),
+      "GET /api/v1/runs/": json(200, page([])),
+      "POST /api/v1/runs/estimate/": json(400, { "config.batch_size": ["training needs about 40.00 GiB; the largest device has 16.00 GiB"] }),
+    });
+    renderApp("/projects/1/train", { user: ada });
+
+    expect(await screen.findByText("batch_size: training needs about 40.00 GiB; the largest device has 16.00 GiB", {}, { timeout: 3000 })).toBeInTheDocument();
+    expect(screen.getByText("Starting now would be refused:")).toBeInTheDocument();
+    const asked = api.sent("POST", "/api/v1/runs/estimate/");
+    expect(asked.length).toBe(1);
+    expect(asked[0]?.body).toMatchObject({ graph_version: 3, dataset_version: 9, config: { batch_size: 32 } });
+    expect(api.sent("POST", "/api/v1/runs/")).toHaveLength(0);
   });
 });

@@ -1,0 +1,55 @@
+import { screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import type { TrainingRun } from "../../api/runs";
+import { ada, makeProject } from "../../test/fixtures";
+import { json, mockApi } from "../../test/mockApi";
+import { renderApp } from "../../test/renderApp";
+
+/** A socket that never connects: the page lives on its REST history here. */
+class SilentSocket {
+  onopen: (() => void) | null = null;
+  onmessage: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  close() {}
+}
+
+const run: TrainingRun = {
+  id: 12,
+  project: 1,
+  graph: 5,
+  graph_version: 40,
+  dataset_version: 9,
+  config: { epochs: 2 },
+  plan: { classes: ["cat", "dog"] },
+  status: "succeeded",
+  attempts: 1,
+  epoch: 1,
+  step: 20,
+  metrics: null,
+  created_at: "2025-01-01",
+  started_at: "2025-01-01",
+  finished_at: "2025-01-01",
+};
+
+describe("RunPage", () => {
+  beforeEach(() => vi.stubGlobal("WebSocket", SilentSocket));
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("names the confusion matrix's classes and opens the run on the canvas", async () => {
+    mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+      "GET /api/v1/runs/12/": json(200, run),
+      "GET /api/v1/runs/12/events/": json(200, [
+        { id: 1, type: "run.epoch", created_at: "2025-01-01", data: { epoch: 0, step: 10, train_loss: 0.5, val: { loss: 0.4, accuracy: 0.9, confusion_matrix: [[5, 1], [0, 4]] } } },
+      ]),
+    });
+    renderApp("/projects/1/runs/12", { user: ada });
+
+    const matrix = await screen.findByRole("table", { name: /Confusion matrix/ });
+    expect(within(matrix).getAllByText("cat")).toHaveLength(2);
+    expect(within(matrix).getAllByText("dog")).toHaveLength(2);
+    expect(screen.getByRole("link", { name: "Show on the canvas" })).toHaveAttribute("href", "/projects/1/graphs/5?run=12");
+  });
+});
