@@ -41,5 +41,6 @@ urlpatterns = [
     path("", include("api.urls_datasets")),
     path("", include("api.urls_runs")),
     path("", include("api.urls_deploy")),
+    path("", include("api.urls_market")),
     *router.urls,
 ]

@@ -115,3 +115,4 @@ class GraphVersion(models.Model):
 from .dataset_models import *  # noqa: E402,F401,F403
 from .deploy_models import *  # noqa: E402,F401,F403
 from .run_models import *  # noqa: E402,F401,F403
+from .market_models import *  # noqa: E402,F401,F403

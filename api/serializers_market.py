@@ -1,0 +1,123 @@
+"""Request and response shapes for the model market. Rules live in builder.market_services."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from builder import market_services
+from builder.market_models import EntryKind, MarketEntry, MarketEntryVersion, MarketFork, Visibility
+
+
+class MarketVersionSerializer(serializers.ModelSerializer):
+    has_weights = serializers.BooleanField(read_only=True)
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = MarketEntryVersion
+        fields = ["id", "entry", "number", "card", "document", "has_weights", "weights_sha256", "metrics",
+                  "metrics_dataset", "params", "flops", "registry_version", "source_artifact",
+                  "source_graph_version", "changelog", "created_by", "created_at"]
+
+
+class MarketVersionSummarySerializer(MarketVersionSerializer):
+    class Meta(MarketVersionSerializer.Meta):
+        fields = [f for f in MarketVersionSerializer.Meta.fields if f not in ("document", "card")]
+
+
+class MarketEntrySerializer(serializers.ModelSerializer):
+    author = serializers.StringRelatedField()
+    # Plain strings, so the schema's enum names do not collide with the model variants' ``kind``.
+    kind = serializers.CharField(read_only=True, help_text="model or template")
+    latest_version = serializers.SerializerMethodField()
+    starred = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MarketEntry
+        fields = ["id", "title", "description", "kind", "task", "modality", "classes", "input_contract", "licence",
+                  "author", "project", "visibility", "stars", "forks", "downloads", "latest_params",
+                  "latest_flops", "latest_accuracy", "latest_version", "starred", "created_at", "updated_at"]
+
+    def get_latest_version(self, entry: MarketEntry) -> int | None:
+        latest = entry.versions.order_by("-number").values_list("number", flat=True).first()
+        return int(latest) if latest is not None else None
+
+    def get_starred(self, entry: MarketEntry) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return bool(user and user.is_authenticated and entry.star_set.filter(user=user).exists())
+
+
+class MarketEntryDetailSerializer(MarketEntrySerializer):
+    versions = MarketVersionSummarySerializer(many=True, read_only=True)
+
+    class Meta(MarketEntrySerializer.Meta):
+        fields = [*MarketEntrySerializer.Meta.fields, "versions"]
+
+
+class PublishSerializer(serializers.Serializer):
+    """Exactly one source: ``run`` (a trained model) or ``graph_version`` (a template)."""
+
+    run = serializers.IntegerField(min_value=1, required=False, help_text="A finished run with a trained model.")
+    graph_version = serializers.IntegerField(min_value=1, required=False, help_text="A graph version, as a template.")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    task = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    modality = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    licence = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(Visibility.choices, required=False)
+    changelog = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("run" in attrs) == ("graph_version" in attrs):
+            raise serializers.ValidationError({"run": ["give exactly one of run or graph_version"]})
+        return attrs
+
+
+class EntryUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    task = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    modality = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    licence = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(Visibility.choices, required=False)
+
+
+class ForkSerializer(serializers.Serializer):
+    project = serializers.IntegerField(min_value=1, help_text="The project the graph is copied into.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MarketForkSerializer(serializers.ModelSerializer):
+    graph = serializers.IntegerField(source="graph_version.graph_id", read_only=True)
+    has_weights = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MarketFork
+        fields = ["id", "version", "project", "graph", "graph_version", "has_weights", "weights_sha256", "created_at"]
+
+    def get_has_weights(self, fork: MarketFork) -> bool:
+        return bool(fork.weights_path)
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A market bundle (.zip) exported by an installation.")
+    visibility = serializers.ChoiceField(Visibility.choices, default=Visibility.PRIVATE)
+    project = serializers.IntegerField(min_value=1, required=False,
+                                       help_text="Needed for organization visibility.")
+
+
+class SearchSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, default="")
+    task = serializers.CharField(required=False, allow_blank=True, default="")
+    modality = serializers.CharField(required=False, allow_blank=True, default="")
+    kind = serializers.CharField(required=False, allow_blank=True, default="", help_text="model or template")
+    max_params = serializers.IntegerField(min_value=0, required=False)
+    min_params = serializers.IntegerField(min_value=0, required=False)
+    min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
+    sort = serializers.ChoiceField(list(market_services.SORTS), required=False, default="recent")
+
+    def validate_kind(self, value: str) -> str:
+        if value not in ("", *EntryKind.values):
+            raise serializers.ValidationError("must be model or template")
+        return value

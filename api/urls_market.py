@@ -1,0 +1,14 @@
+"""Model market endpoints under /api/v1/market/, included by api/urls.py."""
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views_market import MarketBundleImportView, MarketEntryViewSet, MarketVersionViewSet
+
+router = SimpleRouter()
+router.register("market/entries", MarketEntryViewSet, basename="market-entry")
+router.register("market/versions", MarketVersionViewSet, basename="market-version")
+
+urlpatterns = [
+    path("market/import/", MarketBundleImportView.as_view(), name="market-import"),
+    *router.urls,
+]

@@ -1,0 +1,377 @@
+"""The rules of the model market: who sees an entry, publishing (a trained model or a template),
+search, stars, forks into projects, bundle export and import, and the seeded templates. Views
+and the ``seed_market`` command call these; the bundle format is ``pipelines/market/bundle.py``."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q, QuerySet
+
+from pipelines.market.bundle import BundleError, MarketBundle, read_bundle, sha256, write_bundle
+
+from .market_models import EntryKind, MarketEntry, MarketEntryVersion, MarketFork, MarketStar, Visibility
+from .models import GraphVersion, Project, Role
+from .run_models import RunArtifact
+from .services import DomainError, create_graph, create_graph_version, require_role
+
+SYSTEM_USERNAME = "market"
+ENTRY_FIELDS = ("title", "description", "task", "modality", "licence", "visibility")
+
+
+def market_dir() -> Path:
+    """Where published weights live; web and workers must share it."""
+    configured = getattr(settings, "MARKET_DIR", None) or os.environ.get("VMB_MARKET_DIR")
+    return Path(configured) if configured else Path(settings.MEDIA_ROOT) / "market"
+
+
+def weights_file(relative: str) -> Path:
+    return market_dir() / relative
+
+
+# ---- visibility --------------------------------------------------------------------------------
+def visible_entries(user: AbstractBaseUser) -> QuerySet[MarketEntry]:
+    """Public entries, the user's own, and organization entries of projects the user is in."""
+    member_of = Project.objects.filter(memberships__user=user).values("pk")
+    return MarketEntry.objects.filter(
+        Q(visibility=Visibility.PUBLIC) | Q(author=user)
+        | Q(visibility=Visibility.ORGANIZATION, project__in=member_of))
+
+
+def visible_versions(user: AbstractBaseUser) -> QuerySet[MarketEntryVersion]:
+    return MarketEntryVersion.objects.filter(entry__in=visible_entries(user))
+
+
+def _require_author(user: AbstractBaseUser, entry: MarketEntry) -> None:
+    if entry.author_id != user.pk:
+        raise DomainError("entry", f"only the author of market entry {entry.pk} can change it")
+
+
+# ---- figures -----------------------------------------------------------------------------------
+def _graph_figures(document: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+    """Parameters, FLOPs and the input contract of a valid graph; ``DomainError`` otherwise."""
+    from builder.graph import validate
+    from pipelines.export.package import input_contract
+
+    report = validate(document, batch_size=1)
+    if not report.ok:
+        first = report.errors[0]
+        raise DomainError("graph_version", f"the graph is not valid: {first.message}")
+    inputs, outputs = input_contract(document)
+    return int(report.params), int(report.flops), {"inputs": inputs, "outputs": outputs}
+
+
+def accuracy_of(metrics: dict[str, Any]) -> float | None:
+    """The headline accuracy of a metrics record: test first, then best validation, then top level."""
+    for scope in (metrics.get("test"), metrics.get("best"), metrics.get("val"), metrics):
+        if isinstance(scope, dict) and isinstance(scope.get("accuracy"), int | float):
+            return float(scope["accuracy"])
+    return None
+
+
+def registry_version() -> int:
+    from builder.graph.registry import REGISTRY_VERSION
+
+    return REGISTRY_VERSION
+
+
+# ---- publishing --------------------------------------------------------------------------------
+def _store_weights(data: bytes) -> tuple[str, str]:
+    relative = f"weights/{uuid.uuid4().hex}.safetensors"
+    path = weights_file(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return relative, sha256(data)
+
+
+def _new_version(user: AbstractBaseUser, entry: MarketEntry, *, document: dict[str, Any], card: dict[str, Any],
+                 weights: bytes | None, metrics: dict[str, Any], metrics_dataset: dict[str, Any],
+                 changelog: str = "", **sources: Any) -> MarketEntryVersion:
+    params, flops, contract = _graph_figures(document)
+    weights_path, digest = _store_weights(weights) if weights is not None else ("", "")
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                number = (entry.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+                version = MarketEntryVersion.objects.create(
+                    entry=entry, number=number, card={**card, "version": number}, document=document,
+                    weights_path=weights_path, weights_sha256=digest, metrics=metrics,
+                    metrics_dataset=metrics_dataset, params=params, flops=flops,
+                    registry_version=registry_version(), changelog=changelog, created_by=user, **sources)
+                MarketEntry.objects.filter(pk=entry.pk).update(
+                    latest_params=params, latest_flops=flops, latest_accuracy=accuracy_of(metrics),
+                    input_contract={**contract, "preprocessing": card.get("preprocessing", {})})
+                entry.refresh_from_db()
+                return version
+        except IntegrityError:
+            continue  # two publishes raced for the same number
+    raise DomainError("entry", "the entry is being published by someone else; try again")
+
+
+def _entry(user: AbstractBaseUser, entry: MarketEntry | None, kind: str, fields: dict[str, Any],
+           defaults: dict[str, Any], project: Project | None) -> MarketEntry:
+    if entry is not None:
+        _require_author(user, entry)
+        if entry.kind != kind:
+            raise DomainError("entry", f"market entry {entry.pk} is a {entry.kind}; publish a {entry.kind} to it")
+        updates = {k: v for k, v in fields.items() if k in ENTRY_FIELDS and v not in (None, "")}
+        for key, value in updates.items():
+            setattr(entry, key, value)
+        if updates:
+            entry.save(update_fields=[*updates, "updated_at"])
+        return entry
+    values = {**defaults, **{k: v for k, v in fields.items() if k in ENTRY_FIELDS and v not in (None, "")}}
+    if not values.get("title"):
+        raise DomainError("title", "a new market entry needs a title")
+    return MarketEntry.objects.create(author=user, kind=kind, project=project, **values)
+
+
+def publish_artifact(user: AbstractBaseUser, artifact: RunArtifact, *, entry: MarketEntry | None = None,
+                     changelog: str = "", **fields: Any) -> MarketEntryVersion:
+    """Publish a run's trained model: as a new entry, or as the next version of ``entry``."""
+    from .deploy_services import card_for_artifact
+
+    run = artifact.run
+    require_role(user, run.project, Role.EDITOR)
+    path = Path(settings.TRAINING_RUNS_DIR) / artifact.weights_path
+    if not path.is_file():
+        raise DomainError("run", f"the trained weights of run {run.pk} are missing")
+    data = path.read_bytes()
+    if artifact.weights_sha256 and sha256(data) != artifact.weights_sha256:
+        raise DomainError("run", f"the trained weights of run {run.pk} do not match their recorded SHA-256")
+    card = card_for_artifact(artifact)
+    dataset_version = run.dataset_version
+    recipe = dataset_version.recipe or {}
+    defaults = {"title": card["name"], "task": card.get("task", ""), "classes": list(artifact.classes),
+                "modality": str(recipe.get("input") or dataset_version.dataset.kind or "")}
+    card["preprocessing"] = artifact.preprocessing
+    with transaction.atomic():
+        target = _entry(user, entry, EntryKind.MODEL, fields, defaults, run.project)
+        if entry is not None:
+            MarketEntry.objects.filter(pk=target.pk).update(classes=list(artifact.classes))
+        card.update({"title": target.title, "licence": target.licence, "author": str(user)})
+        return _new_version(user, target, document=artifact.graph_version.document, card=card, weights=data,
+                            metrics=artifact.metrics, metrics_dataset=card.get("dataset", {}),
+                            changelog=changelog, source_artifact=artifact,
+                            source_graph_version=artifact.graph_version)
+
+
+def publish_template(user: AbstractBaseUser, graph_version: GraphVersion, *, entry: MarketEntry | None = None,
+                     changelog: str = "", **fields: Any) -> MarketEntryVersion:
+    """Publish a graph version alone, as a template (no weights)."""
+    project = graph_version.graph.project
+    require_role(user, project, Role.EDITOR)
+    defaults = {"title": graph_version.graph.name, "description": graph_version.graph.description}
+    with transaction.atomic():
+        target = _entry(user, entry, EntryKind.TEMPLATE, fields, defaults, project)
+        return _publish_document(user, target, graph_version.document, changelog, source_graph_version=graph_version)
+
+
+def _publish_document(user: AbstractBaseUser, entry: MarketEntry, document: dict[str, Any], changelog: str,
+                      **sources: Any) -> MarketEntryVersion:
+    card = {"card_version": 1, "name": entry.title, "title": entry.title, "task": entry.task,
+            "modality": entry.modality, "licence": entry.licence, "author": str(user), "format": "template"}
+    return _new_version(user, entry, document=document, card=card, weights=None, metrics={},
+                        metrics_dataset={}, changelog=changelog, **sources)
+
+
+def update_entry(user: AbstractBaseUser, entry: MarketEntry, **fields: Any) -> MarketEntry:
+    """Change an entry's description fields or visibility (author only); versions stay as they are."""
+    _require_author(user, entry)
+    updates = {k: v for k, v in fields.items() if k in ENTRY_FIELDS}
+    if updates.get("title") == "":
+        raise DomainError("title", "the title cannot be blank")
+    if updates.get("visibility") == Visibility.ORGANIZATION and entry.project_id is None:
+        raise DomainError("visibility", "organization visibility needs an entry published from a project")
+    for key, value in updates.items():
+        setattr(entry, key, value)
+    entry.save(update_fields=[*updates, "updated_at"])
+    return entry
+
+
+# ---- search ------------------------------------------------------------------------------------
+SORTS = {
+    "recent": ("-updated_at", "-id"),
+    "accuracy": (F("latest_accuracy").desc(nulls_last=True), "-id"),
+    "size": ("latest_params", "-id"),
+    "-size": ("-latest_params", "-id"),
+    "popularity": ("-popularity", "-id"),  # annotated in search()
+    "stars": ("-stars", "-id"),
+    "downloads": ("-downloads", "-id"),
+}
+
+
+def search(entries: QuerySet[MarketEntry], *, q: str = "", task: str = "", modality: str = "", kind: str = "",
+           max_params: int | None = None, min_params: int | None = None, min_accuracy: float | None = None,
+           sort: str = "recent") -> QuerySet[MarketEntry]:
+    """Filter and order entries; ``sort`` is one of ``SORTS``."""
+    if q:
+        entries = entries.filter(Q(title__icontains=q) | Q(description__icontains=q))
+    if task:
+        entries = entries.filter(task=task)
+    if modality:
+        entries = entries.filter(modality=modality)
+    if kind:
+        entries = entries.filter(kind=kind)
+    if max_params is not None:
+        entries = entries.filter(latest_params__lte=max_params)
+    if min_params is not None:
+        entries = entries.filter(latest_params__gte=min_params)
+    if min_accuracy is not None:
+        entries = entries.filter(latest_accuracy__gte=min_accuracy)
+    if sort == "popularity":
+        return entries.annotate(popularity=F("stars") + F("forks") + F("downloads")).order_by("-popularity", "-id")
+    return entries.order_by(*SORTS[sort])
+
+
+# ---- stars, forks, downloads ---------------------------------------------------------------------
+def star(user: AbstractBaseUser, entry: MarketEntry) -> MarketEntry:
+    try:
+        with transaction.atomic():
+            MarketStar.objects.create(entry=entry, user=user)
+            MarketEntry.objects.filter(pk=entry.pk).update(stars=F("stars") + 1)
+    except IntegrityError:
+        pass  # already starred: starring is idempotent
+    entry.refresh_from_db()
+    return entry
+
+
+def unstar(user: AbstractBaseUser, entry: MarketEntry) -> MarketEntry:
+    with transaction.atomic():
+        deleted, _ = MarketStar.objects.filter(entry=entry, user=user).delete()
+        if deleted:
+            MarketEntry.objects.filter(pk=entry.pk).update(stars=F("stars") - 1)
+    entry.refresh_from_db()
+    return entry
+
+
+def fork(user: AbstractBaseUser, version: MarketEntryVersion, project: Project, *, name: str = "") -> MarketFork:
+    """Copy a market version into a project as a new graph; a trained model's weights are copied
+    beside it and recorded on the fork, as the starting point of a fine-tuning run."""
+    require_role(user, project, Role.EDITOR)
+    entry = version.entry
+    with transaction.atomic():
+        graph = create_graph(user, project, name=name or entry.title,
+                             description=f"Forked from market entry {entry.pk} v{version.number}")
+        graph_version = create_graph_version(user, graph, document=version.document,
+                                             message=f"forked from market entry {entry.pk} v{version.number}")
+        weights_path = digest = ""
+        if version.has_weights:
+            weights_path, digest = _store_weights(_version_weights(version))
+        forked = MarketFork.objects.create(version=version, project=project, graph_version=graph_version,
+                                           weights_path=weights_path, weights_sha256=digest, created_by=user)
+        MarketEntry.objects.filter(pk=entry.pk).update(forks=F("forks") + 1)
+    return forked
+
+
+def _version_weights(version: MarketEntryVersion) -> bytes:
+    path = weights_file(version.weights_path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DomainError("version", f"the weights of market version {version.pk} are missing") from exc
+    if sha256(data) != version.weights_sha256:
+        raise DomainError("version", f"the weights of market version {version.pk} do not match their SHA-256")
+    return data
+
+
+# ---- bundles -----------------------------------------------------------------------------------
+def export_bundle(version: MarketEntryVersion) -> bytes:
+    """The version as one zip file (counts as a download)."""
+    weights = _version_weights(version) if version.has_weights else None
+    entry = version.entry
+    card = {**version.card, "title": entry.title, "description": entry.description, "task": entry.task,
+            "modality": entry.modality, "classes": entry.classes, "licence": entry.licence,
+            "metrics": version.metrics, "metrics_dataset": version.metrics_dataset,
+            "params": version.params, "flops": version.flops, "kind": entry.kind}
+    data = write_bundle(MarketBundle(version.document, card, version.registry_version, weights))
+    MarketEntry.objects.filter(pk=entry.pk).update(downloads=F("downloads") + 1)
+    return data
+
+
+def import_bundle(user: AbstractBaseUser, data: bytes, *, visibility: str = Visibility.PRIVATE,
+                  project: Project | None = None) -> MarketEntryVersion:
+    """Check a bundle made elsewhere and publish it here as a new entry owned by ``user``.
+    Refusals are ``DomainError("file", ...)`` naming the member at fault."""
+    from builder.graph import registry
+
+    if visibility == Visibility.ORGANIZATION and project is None:
+        raise DomainError("project", "organization visibility needs a project")
+    if project is not None:
+        require_role(user, project, Role.EDITOR)
+    try:
+        bundle = read_bundle(data, known_layer_types=set(registry.ids()), registry_version=registry_version())
+    except BundleError as exc:
+        raise DomainError("file", f"{exc.file}: {exc.message}" if exc.file else exc.message) from exc
+    if bundle.weights is not None:
+        _check_weights_fit(bundle.document, bundle.weights)
+    card = bundle.card
+    kind = EntryKind.MODEL if bundle.weights is not None else EntryKind.TEMPLATE
+    limits = {"title": 200, "description": 10_000, "task": 40, "modality": 40, "licence": 100}
+    values = {key: str(card.get(key) or "")[:limit] for key, limit in limits.items()}
+    values["title"] = values["title"] or str(bundle.document.get("name") or "imported model")[:200]
+    classes = card.get("classes") if isinstance(card.get("classes"), list) else []
+    metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+    dataset = card.get("metrics_dataset") if isinstance(card.get("metrics_dataset"), dict) else {}
+    with transaction.atomic():
+        entry = MarketEntry.objects.create(author=user, kind=kind, project=project, visibility=visibility,
+                                           classes=[str(c) for c in classes], **values)
+        return _new_version(user, entry, document=bundle.document, card={**card, "imported": True},
+                            weights=bundle.weights, metrics=metrics, metrics_dataset=dataset,
+                            changelog="imported from a bundle")
+
+
+def _check_weights_fit(document: dict[str, Any], weights: bytes) -> None:
+    """The weights must have exactly the graph's parameter names and shapes."""
+    from safetensors.torch import load as st_load
+
+    from builder.graph import GraphError, compile_graph
+
+    try:
+        expected = {k: tuple(v.shape) for k, v in compile_graph(document).state_dict().items()}
+    except (GraphError, ValueError) as exc:
+        raise DomainError("file", f"graph.json is not a valid graph: {exc}") from exc
+    found = {k: tuple(v.shape) for k, v in st_load(weights).items()}
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+    if missing or unexpected or wrong:
+        raise DomainError("file", f"weights.safetensors does not fit graph.json: missing {missing[:5]}, "
+                                  f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}")
+
+
+# ---- the seeded market ----------------------------------------------------------------------------
+def system_user() -> AbstractBaseUser:
+    user, created = get_user_model().objects.get_or_create(username=SYSTEM_USERNAME, defaults={"is_active": False})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def seed_templates() -> list[MarketEntry]:
+    """Publish every graph-core template as a public template entry owned by the system user.
+    Idempotent: a template already seeded is left as it is."""
+    from builder.graph.templates import get_template, list_templates
+
+    owner = system_user()
+    seeded = []
+    for summary in list_templates():
+        key = f"template:{summary['id']}"
+        entry = MarketEntry.objects.filter(seed_key=key, author=owner).first()
+        if entry is None:
+            with transaction.atomic():
+                entry = MarketEntry.objects.create(
+                    author=owner, kind=EntryKind.TEMPLATE, visibility=Visibility.PUBLIC, seed_key=key,
+                    title=summary["name"], description=summary["description"], task=summary["task"],
+                    modality=summary["modality"], licence="project templates")
+                _publish_document(owner, entry, get_template(summary["id"]), "seeded from the graph core")
+        seeded.append(entry)
+    return seeded
+

@@ -1,0 +1,1 @@
+"""Market bundles: one zip file that carries a shared model between installations."""
