@@ -51,7 +51,7 @@ export interface ModelExport {
   model: number;
   format: ExportFormat;
   status: JobStatus;
-  verification: { max_abs_diff?: number; tolerance?: number; samples?: number; passed?: boolean } | null;
+  verification: { max_abs_diff?: number; tolerance?: number; samples?: number; samples_source?: string; passed?: boolean } | null;
   error: unknown;
   download: string | null;
 }
@@ -139,4 +139,57 @@ export async function infer(url: string, apiKey: string, input: TensorSpec & { d
   const body = (await response.json().catch(() => ({}))) as { error?: string } & Partial<InferResponse>;
   if (!response.ok) throw new Error(body.error ?? `The endpoint answered ${response.status}.`);
   return body as InferResponse;
+}
+
+/** What `predict` answers: a class with its probabilities (highest first), or a regressor's value. */
+export interface PredictResponse {
+  label?: string;
+  probabilities?: Record<string, number>;
+  value?: number;
+  samples?: number;
+}
+
+/** A refusal from the endpoint; `field` names the part it refused (`file`, `body`, `row.<column>`). */
+export class PredictError extends Error {
+  override readonly name = "PredictError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export type TableRow = Record<string, string | number | null>;
+
+/**
+ * `POST {url}/predict` with the model's own preprocessing on the server: a file (PNG/JPEG, DICOM,
+ * NIfTI) as a one-part multipart upload, or a table row as `{"row": {...}}`.
+ *
+ * @throws PredictError with the server's message and the part it named, or a network message.
+ */
+export async function predict(url: string, apiKey: string, input: Blob | TableRow, filename = "upload"): Promise<PredictResponse> {
+  const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
+  let body: BodyInit;
+  if (input instanceof Blob) {
+    const form = new FormData();
+    form.append("file", input, input instanceof File ? input.name : filename);
+    body = form;
+  } else {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify({ row: input });
+  }
+  let response: Response;
+  try {
+    response = await fetch(`${url}/predict`, { method: "POST", headers, body, credentials: "omit" });
+  } catch {
+    throw new PredictError(0, "Could not reach the endpoint. Check your connection and try again.");
+  }
+  const answer = (await response.json().catch(() => ({}))) as PredictResponse & { error?: string; field?: string };
+  if (!response.ok) {
+    const fallback = response.status === 401 || response.status === 403 ? "The API key was not accepted." : `The endpoint answered ${response.status}.`;
+    throw new PredictError(response.status, answer.error ?? fallback, answer.field ?? null);
+  }
+  return answer;
 }

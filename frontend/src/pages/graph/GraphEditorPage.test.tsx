@@ -51,12 +51,29 @@ describe("GraphEditorPage with ?run=", () => {
     });
     renderApp("/projects/1/graphs/5?run=12", { user: ada });
 
-    expect(await screen.findByText("NaN/Inf first appeared in layer conv_b at step 30.")).toBeInTheDocument();
+    expect(await screen.findByText("NaN/Inf first appeared in layer conv_b at step 30.", {}, { timeout: 3000 })).toBeInTheDocument();
     expect(await screen.findByTestId("precision-conv_a")).toHaveTextContent("fp16");
     expect(screen.getByTestId("precision-conv_b")).toHaveTextContent("fp32");
     expect(screen.getByTestId("node-conv_b")).toHaveClass("layer-node--nonfinite");
     expect(screen.getByRole("link", { name: "run 12" })).toHaveAttribute("href", "/projects/1/runs/12");
     expect(api.sent("GET", "/api/v1/graphs/5/versions/41/")).toHaveLength(0);
     expect(useRunOverlay.getState().runId).toBe(12);
+  });
+
+  it("with ?version= opens that saved version (a pruned model's) instead of the newest", async () => {
+    const api = mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/layers/": json(200, { registry_version: 1, categories: [], layers: layerSpecs }),
+      "GET /api/v1/graphs/5/": json(200, makeGraph({ id: 5 })),
+      "GET /api/v1/graphs/5/versions/": json(200, page([version(42, 3), version(41, 2)])),
+      "GET /api/v1/graphs/5/versions/41/": json(200, { ...version(41, 2), document: trained, validation: null }),
+      "POST /api/v1/graphs/validate/": json(200, report()),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+    });
+    renderApp("/projects/1/graphs/5?version=41", { user: ada });
+
+    expect(await screen.findByTestId("node-conv_b")).toBeInTheDocument();
+    expect(api.sent("GET", "/api/v1/graphs/5/versions/41/")).toHaveLength(1);
+    expect(api.sent("GET", "/api/v1/graphs/5/versions/42/")).toHaveLength(0);
   });
 });

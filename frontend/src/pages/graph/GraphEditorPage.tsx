@@ -28,7 +28,8 @@ const GENERATED = /^(from template|imported torchvision) /;
 /**
  * Loads a graph into the editor: the layer registry, the graph, its newest version, and any
  * unsaved draft left in this browser (which wins over the saved version, with a way to discard it).
- * With `?run=<id>`, the version that run trained instead, decorated with the run's figures.
+ * With `?run=<id>`, the version that run trained instead, decorated with the run's figures; with
+ * `?version=<id>`, that saved version (a pruned model's, say).
  */
 export function GraphEditorPage() {
   const { projectId = "", graphId = "" } = useParams();
@@ -36,6 +37,8 @@ export function GraphEditorPage() {
   const id = Number(graphId);
   const runParam = search.get("run");
   const runId = runParam !== null && /^\d+$/.test(runParam) ? Number(runParam) : null;
+  const versionParam = search.get("version");
+  const versionId = versionParam !== null && /^\d+$/.test(versionParam) ? Number(versionParam) : null;
   const [state, setState] = useState<LoadState>({ status: "loading" });
 
   useEffect(() => {
@@ -51,10 +54,14 @@ export function GraphEditorPage() {
       const layers = useLayers.getState();
       if (layers.status === "error") throw new ApiError(0, layers.error ?? "Could not load the layers.");
       const page = await listVersions(id, signal);
-      if (runId !== null) {
-        const run = await getRun(runId, signal);
-        if (run.graph !== undefined && run.graph !== id) throw new ApiError(404, `Run ${runId} trained another graph.`);
-        const trained = await getVersion(id, run.graph_version, signal);
+      if (runId !== null || versionId !== null) {
+        let wanted = versionId;
+        if (runId !== null) {
+          const run = await getRun(runId, signal);
+          if (run.graph !== undefined && run.graph !== id) throw new ApiError(404, `Run ${runId} trained another graph.`);
+          wanted = run.graph_version;
+        }
+        const trained = await getVersion(id, wanted!, signal);
         if (signal.aborted) return;
         useVersions.setState({ graph, versions: page.results, status: "ready", baseVersionId: trained.id });
         useGraph.getState().load(id, trained.document);
@@ -81,7 +88,7 @@ export function GraphEditorPage() {
       setState({ status: "error", error: error instanceof ApiError ? error : new ApiError(0, "Could not open the graph.") });
     });
     return () => controller.abort();
-  }, [id, runId]);
+  }, [id, runId, versionId]);
 
   if (state.status === "error") {
     return (

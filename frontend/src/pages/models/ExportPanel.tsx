@@ -1,10 +1,11 @@
 import { useState } from "react";
 
-import { type ExportFormat, type ModelVariant, exportModel, listExports } from "../../api/deploy";
+import { type ExportFormat, type ModelExport, type ModelVariant, exportModel, listExports } from "../../api/deploy";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { usePolling } from "../../hooks/usePolling";
 import { useResource } from "../../hooks/useResource";
 import { describe } from "./ModelPage";
+import { ModelCardView } from "./ModelCardView";
 
 const FORMATS: { format: ExportFormat; label: string }[] = [
   { format: "onnx", label: "ONNX" },
@@ -13,7 +14,7 @@ const FORMATS: { format: ExportFormat; label: string }[] = [
   { format: "pytorch_source", label: "PyTorch source" },
 ];
 
-/** Export in each format; every file is checked against the model (parity) before it is offered. */
+/** Export in each format; every file is checked against the model (parity) before it is offered, and carries the model card. */
 export function ExportPanel({ model }: { model: ModelVariant }) {
   const exports = useResource(`exports${model.id}`, (signal) => listExports(model.id, signal));
   const [error, setError] = useState<string | null>(null);
@@ -47,6 +48,7 @@ export function ExportPanel({ model }: { model: ModelVariant }) {
             <th scope="col">Status</th>
             <th scope="col">Parity check</th>
             <th scope="col">File</th>
+            <th scope="col">Model card</th>
           </tr>
         </thead>
         <tbody>
@@ -54,18 +56,27 @@ export function ExportPanel({ model }: { model: ModelVariant }) {
             <tr key={e.id}>
               <td>{e.format}</td>
               <td className={`status status--${e.status}`}>{e.status}</td>
-              <td>
-                {e.verification
-                  ? `${e.verification.passed ? "passed" : "FAILED"}: max |Δ| ${e.verification.max_abs_diff?.toExponential(2)} ≤ ${e.verification.tolerance} on ${e.verification.samples} samples`
-                  : e.status === "failed"
-                    ? describe(e.error)
-                    : "—"}
-              </td>
+              <td>{e.verification ? parityText(e.verification) : e.status === "failed" ? describe(e.error) : "—"}</td>
               <td>{e.download ? <a href={e.download}>Download</a> : "—"}</td>
+              <td>
+                {model.card ? (
+                  <details className="export-card">
+                    <summary>Model card ({e.format})</summary>
+                    <ModelCardView card={model.card} />
+                  </details>
+                ) : (
+                  "—"
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
     </section>
   );
+}
+
+function parityText(v: NonNullable<ModelExport["verification"]>): string {
+  const source = v.samples_source ? ` (${v.samples_source})` : "";
+  return `${v.passed ? "passed" : "FAILED"}: max |Δ| ${v.max_abs_diff?.toExponential(2)} ≤ ${v.tolerance} on ${v.samples} samples${source}`;
 }

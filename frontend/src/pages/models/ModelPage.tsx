@@ -8,6 +8,8 @@ import { useResource } from "../../hooks/useResource";
 import { CompressPanel, ReportTable } from "./CompressPanel";
 import { DeployPanel } from "./DeployPanel";
 import { ExportPanel } from "./ExportPanel";
+import { ModelCardView } from "./ModelCardView";
+import { PrunedGraphLink } from "./PrunedGraphLink";
 
 /** One model: its card, compression, exports, deployment and Try it. */
 export function ModelPage() {
@@ -30,7 +32,6 @@ export function ModelPage() {
 
 function ModelDetail({ model, projectId }: { model: ModelVariant; projectId: string }) {
   const card = model.card;
-  const input = card?.inputs[0];
   return (
     <>
       <p>
@@ -46,19 +47,11 @@ function ModelDetail({ model, projectId }: { model: ModelVariant; projectId: str
       {card && (
         <section className="card" aria-labelledby="card-heading">
           <h2 id="card-heading">Model card</h2>
-          <dl className="facts">
-            <dt>Task</dt>
-            <dd>{card.task}</dd>
-            <dt>Classes</dt>
-            <dd>{card.classes.join(", ") || "—"}</dd>
-            <dt>Input</dt>
-            <dd>{input ? `${input.name}: ${input.datatype} [${input.shape.join(", ")}]` : "—"}</dd>
-            <dt>Metrics</dt>
-            <dd>{metricText(card.metrics) || "—"}</dd>
-          </dl>
+          <ModelCardView card={card} />
         </section>
       )}
       {model.report?.before && <ReportTable report={model.report} />}
+      {model.kind === "pruned" && model.status === "succeeded" && <PrunedGraphLink model={model} projectId={projectId} />}
       {model.status === "succeeded" && (
         <>
           <DeployPanel model={model} />
@@ -68,18 +61,6 @@ function ModelDetail({ model, projectId }: { model: ModelVariant; projectId: str
       )}
     </>
   );
-}
-
-/** Numeric metrics, one level of nesting deep (`val accuracy 0.938 · test accuracy 0.921`). */
-export function metricText(metrics: Record<string, unknown>, prefix = ""): string {
-  return Object.entries(metrics)
-    .flatMap(([key, value]) => {
-      if (typeof value === "number") return [`${prefix}${key.replaceAll("_", " ")} ${Number(value.toPrecision(3))}`];
-      if (value && typeof value === "object" && !Array.isArray(value) && prefix === "") return [metricText(value as Record<string, unknown>, `${key} `)];
-      return [];
-    })
-    .filter(Boolean)
-    .join(" · ");
 }
 
 export function describe(error: unknown): string {
