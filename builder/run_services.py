@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from pipelines.events import publish
-from pipelines.training.config import ConfigError, RunConfig, parse_config
+from pipelines.training.config import ConfigError, InitWeights, RunConfig, parse_config
 
 from .dataset_models import DatasetVersion
 from .models import GraphVersion, Role
@@ -54,22 +54,21 @@ def can_view(user: Any, run_id: int) -> bool:
 
 
 # ---- validation --------------------------------------------------------------------------------
-def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_config: Any) -> tuple[RunConfig, dict[str, Any]]:
+def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_config: Any, *,
+             document: dict[str, Any] | None = None) -> tuple[RunConfig, dict[str, Any]]:
     """Check a run request before it is queued. Returns the parsed config and the plan (input
-    resize, classes, memory estimate); raises ``DomainError`` naming the first bad field."""
+    resize, classes, memory estimate); raises ``DomainError`` naming the first bad field.
+    ``document`` stands in for the version's graph (a fine-tuning run's replaced head)."""
     from builder.graph import validate
 
-    try:
-        config = parse_config(raw_config)
-    except ConfigError as exc:
-        raise DomainError(exc.field, exc.message) from exc
+    config = raw_config if isinstance(raw_config, RunConfig) else _parse(raw_config)
     if not graph_version.is_valid:
         raise DomainError("graph_version", "this graph version is a draft with errors; fix them and save first")
     if not dataset_version.is_usable:
         raise DomainError("dataset_version", f"this dataset version is {dataset_version.status}, not ready")
     if dataset_version.task and dataset_version.task != config.task:
         raise DomainError("config.task", f"the dataset is for {dataset_version.task}, not {config.task}")
-    report = validate(graph_version.document, batch_size=config.batch_size)
+    report = validate(document or graph_version.document, batch_size=config.batch_size)
     if not report.ok:
         raise DomainError("graph_version", "the graph does not validate at this batch size: "
                           + "; ".join(e.message for e in report.errors[:3]))
@@ -83,6 +82,104 @@ def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_c
     plan["memory"] = _check_memory(report, config)
     plan["layer_flops"] = {node_id: info.flops for node_id, info in report.nodes.items() if info.flops}
     return config, plan
+
+
+def _parse(raw_config: Any) -> RunConfig:
+    try:
+        return parse_config(raw_config)
+    except ConfigError as exc:
+        raise DomainError(exc.field, exc.message) from exc
+
+
+# ---- fine-tuning: starting weights, frozen nodes, a replaced head --------------------------------------
+def _prepare(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+             raw_config: Any) -> tuple[RunConfig, dict[str, Any], dict[str, Any] | None]:
+    """The checks of ``estimate_run``, plus the graph to save as a new version when fine-tuning
+    needs a new head for the dataset's classes (None when the version trains as it is)."""
+    project = graph_version.graph.project
+    require_role(user, project, Role.EDITOR)
+    if dataset_version.dataset.project_id != project.pk:
+        raise DomainError("dataset_version", "the dataset version belongs to another project")
+    config = _parse(raw_config)
+    document = None
+    if config.init_weights is not None:
+        config.init_weights = _resolve_init_weights(user, project, config.init_weights)
+        document, head = _new_head(graph_version.document, config, len(dataset_version.classes))
+        if head is not None:
+            config.init_weights.drop = sorted({*config.init_weights.drop, head})
+        _check_weights_fit(document or graph_version.document, config.init_weights)
+    from pipelines.training.finetune import unknown_nodes
+
+    for index, node_id in unknown_nodes(document or graph_version.document, config.freeze)[:1]:
+        raise DomainError(f"config.freeze[{index}]", f"the graph has no node {node_id!r}")
+    config, plan = plan_run(graph_version, dataset_version, config, document=document)
+    return config, plan, document
+
+
+def _resolve_init_weights(user: AbstractBaseUser, project: Any, wanted: InitWeights) -> InitWeights:
+    """Point ``wanted`` at the safetensors file of its market version or fork, with its SHA-256.
+    A path sent by the client is replaced: only the server names files."""
+    from . import market_services
+    from .market_models import MarketFork
+
+    if wanted.market_version is not None:
+        field = "config.init_weights.market_version"
+        version = market_services.visible_versions(user).filter(pk=wanted.market_version).first()
+        if version is None:
+            raise DomainError(field, f"no market version you can see has id {wanted.market_version}")
+        if not version.has_weights:
+            raise DomainError(field, f"market version {version.pk} is a template: it has no weights")
+        relative, digest = version.weights_path, version.weights_sha256
+    else:
+        field = "config.init_weights.fork"
+        forked = MarketFork.objects.filter(pk=wanted.fork, project=project).first()
+        if forked is None:
+            raise DomainError(field, f"no fork into this project has id {wanted.fork}")
+        if not forked.weights_path:
+            raise DomainError(field, f"fork {forked.pk} recorded no weights (it was forked from a template)")
+        relative, digest = forked.weights_path, forked.weights_sha256
+    path = market_services.weights_file(relative)
+    if not path.is_file():
+        raise DomainError(field, "the recorded weights file is missing")
+    return wanted.model_copy(update={"path": str(path), "sha256": digest})
+
+
+def _new_head(document: dict[str, Any], config: RunConfig,
+              classes: int) -> tuple[dict[str, Any] | None, str | None]:
+    """A classifier whose output does not match the dataset's classes gets its last linear layer
+    resized; returns the new document and that node's id, or ``(None, None)``."""
+    from builder.graph import validate
+    from pipelines.training.finetune import replace_head
+
+    if config.task != "classification":
+        return None, None
+    report = validate(document, batch_size=1)
+    if not report.ok or len(report.outputs) != 1:
+        return None, None  # plan_run says what is wrong
+    node_id, port = report.outputs[0].split(":")
+    if list(report.nodes[node_id].outputs[port])[1:] == [classes]:
+        return None, None
+    changed, head = replace_head(document, node_id, classes)
+    return (changed, head) if head is not None else (None, None)
+
+
+def _check_weights_fit(document: dict[str, Any], init: InitWeights) -> None:
+    """At least one tensor of the starting weights must fit the graph (same name and shape)."""
+    from safetensors import safe_open
+
+    from builder.graph import compile_graph
+
+    own = {k: tuple(v.shape) for k, v in compile_graph(document).state_dict().items()}
+    dropped = tuple(f"{node}." for node in init.drop)
+    try:
+        with safe_open(init.path, framework="pt") as found:
+            fitting = [k for k in found.keys()  # noqa: SIM118 (safe_open is not a mapping)
+                       if own.get(k) == tuple(found.get_slice(k).get_shape()) and not k.startswith(dropped)]
+    except Exception as exc:  # noqa: BLE001 (safetensors raises its own error types)
+        raise DomainError("config.init_weights", f"the starting weights cannot be read: {exc}") from exc
+    if not fitting:
+        raise DomainError("config.init_weights", "none of the starting weights fit this graph "
+                          "(no parameter has the same name and shape)")
 
 
 def _input_plan(report: Any, recipe: dict[str, Any]) -> list[int] | None:
@@ -144,18 +241,23 @@ def estimate_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_ve
                  raw_config: Any) -> tuple[RunConfig, dict[str, Any]]:
     """The checks and plan ``create_run`` would make (memory estimate against the registered
     devices included), without creating or queueing anything. Raises ``DomainError`` as it would."""
-    project = graph_version.graph.project
-    require_role(user, project, Role.EDITOR)
-    if dataset_version.dataset.project_id != project.pk:
-        raise DomainError("dataset_version", "the dataset version belongs to another project")
-    return plan_run(graph_version, dataset_version, raw_config)
+    config, plan, _document = _prepare(user, graph_version, dataset_version, raw_config)
+    return config, plan
 
 
 def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
                raw_config: Any, *, resumed_from: TrainingRun | None = None) -> TrainingRun:
+    """Check and queue a run. Fine-tuning onto another number of classes first saves the graph
+    with its head resized as a new version, and trains that version."""
+    from .services import create_graph_version
+
     project = graph_version.graph.project
-    config, plan = estimate_run(user, graph_version, dataset_version, raw_config)
+    config, plan, document = _prepare(user, graph_version, dataset_version, raw_config)
     with transaction.atomic():
+        if document is not None:
+            graph_version = create_graph_version(
+                user, graph_version.graph, document=document, parent=graph_version,
+                message=f"head resized to {len(dataset_version.classes)} classes for fine-tuning")
         run = TrainingRun.objects.create(project=project, graph_version=graph_version,
                                          dataset_version=dataset_version, config=config.model_dump(mode="json"),
                                          plan=plan, created_by=user, resumed_from=resumed_from)

@@ -66,6 +66,27 @@ class DistributedConfig(_Strict):
     overlap: bool = Field(True, description="All-reduce gradients during backward (DDP buckets); false syncs after.")
 
 
+FINETUNE_LR = 1e-4  # the default learning rate when starting from pretrained weights
+
+
+class InitWeights(_Strict):
+    """Where a fine-tuning run's starting weights come from: one market version or one fork.
+    ``path``, ``sha256`` and ``drop`` are filled in by the server when the run is created."""
+
+    market_version: int | None = Field(None, ge=1, description="Id of a market entry version with weights.")
+    fork: int | None = Field(None, ge=1, description="Id of a market fork (in this project) that recorded weights.")
+    path: str = Field("", description="Set by the server: the resolved safetensors file.")
+    sha256: str = Field("", description="Set by the server: the file's SHA-256, checked before loading.")
+    drop: list[str] = Field(default_factory=list, description="Set by the server: node ids whose weights are "
+                                                              "not loaded (a replaced head).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InitWeights:
+        if (self.market_version is None) == (self.fork is None):
+            raise ValueError("give exactly one of market_version or fork")
+        return self
+
+
 class RunConfig(_Strict):
     task: Task = "classification"
     loss: str = Field("", description="Loss; default: the task's first (cross_entropy or mse).")
@@ -81,6 +102,9 @@ class RunConfig(_Strict):
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)  # type: ignore[arg-type]
     max_attempts: int = Field(3, ge=1, le=20, description="Worker crashes tolerated before the run fails.")
     stats_every: int = Field(20, ge=1, le=100_000, description="Steps between progress and layer-statistics events.")
+    init_weights: InitWeights | None = Field(None, description="Fine-tune: start from these weights.")
+    freeze: list[str] = Field(default_factory=list, max_length=10_000,
+                              description="Node ids whose parameters are not trained.")
 
     @model_validator(mode="after")
     def _loss_fits_task(self) -> RunConfig:
@@ -89,6 +113,13 @@ class RunConfig(_Strict):
             self.loss = allowed[0]
         elif self.loss not in allowed:
             raise ValueError(f"loss {self.loss!r} does not fit task {self.task!r}; use one of {', '.join(allowed)}")
+        return self
+
+    @model_validator(mode="after")
+    def _finetune_lr(self) -> RunConfig:
+        # Pretrained weights are a good starting point that a large step would throw away.
+        if self.init_weights is not None and "lr" not in self.optimizer.model_fields_set:
+            self.optimizer.lr = FINETUNE_LR
         return self
 
 

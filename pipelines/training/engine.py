@@ -23,6 +23,7 @@ from torch import nn
 from . import checkpoint, metrics
 from .config import RunConfig
 from .devices import synchronize
+from .finetune import WeightsError, WeightsSource, freeze_nodes, load_initial_weights
 from .optim import build_loss, build_optimizer, build_schedule
 from .precision import PrecisionPolicy, count_saved_bytes
 
@@ -133,19 +134,25 @@ def first_nonfinite_layer(model: nn.Module, inputs: tuple[torch.Tensor, ...]) ->
 def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.device,
         checkpoint_dir: Path | None = None, layer_flops: dict[str, int] | None = None,
         emit: Emit | None = None, should_cancel: Callable[[], bool] | None = None,
-        resume_from: Path | None = None, ddp: dict[str, Any] | None = None) -> FitResult:
+        resume_from: Path | None = None, ddp: dict[str, Any] | None = None,
+        init_weights: WeightsSource | None = None, freeze: list[str] | None = None) -> FitResult:
     """Train ``model`` (inputs: one tensor) for ``config.epochs``; see ``FitResult``.
 
     ``emit`` receives JSON events (``run.progress``, ``run.epoch``, ``run.nonfinite``, ``run.log``);
     ``should_cancel`` is polled between steps; ``resume_from`` is a checkpoint root (default:
     ``checkpoint_dir``) whose latest checkpoint is loaded first. ``ddp`` (``{"overlap": bool}``)
     wraps the model in DistributedDataParallel on an initialised process group.
+    ``init_weights`` (a safetensors path or a tensor dict; default: ``config.init_weights.path``)
+    is loaded non-strictly after the parameter reset: tensors whose name or shape do not fit are
+    left as initialised. ``freeze`` (default: ``config.freeze``) names nodes whose parameters are
+    not trained and not given to the optimizer.
     """
     emit = emit or (lambda _event: None)
     should_cancel = should_cancel or (lambda: False)
     rank = dist.get_rank() if ddp else 0
     seed_everything(config.seed)
     _reset_parameters(model)  # the same seed gives the same initial weights, in any process
+    _start_from(model, config, init_weights, config.freeze if freeze is None else freeze, emit)
     model.to(device)
     inner = model
     policy = PrecisionPolicy(config.precision, device, inner, layer_flops)
@@ -269,6 +276,31 @@ def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.d
         test_metrics = evaluate(model, data.test, data.classes, config.task, loss_fn, device, policy, transform)
     return FitResult(status, epoch + 1, history, best, test_metrics, policy.summary(), saved_bytes,
                      checkpoint_dir, stopped_early)
+
+
+def _start_from(model: nn.Module, config: RunConfig, source: WeightsSource | None, freeze: list[str],
+                emit: Emit) -> None:
+    settings = config.init_weights
+    if source is None and settings is not None and settings.path:
+        source = settings.path
+    try:
+        if source is not None:
+            found = load_initial_weights(model, source, sha256=settings.sha256 if settings and isinstance(
+                source, str | Path) else "", drop=settings.drop if settings else ())
+            if not found["loaded"]:
+                raise TrainingError("init_weights", "none of the starting weights fit this model")
+            emit({"type": "run.log", "level": "info",
+                  "message": f"started from pretrained weights: {len(found['loaded'])} tensors loaded, "
+                             f"{len(found['missing'])} initialised afresh"})
+    except WeightsError as exc:
+        raise TrainingError("init_weights", str(exc)) from exc
+    if freeze:
+        try:
+            frozen = freeze_nodes(model, freeze)
+        except WeightsError as exc:
+            raise TrainingError("freeze", str(exc)) from exc
+        emit({"type": "run.log", "level": "info",
+              "message": f"frozen: {', '.join(freeze)} ({len(frozen)} parameter tensors)"})
 
 
 def _reset_parameters(model: nn.Module) -> None:
