@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,10 +159,21 @@ def main() -> None:
         lenet = get_template("lenet5")
 
         engine(lenet, cache, 1, 64)  # warm-up
-        baseline = hand_written(lenet, cache, epochs, 64)
-        ours, _ = engine(lenet, cache, epochs, 64)
-        print(f"engine throughput vs hand-written loop: {ours / baseline:.3f} "
-              f"({ours:.0f} vs {baseline:.0f} samples/s; goal >= 0.97)")
+        # Back-to-back single runs of the same code differ by up to 30% on a shared 2-core CPU,
+        # so pairs are interleaved (order alternating) and the median of their ratios is reported.
+        pairs = []
+        for i in range(5):
+            if i % 2:
+                ours, _ = engine(lenet, cache, epochs, 64)
+                baseline = hand_written(lenet, cache, epochs, 64)
+            else:
+                baseline = hand_written(lenet, cache, epochs, 64)
+                ours, _ = engine(lenet, cache, epochs, 64)
+            pairs.append((ours, baseline))
+        ratios = sorted(o / b for o, b in pairs)
+        ours, baseline = statistics.median(o for o, _ in pairs), statistics.median(b for _, b in pairs)
+        print(f"engine throughput vs hand-written loop: {ratios[len(ratios) // 2]:.3f} median of 5 paired runs "
+              f"(range {ratios[0]:.3f}-{ratios[-1]:.3f}; {ours:.0f} vs {baseline:.0f} samples/s; goal >= 0.97)")
 
         saved = saved_bytes(lenet, 64)
         for mode in ("fp16", "bf16", "dynamic"):
