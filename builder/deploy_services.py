@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 from pathlib import Path
@@ -36,8 +35,7 @@ EXPORT_FORMATS = ("onnx", "torchscript", "bundle", "pytorch_source")
 
 def models_dir() -> Path:
     """Where variant, export and serving folders live; web and workers must share it."""
-    configured = getattr(settings, "DEPLOY_DIR", None) or os.environ.get("VMB_MODELS_DIR")
-    return Path(configured) if configured else Path(settings.MEDIA_ROOT) / "models"
+    return Path(settings.DEPLOY_DIR)
 
 
 def variant_folder(variant: ModelVariant) -> Path:

@@ -3,7 +3,6 @@ search, stars, forks into projects, bundle export and import, and the seeded tem
 and the ``seed_market`` command call these; the bundle format is ``pipelines/market/bundle.py``."""
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,7 @@ ENTRY_FIELDS = ("title", "description", "task", "modality", "licence", "visibili
 
 def market_dir() -> Path:
     """Where published weights live; web and workers must share it."""
-    configured = getattr(settings, "MARKET_DIR", None) or os.environ.get("VMB_MARKET_DIR")
-    return Path(configured) if configured else Path(settings.MEDIA_ROOT) / "market"
+    return Path(settings.MARKET_DIR)
 
 
 def weights_file(relative: str) -> Path:

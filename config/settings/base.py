@@ -229,3 +229,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "JobStatusEnum": "builder.deploy_models.JobStatus",
     "DeploymentStatusEnum": "builder.deploy_models.DeploymentStatus",
 }
+
+# ---- Models, deployments and the market: folders web and workers must share (a volume) -------
+DEPLOY_DIR = Path(env_str("VMB_MODELS_DIR", str(MEDIA_ROOT / "models")))
+MARKET_DIR = Path(env_str("VMB_MARKET_DIR", str(MEDIA_ROOT / "market")))
