@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .report import BadFile, IngestError
+from .report import BadFile, IngestError, Report
 
 
 @dataclass
@@ -56,3 +56,15 @@ def class_from_folder(parts: tuple[str, ...]) -> str:
     if len(parts) < 2:
         raise BadFile("no_class_folder", "not inside a class folder (and no labels CSV)")
     return parts[0]
+
+
+def entries_from_class_folders(files: Sequence[str], report: Report) -> list[tuple[str, str, str]]:
+    """(relative path, label, group) for files labelled by their top folder; a file outside any
+    class folder is reported and skipped."""
+    entries = []
+    for rel, parts in zip(files, strip_common_root(files), strict=True):
+        try:
+            entries.append((rel, class_from_folder(parts), rel))
+        except BadFile as exc:
+            report.skip(rel, exc.code, exc.reason)
+    return entries

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .cache import CacheWriter
-from .collected import Collected, class_from_folder, find_labels_csv, strip_common_root
+from .collected import Collected, entries_from_class_folders, find_labels_csv
 from .csvfile import column, read_csv
 from .limits import Limits
 from .options import ImageOptions
@@ -118,13 +118,7 @@ def _labelled_files(root: Path, files: list[str], options: ImageOptions,
     for other in sorted(set(files) - set(images) - {labels_csv}):
         report.skip(other, "unsupported_type", "not an image (PNG, JPEG, BMP or TIFF)")
     if labels_csv is None:
-        entries = []
-        for rel, parts in zip(images, strip_common_root(images), strict=True):
-            try:
-                entries.append((rel, class_from_folder(parts), rel))
-            except BadFile as exc:
-                report.skip(rel, exc.code, exc.reason)
-        return entries
+        return entries_from_class_folders(images, report)
     return _from_labels_csv(root, labels_csv, set(images), report)
 
 

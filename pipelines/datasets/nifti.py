@@ -10,7 +10,7 @@ import nibabel
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
 
-from .collected import class_from_folder, find_labels_csv, strip_common_root
+from .collected import entries_from_class_folders, find_labels_csv
 from .csvfile import column, read_csv
 from .limits import Limits
 from .options import NiftiOptions
@@ -85,13 +85,7 @@ def ingest_nifti(root: Path, files: list[str], options: NiftiOptions, limits: Li
 def _entries(root: Path, labels_csv: str | None, found: list[str], limits: Limits,
              report: Report) -> list[tuple[str, str, str]]:
     if labels_csv is None:
-        entries = []
-        for rel, parts in zip(found, strip_common_root(found), strict=True):
-            try:
-                entries.append((rel, class_from_folder(parts), rel))
-            except BadFile as exc:
-                report.skip(rel, exc.code, exc.reason)
-        return entries
+        return entries_from_class_folders(found, report)
     header, rows = read_csv(root / labels_csv, limits, name=labels_csv)
     file_col = column(header, ("file", "filename", "path", "volume"), labels_csv)
     label_col = column(header, "label", labels_csv)

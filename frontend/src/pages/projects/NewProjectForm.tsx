@@ -1,59 +1,12 @@
-import { type FormEvent, useState } from "react";
-
 import { type Project, createProject } from "../../api/projects";
-import { ErrorAlert } from "../../components/ErrorAlert";
-import { TextAreaField, TextField } from "../../components/FormField";
-import { useFormSubmit } from "../../hooks/useFormSubmit";
-
-const FIELDS = ["name", "description"] as const;
+import { NamedItemForm } from "../../components/NamedItemForm";
 
 interface NewProjectFormProps {
   onCreated: (project: Project) => void;
 }
 
 export function NewProjectForm({ onCreated }: NewProjectFormProps) {
-  const { submitting, errors, submit } = useFormSubmit(FIELDS);
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
-
-  const handleSubmit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    let created: Project | undefined;
-    const ok = await submit(async () => {
-      created = await createProject({ name: name.trim(), description: description.trim() });
-    });
-    if (ok && created) {
-      setName("");
-      setDescription("");
-      onCreated(created);
-    }
-  };
-
   return (
-    <section className="card" aria-labelledby="new-project-heading">
-      <h2 id="new-project-heading">New project</h2>
-      <ErrorAlert message={errors.general} />
-      <form className="form" onSubmit={(event) => void handleSubmit(event)} noValidate aria-busy={submitting}>
-        <TextField
-          label="Name"
-          name="name"
-          required
-          maxLength={200}
-          value={name}
-          onChange={(event) => setName(event.target.value)}
-          errors={errors.fields.name}
-        />
-        <TextAreaField
-          label="Description"
-          name="description"
-          value={description}
-          onChange={(event) => setDescription(event.target.value)}
-          errors={errors.fields.description}
-        />
-        <button type="submit" className="button button--primary" disabled={submitting}>
-          Create project
-        </button>
-      </form>
-    </section>
+    <NamedItemForm title="New project" submitLabel="Create project" create={createProject} onCreated={onCreated} />
   );
 }
