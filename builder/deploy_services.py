@@ -134,6 +134,23 @@ def request_prune(user: AbstractBaseUser, variant: ModelVariant, raw_config: dic
                           f"{variant.name} pruned ({config.method})")
 
 
+def start_finetune(variant: ModelVariant) -> Any:
+    """The fine-tuning epochs a pruned ``variant`` asked for, as a training run of its graph version
+    on the data of the run it came from, starting from its weights at a tenth of that run's
+    learning rate. Returns the run, or ``None`` when none was asked for."""
+    from .run_services import create_run
+
+    epochs = int(variant.config.get("finetune_epochs") or 0)
+    if epochs <= 0 or variant.graph_version is None or variant.created_by is None:
+        return None
+    source = variant.artifact.run
+    config = {key: value for key, value in source.config.items() if key not in ("init_weights", "freeze")}
+    optimizer = dict(config.get("optimizer") or {})
+    optimizer["lr"] = float(optimizer.get("lr") or 1e-3) / 10
+    config |= {"epochs": epochs, "optimizer": optimizer, "init_weights": {"model": variant.pk}}
+    return create_run(variant.created_by, variant.graph_version, source.dataset_version, config)
+
+
 def request_quantize(user: AbstractBaseUser, variant: ModelVariant, mode: str, calibration_samples: int) -> ModelVariant:
     """Queue an int8 post-training quantization of ``variant``."""
     require_role(user, variant.project, Role.EDITOR)

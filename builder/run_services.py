@@ -130,6 +130,8 @@ def _resolve_init_weights(user: AbstractBaseUser, project: Any, wanted: InitWeig
         if not version.has_weights:
             raise DomainError(field, f"market version {version.pk} is a template: it has no weights")
         relative, digest = version.weights_path, version.weights_sha256
+    elif wanted.model is not None:
+        return wanted.model_copy(update=_model_weights(project, wanted.model))
     else:
         field = "config.init_weights.fork"
         forked = MarketFork.objects.filter(pk=wanted.fork, project=project).first()
@@ -142,6 +144,28 @@ def _resolve_init_weights(user: AbstractBaseUser, project: Any, wanted: InitWeig
     if not path.is_file():
         raise DomainError(field, "the recorded weights file is missing")
     return wanted.model_copy(update={"path": str(path), "sha256": digest})
+
+
+def _model_weights(project: Any, model_id: int) -> dict[str, str]:
+    """The safetensors file of a ready model of ``project`` (trained or pruned), with its SHA-256."""
+    import hashlib
+
+    from pipelines.export.package import WEIGHTS_FILE
+
+    from .deploy_models import JobStatus, ModelKind, ModelVariant
+    from .deploy_services import models_dir
+
+    field = "config.init_weights.model"
+    variant = ModelVariant.objects.filter(pk=model_id, project=project).first()
+    if variant is None:
+        raise DomainError(field, f"this project has no model with id {model_id}")
+    if variant.status != JobStatus.SUCCEEDED or variant.kind == ModelKind.QUANTIZED:
+        raise DomainError(field, f"model {model_id} is {variant.status}, {variant.kind}: only a ready trained or "
+                          "pruned model can start a run")
+    path = models_dir() / variant.folder / WEIGHTS_FILE
+    if not variant.folder or not path.is_file():
+        raise DomainError(field, f"the weights file of model {model_id} is missing")
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def _new_head(document: dict[str, Any], config: RunConfig,

@@ -21,7 +21,7 @@ from builder.deploy_models import (
     ModelKind,
     ModelVariant,
 )
-from builder.services import create_graph_version
+from builder.services import DomainError, create_graph_version
 
 from .events import project_group, publish
 
@@ -80,9 +80,25 @@ def compress_variant(variant_id: int) -> str:
                                       "error": _error(exc)})
         return JobStatus.FAILED
     deploy_services.finish_job(variant, JobStatus.SUCCEEDED, **fields)
+    if variant.kind == ModelKind.PRUNED:
+        fields["report"] |= _finetune(variant)
+        ModelVariant.objects.filter(pk=variant.pk).update(report=fields["report"])
     _publish(variant.project_id, {"type": "model.status", "model": variant.pk, "status": JobStatus.SUCCEEDED,
                                   "report": fields.get("report", {})})
     return JobStatus.SUCCEEDED
+
+
+def _finetune(variant: ModelVariant) -> dict[str, Any]:
+    """Start the fine-tuning run the pruning asked for; what became of it goes into the report."""
+    variant.refresh_from_db()
+    try:
+        run = deploy_services.start_finetune(variant)
+    except DomainError as exc:  # e.g. the original dataset version was deleted meanwhile
+        return {"finetune_error": {"field": exc.field, "message": exc.message}}
+    except Exception as exc:  # noqa: BLE001  (the pruned model stands; say why no run started)
+        log.exception("the fine-tuning run of variant %s could not start", variant.pk)
+        return {"finetune_error": {"field": "config.finetune_epochs", "message": f"could not start: {exc}"}}
+    return {"finetune_run": run.pk} if run is not None else {}
 
 
 def _parent_package(variant: ModelVariant) -> Any:

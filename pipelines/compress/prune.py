@@ -48,6 +48,8 @@ class PruneConfig(BaseModel):
     max_ratio: float = Field(0.95, gt=0.0, lt=1.0, description="Most a layer may lose when aiming at a target.")
     steps: int = Field(40, ge=1, le=200, description="Increments when aiming at a target.")
     round_to: int | None = Field(None, ge=1, le=64, description="Keep channel counts multiples of this.")
+    finetune_epochs: int = Field(0, ge=0, le=1000, description="Epochs of fine-tuning after pruning, started as a "
+                                 "training run of the pruned graph version on the original run's data.")
 
     @model_validator(mode="after")
     def _one_target(self) -> PruneConfig:

@@ -70,11 +70,13 @@ FINETUNE_LR = 1e-4  # the default learning rate when starting from pretrained we
 
 
 class InitWeights(_Strict):
-    """Where a fine-tuning run's starting weights come from: one market version or one fork.
-    ``path``, ``sha256`` and ``drop`` are filled in by the server when the run is created."""
+    """Where a fine-tuning run's starting weights come from: one market version, one fork, or one
+    model of this project (a pruned model, say). ``path``, ``sha256`` and ``drop`` are filled in by
+    the server when the run is created."""
 
     market_version: int | None = Field(None, ge=1, description="Id of a market entry version with weights.")
     fork: int | None = Field(None, ge=1, description="Id of a market fork (in this project) that recorded weights.")
+    model: int | None = Field(None, ge=1, description="Id of a model of this project (e.g. a pruned one).")
     path: str = Field("", description="Set by the server: the resolved safetensors file.")
     sha256: str = Field("", description="Set by the server: the file's SHA-256, checked before loading.")
     drop: list[str] = Field(default_factory=list, description="Set by the server: node ids whose weights are "
@@ -82,8 +84,8 @@ class InitWeights(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> InitWeights:
-        if (self.market_version is None) == (self.fork is None):
-            raise ValueError("give exactly one of market_version or fork")
+        if sum(source is not None for source in (self.market_version, self.fork, self.model)) != 1:
+            raise ValueError("give exactly one of market_version, fork or model")
         return self
 
 

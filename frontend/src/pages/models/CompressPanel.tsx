@@ -6,7 +6,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 
-const PRUNE_FIELDS = ["config.method", "config.scope", "config.ratio", "config"] as const;
+const PRUNE_FIELDS = ["config.method", "config.scope", "config.ratio", "config.finetune_epochs", "config"] as const;
 const QUANT_FIELDS = ["mode"] as const;
 const opts = (values: readonly string[]) => values.map((value) => ({ value, label: value }));
 
@@ -16,6 +16,7 @@ export function CompressPanel({ model, projectId }: { model: ModelVariant; proje
   const [method, setMethod] = useState("l2");
   const [scope, setScope] = useState("uniform");
   const [ratio, setRatio] = useState("0.3");
+  const [finetuneEpochs, setFinetuneEpochs] = useState("2");
   const [mode, setMode] = useState("auto");
   const prune = useFormSubmit(PRUNE_FIELDS);
   const quantize = useFormSubmit(QUANT_FIELDS);
@@ -23,7 +24,7 @@ export function CompressPanel({ model, projectId }: { model: ModelVariant; proje
 
   const onPrune = (event: FormEvent) => {
     event.preventDefault();
-    void prune.submit(async () => open(await pruneModel(model.id, { method, scope, ratio: Number(ratio) })));
+    void prune.submit(async () => open(await pruneModel(model.id, { method, scope, ratio: Number(ratio), finetune_epochs: Number(finetuneEpochs) })));
   };
   const onQuantize = (event: FormEvent) => {
     event.preventDefault();
@@ -40,6 +41,7 @@ export function CompressPanel({ model, projectId }: { model: ModelVariant; proje
             <SelectField label="Method" value={method} onChange={(e) => setMethod(e.target.value)} options={opts(["l1", "l2", "bn_scale", "taylor"])} errors={prune.errors.fields["config.method"]} />
             <SelectField label="Scope" value={scope} onChange={(e) => setScope(e.target.value)} options={opts(["uniform", "global"])} errors={prune.errors.fields["config.scope"]} />
             <TextField label="Share of channels to remove" inputMode="decimal" value={ratio} onChange={(e) => setRatio(e.target.value)} errors={prune.errors.fields["config.ratio"]} />
+            <TextField label="Fine-tune epochs" inputMode="numeric" value={finetuneEpochs} onChange={(e) => setFinetuneEpochs(e.target.value)} errors={prune.errors.fields["config.finetune_epochs"]} hint="Run as a training run of the pruned graph, starting from its weights; 0 skips it." />
             <button type="submit" className="button" disabled={prune.submitting}>
               {prune.submitting ? "Pruning…" : "Prune"}
             </button>

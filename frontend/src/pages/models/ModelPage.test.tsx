@@ -1,4 +1,5 @@
 import { screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
 import type { ModelCard, ModelExport, ModelVariant } from "../../api/deploy";
@@ -60,5 +61,32 @@ describe("ModelPage", () => {
 
     const link = await screen.findByRole("link", { name: "Open the pruned graph on the canvas" });
     expect(link).toHaveAttribute("href", "/projects/1/graphs/10?version=42");
+  });
+
+  it("links a pruned model to the fine-tuning run its pruning started", async () => {
+    mockApi({ ...routes(), "GET /api/v1/models/7/": json(200, { ...pruned, report: { finetune_run: 12 } }) });
+    renderApp("/projects/1/models/7", { user: ada });
+
+    const link = await screen.findByRole("link", { name: "Follow the fine-tuning run" });
+    expect(link).toHaveAttribute("href", "/projects/1/runs/12");
+  });
+
+  it("sends the fine-tune epochs with the prune settings and shows a rejected value at its field", async () => {
+    const api = mockApi({
+      ...routes(),
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "POST /api/v1/models/7/prune/": json(400, { "config.finetune_epochs": ["Input should be less than or equal to 1000"] }),
+    });
+    renderApp("/projects/1/models/7", { user: ada });
+
+    const form = await screen.findByRole("form", { name: "Prune" });
+    const epochs = within(form).getByLabelText("Fine-tune epochs");
+    await userEvent.clear(epochs);
+    await userEvent.type(epochs, "5000");
+    await userEvent.click(within(form).getByRole("button", { name: "Prune" }));
+
+    expect(await within(form).findByText("Input should be less than or equal to 1000")).toBeInTheDocument();
+    const sent = api.requests.find((r) => r.method === "POST" && r.path === "/api/v1/models/7/prune/");
+    expect(sent?.body).toEqual({ config: { method: "l2", scope: "uniform", ratio: 0.3, finetune_epochs: 5000 } });
   });
 });
