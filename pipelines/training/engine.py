@@ -76,11 +76,13 @@ def monitored_metric(config: RunConfig) -> str:
 
 
 class _Stats:
-    """Per-layer activation and gradient statistics, collected on reporting steps only."""
+    """Per-layer activation and gradient statistics, collected on reporting steps only. The
+    figures stay on the device until one ``tolist`` per report: a ``.item()`` per layer would
+    stall an accelerator once per layer."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.activations: dict[str, dict[str, float]] = {}
+        self.activations: dict[str, torch.Tensor] = {}
         self.handles: list[Any] = []
 
     def attach(self) -> None:
@@ -91,8 +93,8 @@ class _Stats:
         def hook(_module: nn.Module, _args: Any, out: Any) -> None:
             if isinstance(out, torch.Tensor) and out.is_floating_point():
                 o = out.detach().float()
-                self.activations[name] = {"mean": o.mean().item(), "std": o.std().item() if o.numel() > 1 else 0.0,
-                                          "absmax": o.abs().max().item()}
+                std = o.std() if o.numel() > 1 else torch.zeros((), device=o.device)
+                self.activations[name] = torch.stack((o.mean(), std, o.abs().max()))
         return hook
 
     def detach(self) -> dict[str, dict[str, float]]:
@@ -100,15 +102,19 @@ class _Stats:
             handle.remove()
         self.handles.clear()
         found, self.activations = self.activations, {}
-        return found
+        if not found:
+            return {}
+        rows = torch.stack(list(found.values())).tolist()
+        return {name: {"mean": row[0], "std": row[1], "absmax": row[2]} for name, row in zip(found, rows)}
 
     def gradients(self) -> dict[str, float]:
-        norms: dict[str, float] = {}
+        names, norms = [], []
         for name, module in self.model.named_children():
             grads = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
             if grads:
-                norms[name] = torch.stack(grads).norm().item()
-        return norms
+                names.append(name)
+                norms.append(torch.linalg.vector_norm(torch.stack(grads)))
+        return dict(zip(names, torch.stack(norms).tolist())) if norms else {}
 
 
 def first_nonfinite_layer(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str | None:
@@ -186,6 +192,7 @@ def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.d
               "message": f"resumed from {source.name} (epoch {start_epoch} of {config.epochs})"})
 
     stats = _Stats(inner)
+    measured_for: set[str] | None = None  # the fp32 layers when saved_bytes was last measured
     nonfinite_streak = 0
     transform = data.transform
     overlap = bool(ddp and ddp.get("overlap", True))
@@ -210,12 +217,15 @@ def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.d
             reporting = step % config.stats_every == 0
             if reporting:
                 stats.attach()
-            measure = count_saved_bytes(inner) if batch_index == 0 else nullcontext({"bytes": 0})
+            # Saved bytes change only with the precision decisions: measured on the first step, then
+            # at an epoch's start when a layer moved (saved-tensor hooks slow the step they watch).
+            remeasure = batch_index == 0 and measured_for != policy.fp32_layers
+            measure = count_saved_bytes(inner) if remeasure else nullcontext({"bytes": 0})
             with measure as saved, policy.autocast():
                 out = model(x)
                 loss = loss_fn(out, y)
-            if batch_index == 0:
-                saved_bytes = int(saved["bytes"])
+            if remeasure:
+                saved_bytes, measured_for = int(saved["bytes"]), set(policy.fp32_layers)
             activations = stats.detach() if reporting else None
             optimizer.zero_grad(set_to_none=True)
             # Checked on reporting steps only: .item() every step would stall an accelerator.
@@ -326,7 +336,7 @@ def _improved(value: Any, best: Any, higher: bool, min_delta: float) -> bool:
 
 
 def _without_matrix(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != "confusion_matrix"}
+    return metrics.scalars(values)  # no confusion matrix or ROC curve in the history and "best"
 
 
 def _save(root: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any, policy: PrecisionPolicy,

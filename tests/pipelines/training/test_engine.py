@@ -109,3 +109,25 @@ def test_cancel_stops_and_keeps_the_last_checkpoint(lenet: dict, digits_cache: P
                  should_cancel=cancel_in_second_epoch)
     assert result.status == "cancelled" and result.test_metrics == {}
     assert checkpoint.latest(tmp_path) == tmp_path / "epoch-0000"
+
+
+def test_layer_statistics_match_the_model_and_saved_bytes_carry_over(lenet: dict, digits_cache: Path,
+                                                                     lenet_flops: dict) -> None:
+    """Every report has consistent per-layer activation figures and finite gradient norms, and the
+    bytes saved for backward, measured once in fp32, are every epoch's figure and exactly what a
+    forward pass plus the loss saves at that batch size."""
+    result, events = _fit(lenet, digits_cache, lenet_flops, None, epochs=2, optimizer={"lr": 5e-3})
+    reports = [e for e in events if e["type"] == "run.progress"]
+    assert reports
+    for report in reports:
+        assert set(report["activations"]) >= {"c1", "c3", "f5", "logits"}
+        for name, stat in report["activations"].items():
+            assert stat["std"] >= 0 and stat["absmax"] >= abs(stat["mean"]), (name, stat)
+        assert all(norm > 0 and norm == norm for norm in report["gradients"].values()), report["gradients"]
+    saved = [h["saved_bytes"] for h in result.history]
+    assert saved[0] > 0 and saved == [saved[0]] * len(saved)
+    model = compile_graph(lenet)
+    x = torch.randn(32, 1, 32, 32)
+    with count_saved_bytes(model) as counted:
+        torch.nn.functional.cross_entropy(model(x), torch.zeros(32, dtype=torch.long))
+    assert counted["bytes"] == saved[0]
