@@ -8,7 +8,8 @@ baseline measured in the same run:
 - int8 (static, calibrated): file size ratio and accuracy change;
 - export parity: the largest output difference of each format against PyTorch;
 - serving: p50 / p95 latency and throughput of the real endpoint, ``POST /v2/models/{name}/infer``
-  over HTTP on loopback (daphne started here as a subprocess against a throwaway SQLite database,
+  over HTTP on loopback (daphne, the embedded default's web process, then uvicorn with one worker
+  per core as docker-compose's serving service runs it, each started here as a subprocess against a throwaway SQLite database,
   API key checked on every request), at 1, 8 and 32 concurrent clients (one keep-alive connection
   each, a bounded number of requests each) against calling ONNX Runtime directly on the same model
   and input from the same number of threads (goal: at most 3 ms added p50 at batch 1, at least 0.8
@@ -117,28 +118,33 @@ def _stats(latencies: list[float]) -> tuple[float, float]:
 
 
 class LiveEndpoint:
-    """daphne on a free loopback port serving one deployment of the ONNX model in ``folder``, over
-    a throwaway SQLite database in ``tmp`` (migrated here). The database rows around the deployment
-    (user, project, run) are scaffolding; what is served is exactly ``folder``."""
+    """An ASGI server (``SERVERS``) on a free loopback port serving one deployment of the ONNX
+    model in ``folder``, over a throwaway SQLite database in ``tmp`` (migrated here). The database
+    rows around the deployment (user, project, run) are scaffolding; what is served is exactly
+    ``folder``. ``start`` runs a server, ``stop`` ends it; the deployment and its key stay."""
 
     def __init__(self, folder: Path, tmp: Path) -> None:
+        self.tmp = tmp
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
                     "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "MEDIA_ROOT": str(tmp / "media"),
                     "VMB_MODELS_DIR": str(tmp / "models"), "VMB_RUNS_DIR": str(tmp / "runs")}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env,
                        check=True, timeout=300)
         self.key = self._deployment(folder)
+
+    def start(self, server: str, workers: int = 1) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.log = open(tmp / "daphne.log", "wb")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                         "config.asgi:application"], cwd=ROOT, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+        logfile = self.tmp / f"{server}.log"
+        self.log = open(logfile, "wb")  # noqa: SIM115  (closed in stop)
+        extra = ["--workers", str(workers)] if workers > 1 else []
+        self.process = subprocess.Popen([*SERVERS[server], "--port", str(self.port), *extra], cwd=ROOT,
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError((tmp / "daphne.log").read_text()[-2000:])
+                raise RuntimeError(logfile.read_text()[-2000:])
             try:
                 status, _ = self.call("GET", "/v2/health/ready", None)
                 if status == 200:
@@ -146,7 +152,7 @@ class LiveEndpoint:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError("daphne did not answer /v2/health/ready within 90 s")
+        raise RuntimeError(f"{server} did not answer /v2/health/ready within 90 s")
 
     def _deployment(self, folder: Path) -> str:
         """Create the rows in a child process (Django's settings belong to the server's env) and
@@ -197,6 +203,14 @@ print(deploy_services._store_key(user, deployment, "bench"))
         self.log.close()
 
 
+# The web process of the embedded default, and docker-compose's serving service (same app).
+SERVERS = {
+    "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "config.asgi:application"],
+    "uvicorn": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
+}
+
+
 def _http_clients(endpoint: LiveEndpoint, body: bytes, n_clients: int, per_client: int) -> tuple[list[float], float]:
     """Like ``_clients``, each client on its own keep-alive connection; any non-200 stops the bench."""
     local = threading.local()
@@ -220,24 +234,29 @@ def bench_serving(folder: Path, requests: int, tmp: Path) -> None:
     request = {"inputs": [{"name": "image", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": x.ravel().tolist()}]}
     body = json.dumps(request).encode()
     endpoint = LiveEndpoint(folder, tmp)
-    try:
-        status, answer = endpoint.call("POST", "/v2/models/digits/infer", body)
-        expected = session.run(None, {"image": x})[0].ravel()
-        assert status == 200 and np.allclose(json.loads(answer)["outputs"][0]["data"], expected, atol=1e-4), answer
-        for clients in (1, 8, 32):
-            per = max(10, requests // clients)
-            _clients(lambda: session.run(None, {"image": x}), clients, 5)
-            _http_clients(endpoint, body, clients, 5)  # warm: connections, the model in the server
-            d_lat, d_tp = _clients(lambda: session.run(None, {"image": x}), clients, per)
-            h_lat, h_tp = _http_clients(endpoint, body, clients, per)
-            p_lat, p_tp = _clients(lambda: infer(model, "digits", "1", request), clients, per)
-            d, h, p = _stats(d_lat), _stats(h_lat), _stats(p_lat)
-            print(f"serving, {clients:>2} clients x {per} requests: HTTP endpoint p50 {h[0]:.3f} ms p95 {h[1]:.3f} ms, "
-                  f"{h_tp:.0f} req/s; direct ONNX Runtime p50 {d[0]:.3f} ms p95 {d[1]:.3f} ms, {d_tp:.0f} req/s; "
-                  f"added p50 {h[0] - d[0]:+.3f} ms (goal <= 3), throughput ratio {h_tp / d_tp:.2f} (goal >= 0.8); "
-                  f"in-process protocol path p50 {p[0]:.3f} ms, {p_tp:.0f} req/s")
-    finally:
-        endpoint.stop()
+    # daphne: the web process of the embedded default; uvicorn: docker-compose's serving service,
+    # one process per core (``--workers``), as a production deployment runs it.
+    for server, workers in (("daphne", 1), ("uvicorn", os.cpu_count() or 1)):
+        endpoint.start(server, workers)
+        try:
+            status, answer = endpoint.call("POST", "/v2/models/digits/infer", body)
+            expected = session.run(None, {"image": x})[0].ravel()
+            assert status == 200 and np.allclose(json.loads(answer)["outputs"][0]["data"], expected, atol=1e-4), answer
+            for clients in (1, 8, 32):
+                per = max(10, requests // clients)
+                _clients(lambda: session.run(None, {"image": x}), clients, 5)
+                _http_clients(endpoint, body, clients, 5)  # warm: connections, the model in each process
+                d_lat, d_tp = _clients(lambda: session.run(None, {"image": x}), clients, per)
+                h_lat, h_tp = _http_clients(endpoint, body, clients, per)
+                p_lat, p_tp = _clients(lambda: infer(model, "digits", "1", request), clients, per)
+                d, h, p = _stats(d_lat), _stats(h_lat), _stats(p_lat)
+                print(f"serving ({server} x{workers}), {clients:>2} clients x {per} requests: HTTP endpoint p50 "
+                      f"{h[0]:.3f} ms p95 {h[1]:.3f} ms, {h_tp:.0f} req/s; direct ONNX Runtime p50 {d[0]:.3f} ms "
+                      f"p95 {d[1]:.3f} ms, {d_tp:.0f} req/s; added p50 {h[0] - d[0]:+.3f} ms (goal <= 3), "
+                      f"throughput ratio {h_tp / d_tp:.2f} (goal >= 0.8); in-process protocol path p50 "
+                      f"{p[0]:.3f} ms, {p_tp:.0f} req/s")
+        finally:
+            endpoint.stop()
 
 
 def main() -> None:

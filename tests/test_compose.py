@@ -28,7 +28,9 @@ def test_serving_is_its_own_scalable_service() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     serving, web = services["serving"], services["web"]
     assert serving["image"] == web["image"] and serving["environment"] == web["environment"]
-    assert serving["command"][0] == "daphne" and serving["command"][-1] == "config.asgi:application"
+    command = " ".join(serving["command"])
+    assert command.startswith("sh -c exec uvicorn") and command.endswith("config.asgi:application")
+    assert "--workers $${SERVING_WORKERS:-2}" in command or "--workers ${SERVING_WORKERS:-2}" in command
     # Scalable: no fixed host port or container name that a second replica would collide on.
     assert "ports" not in serving and "container_name" not in serving and "8000" in serving["expose"]
     assert "/v2/health/ready" in " ".join(serving["healthcheck"]["test"])
