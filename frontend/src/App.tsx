@@ -8,6 +8,7 @@ import { AuthPage } from "./pages/auth/AuthPage";
 import { ProjectDetailPage } from "./pages/project/ProjectDetailPage";
 import { ProjectsPage } from "./pages/projects/ProjectsPage";
 import { DatasetsPage } from "./pages/datasets/DatasetsPage";
+import { MarketPage } from "./pages/market/MarketPage";
 import { ModelPage } from "./pages/models/ModelPage";
 import { ModelsPage } from "./pages/models/ModelsPage";
 import { RunPage } from "./pages/run/RunPage";
@@ -17,6 +18,10 @@ import { useSession } from "./stores/session";
 // The editor (React Flow, dagre) is most of the code: load it only when a graph is opened.
 const GraphEditorPage = lazy(() =>
   import("./pages/graph/GraphEditorPage").then((module) => ({ default: module.GraphEditorPage })),
+);
+// A market entry draws its graph with the editor's nodes: loaded the same way.
+const MarketEntryPage = lazy(() =>
+  import("./pages/market/MarketEntryPage").then((module) => ({ default: module.MarketEntryPage })),
 );
 
 /** The route table. Rendered inside a router: BrowserRouter in main.tsx, MemoryRouter in tests. */
@@ -43,6 +48,15 @@ export function App() {
           <Route path="/projects/:projectId/runs/:runId" element={<RunPage />} />
           <Route path="/projects/:projectId/models" element={<ModelsPage />} />
           <Route path="/projects/:projectId/models/:modelId" element={<ModelPage />} />
+          <Route path="/market" element={<MarketPage />} />
+          <Route
+            path="/market/:entryId"
+            element={
+              <Suspense fallback={<p className="page muted">Loading the entry…</p>}>
+                <MarketEntryPage />
+              </Suspense>
+            }
+          />
           <Route
             path="/projects/:projectId/graphs/:graphId"
             element={

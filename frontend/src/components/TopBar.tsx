@@ -1,4 +1,4 @@
-import { Link, useNavigate } from "react-router-dom";
+import { Link, NavLink, useNavigate } from "react-router-dom";
 
 import { useSession } from "../stores/session";
 import { HealthDot } from "./HealthDot";
@@ -32,6 +32,13 @@ export function TopBar() {
         Visual Model Builder
       </Link>
       <HealthDot />
+      {user && (
+        <nav className="top-bar__nav" aria-label="Main">
+          <NavLink className="button button--quiet" to="/market">
+            Market
+          </NavLink>
+        </nav>
+      )}
       {user && (
         <div className="top-bar__session">
           <span className="top-bar__user">

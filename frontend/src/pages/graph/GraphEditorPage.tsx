@@ -7,8 +7,10 @@ import { getRun } from "../../api/runs";
 import { getVersion, listVersions } from "../../api/versions";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { GraphEditor } from "../../editor/GraphEditor";
+import { FrozenBar } from "../../editor/components/FrozenBar";
 import { type GraphDocument, emptyDocument } from "../../editor/model/document";
 import { type Draft, clearDraft, readDraft, sameDocument } from "../../editor/model/draft";
+import { freezeListOf, useFrozen } from "../../editor/stores/frozenStore";
 import { resetGraphStore, useGraph } from "../../editor/stores/graphStore";
 import { useLayers } from "../../editor/stores/layersStore";
 import { useUi } from "../../editor/stores/uiStore";
@@ -49,6 +51,7 @@ export function GraphEditorPage() {
     useValidation.getState().reset();
     useVersions.getState().reset();
     useUi.getState().reset();
+    useFrozen.getState().reset();
     const load = async () => {
       const [graph] = await Promise.all([getGraph(id, signal), useLayers.getState().load()]);
       const layers = useLayers.getState();
@@ -60,6 +63,7 @@ export function GraphEditorPage() {
           const run = await getRun(runId, signal);
           if (run.graph !== undefined && run.graph !== id) throw new ApiError(404, `Run ${runId} trained another graph.`);
           wanted = run.graph_version;
+          useFrozen.getState().setFrozen(freezeListOf(run.config), `Run ${runId}`);
         }
         const trained = await getVersion(id, wanted!, signal);
         if (signal.aborted) return;
@@ -117,7 +121,14 @@ export function GraphEditorPage() {
         key={`${id}:${runId ?? ""}`}
         graphId={id}
         layoutOnOpen={state.layoutOnOpen}
-        runOverlay={runId !== null ? <RunOverlayBar runId={runId} projectId={projectId} /> : undefined}
+        runOverlay={
+          runId !== null ? (
+            <>
+              <RunOverlayBar runId={runId} projectId={projectId} />
+              <FrozenBar />
+            </>
+          ) : undefined
+        }
         draftNotice={state.draft && <DraftNotice draft={state.draft} onDiscard={discard} onKeep={() => setState({ ...state, draft: null })} />}
       />
     </div>

@@ -5,6 +5,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { ProjectNav } from "../../components/ProjectNav";
 import { usePolling } from "../../hooks/usePolling";
 import { useResource } from "../../hooks/useResource";
+import { PublishButton } from "../market/PublishButton";
 import { CompressPanel, ReportTable } from "./CompressPanel";
 import { DeployPanel } from "./DeployPanel";
 import { ExportPanel } from "./ExportPanel";
@@ -43,6 +44,11 @@ function ModelDetail({ model, projectId }: { model: ModelVariant; projectId: str
           </>
         )}
       </p>
+      {model.kind === "trained" && model.status === "succeeded" && model.run !== null && (
+        <p>
+          <PublishButton source={{ run: model.run }} kind="model" defaultTitle={model.name} label="Publish to the market" />
+        </p>
+      )}
       {model.status === "failed" && <ErrorAlert message={`This model could not be made: ${describe(model.error)}`} />}
       {card && (
         <section className="card" aria-labelledby="card-heading">

@@ -8,6 +8,7 @@ import { Pagination } from "../../components/Pagination";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
+import { PublishButton } from "../market/PublishButton";
 import { NewGraphForm } from "./NewGraphForm";
 import { TemplateGallery } from "./TemplateGallery";
 
@@ -75,7 +76,7 @@ function ProjectDetail({ project }: { project: Project }) {
           {graphs.data && graphs.data.results.length > 0 && (
             <ul className="card-list" aria-label="Graphs">
               {graphs.data.results.map((graph) => (
-                <GraphListItem key={graph.id} graph={graph} />
+                <GraphListItem key={graph.id} graph={graph} editable={editable} />
               ))}
             </ul>
           )}
@@ -100,7 +101,7 @@ function ProjectDetail({ project }: { project: Project }) {
   );
 }
 
-function GraphListItem({ graph }: { graph: Graph }) {
+function GraphListItem({ graph, editable }: { graph: Graph; editable: boolean }) {
   return (
     <li className="card card--link">
       <Link className="card__title" to={`/projects/${graph.project}/graphs/${graph.id}`}>
@@ -111,6 +112,16 @@ function GraphListItem({ graph }: { graph: Graph }) {
         {graph.latest_version ? `Version ${graph.latest_version.number}` : "Not saved yet"} · Updated{" "}
         {formatDate(graph.updated_at)}
       </p>
+      {editable && graph.latest_version?.is_valid && (
+        <PublishButton
+          source={{ graph_version: graph.latest_version.id }}
+          kind="template"
+          defaultTitle={graph.name}
+          label="Publish as template"
+          ariaLabel={`Publish ${graph.name} as a template`}
+          className="button button--small"
+        />
+      )}
     </li>
   );
 }

@@ -8,6 +8,8 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { useResource } from "../../hooks/useResource";
+import { StartingWeights } from "./StartingWeights";
+import { startFromSearch, useFineTune, withFineTune } from "./fineTuneStore";
 import { memoryText, useRunEstimate } from "./runEstimate";
 import { DEFAULTS, FIELD_OF, LOSSES, SERVER_FIELDS, type TrainValues, defaultsFor, toRunConfig } from "./trainConfig";
 
@@ -21,12 +23,28 @@ export function TrainForm({ projectId }: { projectId: string }) {
   const datasets = useResource(`d${projectId}`, (signal) => listDatasets(projectId, signal));
   const [values, setValues] = useState<TrainValues>(DEFAULTS);
   const { submitting, errors, submit } = useFormSubmit(SERVER_FIELDS);
+  const marketVersion = search.get("market_version");
+  const fork = search.get("fork");
+  const offered = useMemo(() => startFromSearch(marketVersion, fork), [marketVersion, fork]);
+  const startFrom = useFineTune((s) => s.startFrom);
+  const freeze = useFineTune((s) => s.freeze);
+
+  // Opened from the market: start from its weights, at the smaller step pretrained weights want.
+  useEffect(() => {
+    useFineTune.getState().start(offered);
+    if (offered) setValues((v) => ({ ...v, lr: "0.0001" }));
+    return () => useFineTune.getState().reset();
+  }, [offered]);
 
   const graphOptions = useMemo(
     () =>
       (graphs.data?.results ?? [])
         .filter((g) => g.latest_version)
         .map((g) => ({ value: String(g.latest_version!.id), label: `${g.name} (v${g.latest_version!.number}${g.latest_version!.is_valid ? "" : ", invalid"})` })),
+    [graphs.data],
+  );
+  const graphOf = useMemo(
+    () => new Map((graphs.data?.results ?? []).flatMap((g) => (g.latest_version ? [[g.latest_version.id, g.id] as const] : []))),
     [graphs.data],
   );
   const datasetOptions = useMemo(
@@ -56,9 +74,9 @@ export function TrainForm({ projectId }: { projectId: string }) {
   const body = useMemo(
     () =>
       values.graph_version && values.dataset_version
-        ? { graph_version: Number(values.graph_version), dataset_version: Number(values.dataset_version), config: toRunConfig(values) }
+        ? { graph_version: Number(values.graph_version), dataset_version: Number(values.dataset_version), config: withFineTune(toRunConfig(values), startFrom, freeze) }
         : null,
-    [values],
+    [values, startFrom, freeze],
   );
   const estimate = useRunEstimate(body);
 
@@ -66,7 +84,7 @@ export function TrainForm({ projectId }: { projectId: string }) {
     event.preventDefault();
     void submit(async () => {
       // Incomplete (no graph or dataset yet): sent anyway, so the server's message lands on the field.
-      const run = await createRun(body ?? { graph_version: 0, dataset_version: 0, config: toRunConfig(values) });
+      const run = await createRun(body ?? { graph_version: 0, dataset_version: 0, config: withFineTune(toRunConfig(values), startFrom, freeze) });
       void navigate(`/projects/${projectId}/runs/${run.id}`);
     });
   };
@@ -79,6 +97,7 @@ export function TrainForm({ projectId }: { projectId: string }) {
         options={graphOptions.length ? graphOptions : [{ value: "", label: "No saved graph yet" }]} />
       <SelectField label="Dataset" value={values.dataset_version} onChange={set("dataset_version")} errors={err("dataset_version")}
         options={datasetOptions.length ? datasetOptions : [{ value: "", label: "No ready dataset yet" }]} />
+      <StartingWeights offered={offered} graphId={graphOf.get(Number(values.graph_version)) ?? null} versionId={values.graph_version ? Number(values.graph_version) : null} />
       <div className="form-grid">
         <SelectField label="Task" value={values.task} onChange={set("task")} errors={err("task")} options={opts(Object.keys(LOSSES))} />
         <SelectField label="Loss" value={values.loss} onChange={set("loss")} errors={err("loss")} options={opts(LOSSES[values.task] ?? [])} />

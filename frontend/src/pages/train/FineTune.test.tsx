@@ -1,0 +1,83 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+
+import { ada, makeGraph, makeProject, page } from "../../test/fixtures";
+import { report } from "../../test/layers";
+import { json, mockApi } from "../../test/mockApi";
+import { renderApp } from "../../test/renderApp";
+import { makeVersion } from "../market/marketFixtures";
+
+const digits = {
+  id: 4, project: 1, name: "digits", description: "", kind: "image", created_at: "2025-01-01", updated_at: "2025-01-01",
+  latest_version: { id: 9, number: 1, status: "ready", sample_count: 1797, skipped_total: 0, created_at: "2025-01-01" },
+};
+const node = (type: string, params: number) => ({ type, inputs: {}, outputs: {}, dtypes: {}, params, flops: 0 });
+const layers = report({
+  topological_order: ["image", "a", "a_relu", "b", "flat", "logits"],
+  nodes: { image: node("image_input", 0), a: node("conv2d", 120), a_relu: node("relu", 0), b: node("conv2d", 2_320), flat: node("flatten", 0), logits: node("linear", 650) },
+});
+
+describe("TrainForm fine-tuning", () => {
+  it("starts from the market version, freezes all but the head, and sends both in the run config", async () => {
+    const latest_version = { id: 3, number: 1, message: "forked", is_valid: true, created_at: "2025-01-04" };
+    const api = mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+      "GET /api/v1/graphs/": json(200, page([makeGraph({ id: 10, name: "Digits fork", latest_version })])),
+      "GET /api/v1/graphs/10/versions/3/": json(200, { ...latest_version, graph: 10, author: null, parent: null, is_draft: false, document: makeVersion().document, validation: null }),
+      "POST /api/v1/graphs/validate/": json(200, layers),
+      "GET /api/v1/market/versions/31/": json(200, makeVersion({ id: 31, entry: 7, number: 2 })),
+      "GET /api/v1/datasets/": json(200, page([digits])),
+      "GET /api/v1/runs/": json(200, page([])),
+      "POST /api/v1/runs/estimate/": json(200, { config: {}, plan: {} }),
+      "POST /api/v1/runs/": json(202, { id: 77, project: 1, status: "queued", config: {} }),
+      "GET /api/v1/runs/77/": json(200, { id: 77, project: 1, graph: 10, graph_version: 3, dataset_version: 9, status: "queued", config: {}, attempts: 0, epoch: null, step: null, metrics: null, created_at: "", started_at: null, finished_at: null }),
+      "GET /api/v1/runs/77/events/": json(200, []),
+    });
+    const { user } = renderApp("/projects/1/train?graph_version=3&market_version=31", { user: ada });
+
+    const weights = await screen.findByRole("region", { name: "Starting weights" });
+    expect(await within(weights).findByRole("link", { name: "Digits classifier v2" })).toHaveAttribute("href", "/market/7?version=2");
+    expect(screen.getByLabelText("Learning rate")).toHaveValue("0.0001");
+    const list = await screen.findByRole("list", { name: "Layers with weights" });
+    // Only the layers that hold weights, in the order data flows through them.
+    expect(within(list).getAllByRole("checkbox").map((box) => box.getAttribute("aria-label"))).toEqual(["Freeze a", "Freeze b", "Freeze logits"]);
+
+    await user.click(screen.getByRole("button", { name: "Freeze all but the head" }));
+    expect(screen.getByText("2 of 3 frozen")).toBeInTheDocument();
+    await user.click(screen.getByRole("checkbox", { name: "Freeze a" }));
+    await user.click(screen.getByRole("checkbox", { name: "Freeze a" }));
+    expect(screen.getByRole("checkbox", { name: "Freeze logits" })).not.toBeChecked();
+    await user.click(screen.getByRole("button", { name: "Start training" }));
+
+    await waitFor(() => expect(api.sent("POST", "/api/v1/runs/")).toHaveLength(1));
+    const body = api.sent("POST", "/api/v1/runs/")[0]?.body as { graph_version: number; config: Record<string, unknown> };
+    expect(body.graph_version).toBe(3);
+    expect(body.config).toMatchObject({ init_weights: { market_version: 31 }, freeze: ["a", "b"], optimizer: { lr: 0.0001 } });
+  });
+
+  it("trains from scratch when asked, sending no starting weights and no frozen layers", async () => {
+    const latest_version = { id: 3, number: 1, message: "", is_valid: true, created_at: "2025-01-04" };
+    const api = mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+      "GET /api/v1/graphs/": json(200, page([makeGraph({ id: 10, latest_version })])),
+      "GET /api/v1/graphs/10/versions/3/": json(200, { ...latest_version, graph: 10, author: null, parent: null, is_draft: false, document: makeVersion().document, validation: null }),
+      "POST /api/v1/graphs/validate/": json(200, layers),
+      "GET /api/v1/runs/": json(200, page([])),
+      "GET /api/v1/datasets/": json(200, page([digits])),
+      "GET /api/v1/market/versions/31/": json(200, makeVersion({ id: 31 })),
+      "POST /api/v1/runs/estimate/": json(200, { config: {}, plan: {} }),
+      "POST /api/v1/runs/": json(400, { detail: "stop here" }),
+    });
+    const { user } = renderApp("/projects/1/train?graph_version=3&market_version=31", { user: ada });
+    await user.click(await screen.findByRole("button", { name: "Freeze all but the head" }));
+    await user.click(screen.getByRole("radio", { name: /Train from scratch/ }));
+    expect(screen.queryByRole("list", { name: "Layers with weights" })).not.toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Start training" }));
+    expect(await screen.findByText("stop here")).toBeInTheDocument();
+    const config = (api.sent("POST", "/api/v1/runs/")[0]?.body as { config: Record<string, unknown> }).config;
+    expect(config).not.toHaveProperty("init_weights");
+    expect(config).not.toHaveProperty("freeze");
+  });
+});
