@@ -114,5 +114,5 @@ class GraphVersion(models.Model):
 # Datasets live in their own module to keep files small; importing them here registers them.
 from .dataset_models import *  # noqa: E402,F401,F403
 from .deploy_models import *  # noqa: E402,F401,F403
-from .run_models import *  # noqa: E402,F401,F403
 from .market_models import *  # noqa: E402,F401,F403
+from .run_models import *  # noqa: E402,F401,F403

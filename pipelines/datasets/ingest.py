@@ -68,13 +68,15 @@ def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: di
     classes, targets = _targets(collected)
     strata = _strata(collected)
     splits = grouped_stratified_split(strata, collected.groups, val_fraction=parsed.val_fraction,
-                                      test_fraction=parsed.test_fraction, seed=parsed.seed)
+                                      test_fraction=parsed.test_fraction, seed=parsed.seed,
+                                      stratify=parsed.split_strategy == "stratified")
     save_array(cache, "targets", targets)
     save_array(cache, "splits", splits)
     recipe = {"format": RECIPE_FORMAT, "kind": kind, "task": collected.task, "classes": classes,
               **collected.recipe, "options": parsed.model_dump(mode="json"),
               "splits": {"seed": parsed.seed, "val_fraction": parsed.val_fraction,
-                         "test_fraction": parsed.test_fraction, "grouped_by": _grouped_by(kind)}}
+                         "test_fraction": parsed.test_fraction, "strategy": parsed.split_strategy,
+                         "grouped_by": _grouped_by(kind)}}
     write_json(cache / "recipe.json", recipe)
     progress("stats", 0, 1)
     stats = compute_stats(cache, collected.labels, splits, recipe, collected.stats)

@@ -16,6 +16,10 @@ class Common(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the train/validation/test split.")
     val_fraction: Fraction = Field(0.1, description="Share of groups in the validation split.")
     test_fraction: Fraction = Field(0.1, description="Share of groups in the test split.")
+    split_strategy: Literal["stratified", "random"] = Field(
+        "stratified", description="stratified: every split keeps the label mix; random: groups drawn at random. "
+        "Either way a group (patient, document, group column) stays in one split."
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> Common:

@@ -29,8 +29,11 @@ def grouped_stratified_split(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    stratify: bool = True,
 ) -> np.ndarray:
-    """One split code per sample (0 train, 1 val, 2 test). Deterministic for a given seed."""
+    """One split code per sample (0 train, 1 val, 2 test). Deterministic for a given seed.
+
+    ``stratify=False`` draws the groups at random from one pool instead of per label."""
     if len(labels) != len(groups):
         raise ValueError("labels and groups must have the same length")
     members: dict[Hashable, list[int]] = defaultdict(list)
@@ -39,7 +42,7 @@ def grouped_stratified_split(
     by_label: dict[str, list[Hashable]] = defaultdict(list)
     for group, indices in members.items():
         counts = Counter(str(labels[i]) for i in indices)
-        top = max(sorted(counts), key=lambda k: counts[k])
+        top = max(sorted(counts), key=lambda k: counts[k]) if stratify else ""
         by_label[top].append(group)
     rng = np.random.default_rng(seed)
     codes = np.zeros(len(labels), dtype=np.int8)

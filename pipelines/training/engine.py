@@ -105,7 +105,7 @@ class _Stats:
         if not found:
             return {}
         rows = torch.stack(list(found.values())).tolist()
-        return {name: {"mean": row[0], "std": row[1], "absmax": row[2]} for name, row in zip(found, rows)}
+        return {name: {"mean": row[0], "std": row[1], "absmax": row[2]} for name, row in zip(found, rows, strict=True)}
 
     def gradients(self) -> dict[str, float]:
         names, norms = [], []
@@ -114,7 +114,7 @@ class _Stats:
             if grads:
                 names.append(name)
                 norms.append(torch.linalg.vector_norm(torch.stack(grads)))
-        return dict(zip(names, torch.stack(norms).tolist())) if norms else {}
+        return dict(zip(names, torch.stack(norms).tolist(), strict=True)) if norms else {}
 
 
 def first_nonfinite_layer(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str | None:

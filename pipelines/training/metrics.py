@@ -1,13 +1,22 @@
 """Validation and test metrics, computed from whole-split tensors on the CPU.
 
-Classification: loss, accuracy, macro precision / recall / F1, one-vs-rest ROC AUC and the
-confusion matrix. Regression: MAE and RMSE. Segmentation: pixel accuracy, Dice and IoU.
+Classification: loss, accuracy, macro precision / recall / F1, one-vs-rest ROC AUC, the
+confusion matrix and the ROC curves (one-vs-rest per class and the micro average, thinned to a
+few dozen points each so an epoch's event stays small). Regression: MAE and RMSE. Segmentation:
+pixel accuracy, Dice and IoU.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+
+# Most points one ROC curve keeps: enough to draw it, few enough for every epoch's event.
+ROC_POINTS = 50
+# Values that describe one evaluation rather than summarise it: kept in the epoch's event and the
+# test metrics, left out of the history and the "best" record that every checkpoint carries.
+CURVE_KEYS = frozenset({"confusion_matrix", "roc_curve"})
 
 
 def classification(logits: torch.Tensor, targets: torch.Tensor, classes: int) -> dict[str, Any]:
@@ -22,14 +31,65 @@ def classification(logits: torch.Tensor, targets: torch.Tensor, classes: int) ->
     recall = torch.where(actual_count > 0, true_positive / actual_count.clamp(min=1), 0.0)
     f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-12), 0.0)
     present = actual_count > 0
+    probabilities = torch.softmax(logits, 1)
     return {
         "accuracy": float(true_positive.sum() / max(len(targets), 1)),
         "precision_macro": float(precision[present].mean()) if present.any() else 0.0,
         "recall_macro": float(recall[present].mean()) if present.any() else 0.0,
         "f1_macro": float(f1[present].mean()) if present.any() else 0.0,
-        "roc_auc_macro": roc_auc_ovr(torch.softmax(logits, 1), targets, classes),
+        "roc_auc_macro": roc_auc_ovr(probabilities, targets, classes),
         "confusion_matrix": confusion.tolist(),
+        "roc_curve": roc_curves(probabilities, targets, classes),
     }
+
+
+def scalars(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the per-evaluation curves and matrices (``CURVE_KEYS``)."""
+    return {k: v for k, v in values.items() if k not in CURVE_KEYS}
+
+
+def roc_curves(probabilities: torch.Tensor, targets: torch.Tensor, classes: int,
+               max_points: int = ROC_POINTS) -> dict[str, Any]:
+    """One-vs-rest ROC curves from (N, C) probabilities and (N,) class ids.
+
+    Returns ``{"classes": [curve or None, ...], "micro": curve or None}``, a curve being
+    ``{"fpr": [...], "tpr": [...], "auc": float}`` from (0, 0) to (1, 1), at most ``max_points``
+    points, all of them vertices of the exact curve; its ``auc`` is the exact curve's. A class
+    without positives or without negatives among the targets has no curve (None). The micro
+    average pools every (sample, class) pair into one binary problem.
+    """
+    scores = probabilities.detach().double().cpu().numpy()
+    labels = targets.detach().long().cpu().numpy()
+    onehot = labels[:, None] == np.arange(classes)[None, :]
+    per_class = [roc_curve(scores[:, c], onehot[:, c], max_points) for c in range(classes)]
+    return {"classes": per_class, "micro": roc_curve(scores.reshape(-1), onehot.reshape(-1), max_points)}
+
+
+def roc_curve(scores: np.ndarray, positive: np.ndarray, max_points: int = ROC_POINTS) -> dict[str, Any] | None:
+    """The ROC curve of one binary problem (as ``sklearn.metrics.roc_curve``), thinned; see ``roc_curves``."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    if n_pos == 0 or n_pos == len(positive):
+        return None
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
+    ranked, hits = scores[order], positive[order]
+    # One point per distinct threshold: the last sample before the score changes.
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+    tps = np.cumsum(hits)[ends].astype(np.float64)
+    fps = (ends + 1).astype(np.float64) - tps
+    # Points on a straight stretch add nothing to the drawing (sklearn's drop_intermediate, which
+    # also looks before the curve's start at (0, 0) is added).
+    keep = np.ones(len(fps), dtype=bool)
+    if len(fps) > 2:
+        keep[1:-1] = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
+    fpr, tpr = np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]]
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    corners = np.r_[0, np.flatnonzero(keep) + 1]
+    if len(corners) > max_points:
+        picks = np.round(np.linspace(0, len(corners) - 1, max(max_points, 2))).astype(int)
+        corners = corners[np.unique(picks)]
+    return {"fpr": [round(float(v), 4) for v in fpr[corners]], "tpr": [round(float(v), 4) for v in tpr[corners]],
+            "auc": round(auc, 6)}
 
 
 def roc_auc_ovr(probabilities: torch.Tensor, targets: torch.Tensor, classes: int) -> float | None:

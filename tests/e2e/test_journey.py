@@ -1,45 +1,23 @@
 """The whole journey in a real browser against a real server and worker: sign up, create a
 project, start LeNet-5 from a template, add the digits sample dataset and watch it ingest, train
-a few epochs while the chart updates live, open the trained model, deploy it, and predict digits
-through Try it. Screenshots go to var/screenshots/journey*.png (or $VMB_SCREENSHOTS_DIR); the number of clicks is printed."""
+a few epochs while the chart updates live (ROC curve included), open the trained model, prune it
+and read the before/after report, open the pruned graph on the canvas, export it to ONNX and read
+its parity check and model card, deploy it, and predict digits through Try it. Screenshots go to
+var/screenshots/journey*.png (or $VMB_SCREENSHOTS_DIR); the number of clicks and the minutes are
+printed, and both are bounded."""
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .journey import IMAGES, Clicks, number_in, poll, section, sign_up_and_open_project
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-# Screenshots go to var/screenshots/ so a test run leaves the tree clean; refresh the ones in the
-# docs with VMB_SCREENSHOTS_DIR=docs/images.
-IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
-IMAGES.mkdir(parents=True, exist_ok=True)
 EPOCHS = 3
-
-
-class Clicks:
-    """Clicks made the way a person makes them, counted."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, locator: Any) -> None:
-        self.count += 1
-        locator.click()
-
-
-def _poll(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> None:
@@ -49,15 +27,8 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
-    # Sign up and create a project.
-    page.goto(live_stack.url + "/sign-up")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("a-long-passphrase-9")
-    click(page.get_by_role("button", name="Sign up", exact=True))
-    page.get_by_role("heading", name="Projects").wait_for()
-    page.get_by_label("Name").fill("Digits")
-    click(page.get_by_role("button", name="Create project"))
-    click(page.get_by_role("list", name="Projects").get_by_role("link", name="Digits"))
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    sign_up_and_open_project(page, live_stack.url, click, username, "Digits")
 
     # LeNet-5 from the template gallery (it opens in the editor; come back through the project).
     click(page.get_by_role("button", name="Use template LeNet-5"))
@@ -66,7 +37,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.goto(project_url)
 
     # The digits sample, ingested by the worker, live over the project socket.
-    click(page.get_by_role("navigation", name="Project sections").get_by_role("link", name="Datasets"))
+    section(page, click, "Datasets")
     click(page.get_by_role("button", name="Add sample digits"))
     page.get_by_text(re.compile(r"^ready$")).first.wait_for(timeout=120_000)
     chart = page.get_by_role("img", name="Class counts")
@@ -76,7 +47,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.screenshot(path=str(IMAGES / "journey-datasets.png"), full_page=True)
 
     # Train a few epochs on the CPU; the dashboard fills in live.
-    click(page.get_by_role("navigation", name="Project sections").get_by_role("link", name="Train"))
+    section(page, click, "Train")
     page.get_by_role("option", name=re.compile(r"digits")).wait_for(state="attached")
     page.get_by_label("Epochs").fill(str(EPOCHS))
     page.get_by_label("Learning rate").fill("0.005")
@@ -86,24 +57,61 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     page.get_by_role("status", name="Live updates: open").wait_for(timeout=30_000)
     step_chart = page.get_by_role("img", name="Loss per step")
-    _poll(lambda: int(step_chart.get_attribute("data-points") or 0) > 0, 240, "live loss points")
+    poll(lambda: int(step_chart.get_attribute("data-points") or 0) > 0, 240, "live loss points")
     seen_running = page.get_by_test_id("run-status").inner_text()
     page.get_by_test_id("run-status").filter(has_text="succeeded").wait_for(timeout=300_000)
     assert seen_running in ("queued", "running", "succeeded")
     epoch_chart = page.get_by_role("img", name=re.compile("Validation accuracy"))
-    _poll(lambda: int(epoch_chart.get_attribute("data-points") or 0) == EPOCHS, 30, "every epoch on the chart")
+    poll(lambda: int(epoch_chart.get_attribute("data-points") or 0) == EPOCHS, 30, "every epoch on the chart")
     assert page.get_by_role("progressbar", name="Training progress").get_attribute("value") == "100"
     page.get_by_role("table", name=re.compile("Confusion matrix")).wait_for()
+    # One-vs-rest ROC per digit plus the micro average, for the last epoch and for the test set.
+    assert page.get_by_role("img", name="ROC curve (validation, latest epoch)").get_attribute("data-curves") == "11"
+    page.get_by_role("img", name="ROC curve (test set, best checkpoint)").wait_for(timeout=30_000)
     page.screenshot(path=str(IMAGES / "journey.png"), full_page=True)
 
     # A reload keeps the chart: the history comes from REST before the socket.
     page.reload()
-    _poll(lambda: int(page.get_by_role("img", name="Loss per step").get_attribute("data-points") or 0) > 0, 30,
+    poll(lambda: int(page.get_by_role("img", name="Loss per step").get_attribute("data-points") or 0) > 0, 30,
           "the chart after a reload")
 
-    # Deploy the trained model and try it.
+    # Open the trained model and prune it: a new model, opened at once, with a before/after report.
     click(page.get_by_role("button", name="Open the trained model"))
     page.get_by_role("heading", name="Model card").wait_for(timeout=60_000)
+    trained_url = page.url
+    prune = page.get_by_role("form", name="Prune")
+    prune.get_by_label("Share of channels to remove").fill("0.3")
+    prune.get_by_label("Fine-tune epochs").fill("0")
+    click(prune.get_by_role("button", name="Prune"))
+    page.wait_for_url(lambda url: url != trained_url and re.search(r"/models/\d+$", url) is not None)
+    report = page.get_by_role("table", name="Before and after")
+    report.wait_for(timeout=180_000)
+    before, after = (number_in(report.get_by_role("row", name=re.compile("^Parameters")).get_by_role("cell").nth(i))
+                     for i in (0, 1))
+    assert after < before, f"pruning kept {after} of {before} parameters"
+    accuracy_after = report.get_by_role("row", name=re.compile("^Accuracy")).get_by_role("cell").nth(1).inner_text()
+    page.screenshot(path=str(IMAGES / "journey-pruned.png"), full_page=True)
+
+    # The pruned graph on the canvas: its first convolution has fewer channels than LeNet-5's 6.
+    click(page.get_by_role("link", name="Open the pruned graph on the canvas"))
+    shape = page.get_by_test_id("shape-c1-out")
+    poll(lambda: "×" in shape.inner_text(), 30, "the pruned graph's shapes")  # "→ 1×4×28×28"
+    assert int(shape.inner_text().split("×")[1]) < 6, shape.inner_text()
+    page.screenshot(path=str(IMAGES / "journey-pruned-graph.png"))
+    click.back(page)
+
+    # Export the pruned model to ONNX: checked against the model before it is offered, with its card.
+    click(page.get_by_role("button", name="Export ONNX"))
+    exports = page.get_by_role("table", name="Exports")
+    parity = exports.get_by_role("cell", name=re.compile(r"^passed: max \|Δ\|"))
+    parity.wait_for(timeout=180_000)
+    assert exports.get_by_role("link", name="Download").count() == 1
+    click(exports.get_by_text("Model card (onnx)"))
+    card = exports.locator("details[open]")
+    assert "classification" in card.inner_text() and "0, 1, 2" in card.inner_text()
+    page.screenshot(path=str(IMAGES / "journey-export.png"), full_page=True)
+
+    # Deploy the pruned model and try it.
     click(page.get_by_role("button", name="Deploy", exact=True))
     page.get_by_label("API key").wait_for()
     page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
@@ -127,6 +135,8 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     assert right >= 4, f"only {right} of {tried} digits predicted right"
 
     minutes = (time.monotonic() - started) / 60
-    print(f"\njourney: {click.count} clicks, {minutes:.1f} minutes, {right}/{tried} digits right")
+    print(f"\njourney: {click.count} clicks, {minutes:.1f} minutes, {right}/{tried} digits right "
+          f"(pruned model, test accuracy {accuracy_after})")
     assert click.count < 40
+    assert minutes < 10
     assert console_errors == [], console_errors

@@ -31,6 +31,34 @@ def test_split_is_seeded_stratified_and_grouped() -> None:
         assert abs(counts[2] / total - 0.2) < 0.05 and abs(counts[1] / total - 0.1) < 0.05
 
 
+def test_random_split_draws_groups_from_one_pool_and_still_keeps_them_whole() -> None:
+    labels = ["a"] * 30 + ["b"] * 270
+    groups = [f"p{i // 3}" for i in range(300)]
+    codes = grouped_stratified_split(labels, groups, val_fraction=0.2, test_fraction=0.2, seed=1, stratify=False)
+    for group in set(groups):
+        assert len({int(codes[i]) for i, g in enumerate(groups) if g == group}) == 1
+    assert sum(codes == 1) == sum(codes == 2) == 60  # 20 of the 100 groups each, over both labels
+    stratified = grouped_stratified_split(labels, groups, val_fraction=0.2, test_fraction=0.2, seed=1)
+    assert not np.array_equal(codes, stratified)
+
+
+def test_split_options_are_checked() -> None:
+    from pipelines.datasets.options import option_errors
+
+    assert option_errors("image", {"split_strategy": "random", "val_fraction": 0.2, "test_fraction": 0.3}) == {}
+    assert "options.split_strategy" in option_errors("image", {"split_strategy": "by_date"})
+    assert "options.val_fraction" in option_errors("image", {"val_fraction": 0.95})
+    assert list(option_errors("image", {"val_fraction": 0.5, "test_fraction": 0.5})) == ["options"]
+
+
+def test_ingest_records_the_split_settings_it_used(tmp_path: Path, work: Path) -> None:
+    options = {"image_size": [8, 8], "split_strategy": "random", "seed": 5, "val_fraction": 0.2, "test_fraction": 0.3}
+    result = ingest("image", image_class_zip(tmp_path / "p.zip", per_class=10), "p.zip", work, options)
+    assert result.recipe["splits"] | {"grouped_by": None} == {
+        "seed": 5, "val_fraction": 0.2, "test_fraction": 0.3, "strategy": "random", "grouped_by": None}
+    assert Counter(s["split"] for s in result.samples) == {"train": 10, "test": 6, "val": 4}
+
+
 def test_tiny_classes_keep_a_training_group() -> None:
     codes = grouped_stratified_split(["a", "b", "b"], ["1", "2", "3"], val_fraction=0.45, test_fraction=0.45, seed=0)
     assert codes[0] == 0 and 0 in codes[1:]

@@ -75,24 +75,30 @@ export interface Deployment {
   created_at: string;
 }
 
-export function modelFromRun(run: number): Promise<ModelVariant> {
-  return apiRequest("/api/v1/models/", { method: "POST", body: { run } });
+/** A model that is still being made (pruned, quantized) comes with an empty card (`{}`): no card yet. */
+function withCard(model: ModelVariant): ModelVariant {
+  return model.card && Array.isArray(model.card.inputs) ? model : { ...model, card: null };
 }
 
-export function listModels(project: ResourceId, signal?: AbortSignal): Promise<Paginated<ModelVariant>> {
-  return apiRequest("/api/v1/models/", { query: { project, page_size: 100 }, signal });
+export async function modelFromRun(run: number): Promise<ModelVariant> {
+  return withCard(await apiRequest<ModelVariant>("/api/v1/models/", { method: "POST", body: { run } }));
 }
 
-export function getModel(id: ResourceId, signal?: AbortSignal): Promise<ModelVariant> {
-  return apiRequest(`/api/v1/models/${id}/`, { signal });
+export async function listModels(project: ResourceId, signal?: AbortSignal): Promise<Paginated<ModelVariant>> {
+  const page = await apiRequest<Paginated<ModelVariant>>("/api/v1/models/", { query: { project, page_size: 100 }, signal });
+  return { ...page, results: page.results.map(withCard) };
 }
 
-export function pruneModel(id: number, config: Record<string, unknown>): Promise<ModelVariant> {
-  return apiRequest(`/api/v1/models/${id}/prune/`, { method: "POST", body: { config } });
+export async function getModel(id: ResourceId, signal?: AbortSignal): Promise<ModelVariant> {
+  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/`, { signal }));
 }
 
-export function quantizeModel(id: number, mode: string): Promise<ModelVariant> {
-  return apiRequest(`/api/v1/models/${id}/quantize/`, { method: "POST", body: { mode } });
+export async function pruneModel(id: number, config: Record<string, unknown>): Promise<ModelVariant> {
+  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/prune/`, { method: "POST", body: { config } }));
+}
+
+export async function quantizeModel(id: number, mode: string): Promise<ModelVariant> {
+  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/quantize/`, { method: "POST", body: { mode } }));
 }
 
 export function exportModel(id: number, format: ExportFormat): Promise<ModelExport> {

@@ -13,6 +13,8 @@ export interface RecordedRequest {
 export interface MockResponse {
   status: number;
   body?: unknown;
+  /** Extra response headers (a tus server's Location and Upload-Offset). */
+  headers?: Record<string, string>;
 }
 
 export type RouteHandler = MockResponse | ((request: RecordedRequest) => MockResponse);
@@ -57,7 +59,7 @@ export function mockApi(routes: Routes) {
     const hasBody = response.body !== undefined;
     return new Response(hasBody ? JSON.stringify(response.body) : null, {
       status: response.status,
-      headers: hasBody ? { "Content-Type": "application/json" } : {},
+      headers: { ...(hasBody ? { "Content-Type": "application/json" } : {}), ...response.headers },
     });
   });
   vi.stubGlobal("fetch", fetchMock);

@@ -43,7 +43,7 @@ const CtViewer = memo(function CtViewer({ versionId, index, depth }: { versionId
   const [slice, setSlice] = useState(Math.floor(depth / 2));
   const [window, setWindow] = useState<WindowPreset>("lung");
   return (
-    <div className="ct-viewer" aria-label={`CT sample ${index}`}>
+    <div className="ct-viewer" role="group" aria-label={`CT sample ${index}`}>
       <img src={previewUrl(versionId, index, { window, slice: depth ? slice : undefined, size: 256 })} alt={`sample ${index}, slice ${slice}, ${window} window`} width={256} height={256} />
       <div className="ct-viewer__controls">
         <fieldset>

@@ -1,8 +1,12 @@
 import { type DragEvent, useRef, useState } from "react";
 
+import type { FieldErrors } from "../../api/client";
 import { type DatasetKind, type DatasetVersion, createDataset, ingestUpload } from "../../api/datasets";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { SelectField, TextField } from "../../components/FormField";
+import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { uploadFile } from "../../lib/tusUpload";
+import { DEFAULT_SPLIT, SPLIT_ERROR_KEYS, SplitFields, type SplitValues, splitErrors, splitOptions } from "./SplitFields";
 
 const KINDS: { value: DatasetKind; label: string }[] = [
   { value: "image", label: "Images (zip of class folders)" },
@@ -12,90 +16,124 @@ const KINDS: { value: DatasetKind; label: string }[] = [
   { value: "ct_nifti", label: "CT, NIfTI (zip)" },
 ];
 
+const FORM_FIELDS = ["name", "kind", "options.target_column", "options.group_column", ...SPLIT_ERROR_KEYS] as const;
+
+/** An upload that is on the server, with its dataset, waiting for options the server accepts. */
+interface Uploaded {
+  upload: string;
+  dataset: number;
+  name: string;
+}
+
 /**
  * Drop a file: it uploads in resumable chunks (drop the same file again after a failure to
- * continue where it stopped), then a new dataset is created and the upload queued for ingest.
+ * continue where it stopped), then a new dataset is created and the upload queued for ingest
+ * with the split settings. Options are checked here before anything is sent; when the server
+ * still refuses them, the upload and dataset are kept so "Start the ingest" retries with fixes.
  */
 export function UploadPanel({ projectId, onStarted }: { projectId: number; onStarted: (version: DatasetVersion, name: string) => void }) {
   const [kind, setKind] = useState<DatasetKind>("image");
   const [name, setName] = useState("");
   const [targetColumn, setTargetColumn] = useState("");
+  const [groupColumn, setGroupColumn] = useState("");
+  const [split, setSplit] = useState<SplitValues>(DEFAULT_SPLIT);
+  const [checked, setChecked] = useState(false);
+  const [uploaded, setUploaded] = useState<Uploaded | null>(null);
   const [sent, setSent] = useState<{ done: number; total: number } | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const form = useFormSubmit(FORM_FIELDS);
   const input = useRef<HTMLInputElement>(null);
+  const busy = form.submitting;
 
-  const start = async (file: File) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const options = (): Record<string, unknown> => ({
+    ...splitOptions(split),
+    ...(kind === "table" ? { target_column: targetColumn.trim() } : {}),
+    ...(kind === "table" && groupColumn.trim() ? { group_column: groupColumn.trim() } : {}),
+  });
+
+  const problems = (): FieldErrors => {
+    const found = splitErrors(split);
+    if (kind === "table" && !targetColumn.trim()) found["options.target_column"] = ["Name the column to predict."];
+    return found;
+  };
+  /** Client-side checks, shown live from the first attempt on; true when the options can be sent. */
+  const check = (): boolean => {
+    setChecked(true);
+    return Object.keys(problems()).length === 0;
+  };
+
+  const ingest = async (target: Uploaded) => {
+    onStarted(await ingestUpload(target.dataset, target.upload, options()), target.name);
+    setUploaded(null);
+    setSent(null);
+  };
+
+  const start = (file: File) => {
+    if (!check()) return;
+    setUploaded(null);
+    void form.submit(async () => {
       const upload = await uploadFile(file, { onProgress: (done, total) => setSent({ done, total }) });
       const datasetName = name.trim() || file.name.replace(/\.[^.]+$/, "");
       const dataset = await createDataset({ project: projectId, name: datasetName, kind });
-      const options = kind === "table" && targetColumn ? { target_column: targetColumn } : {};
-      onStarted(await ingestUpload(dataset.id, upload, options), datasetName);
-      setSent(null);
-    } catch (failure) {
-      setError(failure instanceof Error ? failure.message : "The upload failed.");
-    } finally {
-      setBusy(false);
-    }
+      const target = { upload, dataset: dataset.id, name: datasetName };
+      setUploaded(target); // kept only while the ingest below is refused
+      await ingest(target);
+    });
+  };
+
+  const retry = () => {
+    if (uploaded && check()) void form.submit(() => ingest(uploaded));
   };
 
   const drop = (event: DragEvent) => {
     event.preventDefault();
     setDragging(false);
     const file = event.dataTransfer.files[0];
-    if (file && !busy) void start(file);
+    if (file && !busy) start(file);
   };
 
+  const errors: FieldErrors = { ...form.errors.fields, ...(checked ? problems() : {}) };
   const percent = sent && sent.total > 0 ? Math.round((100 * sent.done) / sent.total) : 0;
   return (
     <section className="card" aria-labelledby="upload-heading">
       <h3 id="upload-heading">Upload a dataset</h3>
-      <div className="field">
-        <label className="field__label" htmlFor="upload-kind">
-          Kind
-        </label>
-        <select id="upload-kind" className="field__control" value={kind} onChange={(e) => setKind(e.target.value as DatasetKind)}>
-          {KINDS.map((k) => (
-            <option key={k.value} value={k.value}>
-              {k.label}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label className="field__label" htmlFor="upload-name">
-          Dataset name
-        </label>
-        <input id="upload-name" className="field__control" value={name} placeholder="the file's name" onChange={(e) => setName(e.target.value)} />
-      </div>
+      <SelectField label="Kind" value={kind} disabled={uploaded !== null} onChange={(e) => setKind(e.target.value as DatasetKind)} options={KINDS} errors={errors.kind} />
+      <TextField label="Dataset name" value={name} disabled={uploaded !== null} placeholder="the file's name" onChange={(e) => setName(e.target.value)} errors={errors.name} />
       {kind === "table" && (
-        <div className="field">
-          <label className="field__label" htmlFor="upload-target">
-            Target column
-          </label>
-          <input id="upload-target" className="field__control" value={targetColumn} onChange={(e) => setTargetColumn(e.target.value)} />
+        <>
+          <TextField label="Target column" value={targetColumn} onChange={(e) => setTargetColumn(e.target.value)} errors={errors["options.target_column"]} />
+          <TextField label="Group column" hint="Optional. Rows sharing its value stay in one split." value={groupColumn} onChange={(e) => setGroupColumn(e.target.value)} errors={errors["options.group_column"]} />
+        </>
+      )}
+      <SplitFields values={split} onChange={setSplit} errors={errors} />
+      {uploaded ? (
+        <div className="toolbar">
+          <button type="button" className="button" disabled={busy} onClick={retry}>
+            Start the ingest
+          </button>
+          <button type="button" className="button button--secondary" disabled={busy} onClick={() => setUploaded(null)}>
+            Choose another file
+          </button>
+        </div>
+      ) : (
+        <div
+          className={`dropzone${dragging ? " dropzone--over" : ""}`}
+          role="button"
+          tabIndex={0}
+          aria-label="Drop a file here, or press to choose one"
+          aria-disabled={busy || undefined}
+          onClick={() => !busy && input.current?.click()}
+          onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && !busy && input.current?.click()}
+          onDragOver={(e) => {
+            e.preventDefault();
+            setDragging(true);
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={drop}
+        >
+          Drop a zip or CSV here, or click to choose
         </div>
       )}
-      <div
-        className={`dropzone${dragging ? " dropzone--over" : ""}`}
-        role="button"
-        tabIndex={0}
-        aria-label="Drop a file here, or press to choose one"
-        onClick={() => input.current?.click()}
-        onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && input.current?.click()}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={drop}
-      >
-        Drop a zip or CSV here, or click to choose
-      </div>
       <input
         ref={input}
         type="file"
@@ -103,7 +141,7 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
         aria-label="Dataset file"
         onChange={(e) => {
           const file = e.target.files?.[0];
-          if (file) void start(file);
+          if (file) start(file);
           e.target.value = "";
         }}
       />
@@ -113,7 +151,8 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
           <span>{percent}%</span>
         </div>
       )}
-      <ErrorAlert message={error} />
+      {uploaded && <p className="muted">The file is uploaded; fix the settings above and start the ingest again.</p>}
+      <ErrorAlert message={form.errors.general} />
     </section>
   );
 }

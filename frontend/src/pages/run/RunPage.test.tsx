@@ -14,6 +14,9 @@ class SilentSocket {
   close() {}
 }
 
+const line = (auc: number) => ({ fpr: [0, 0.2, 1], tpr: [0, 0.9, 1], auc });
+const roc = { classes: [line(0.85), line(0.86)], micro: line(0.88) };
+
 const run: TrainingRun = {
   id: 12,
   project: 1,
@@ -27,6 +30,7 @@ const run: TrainingRun = {
   epoch: 1,
   step: 20,
   metrics: null,
+  test_metrics: { accuracy: 0.8, roc_curve: { classes: [null, null], micro: line(0.7) } },
   created_at: "2025-01-01",
   started_at: "2025-01-01",
   finished_at: "2025-01-01",
@@ -42,7 +46,7 @@ describe("RunPage", () => {
       "GET /api/v1/projects/1/": json(200, makeProject()),
       "GET /api/v1/runs/12/": json(200, run),
       "GET /api/v1/runs/12/events/": json(200, [
-        { id: 1, type: "run.epoch", created_at: "2025-01-01", data: { epoch: 0, step: 10, train_loss: 0.5, val: { loss: 0.4, accuracy: 0.9, confusion_matrix: [[5, 1], [0, 4]] } } },
+        { id: 1, type: "run.epoch", created_at: "2025-01-01", data: { epoch: 0, step: 10, train_loss: 0.5, val: { loss: 0.4, accuracy: 0.9, confusion_matrix: [[5, 1], [0, 4]], roc_curve: roc } } },
       ]),
     });
     renderApp("/projects/1/runs/12", { user: ada });
@@ -51,5 +55,11 @@ describe("RunPage", () => {
     expect(within(matrix).getAllByText("cat")).toHaveLength(2);
     expect(within(matrix).getAllByText("dog")).toHaveLength(2);
     expect(screen.getByRole("link", { name: "Show on the canvas" })).toHaveAttribute("href", "/projects/1/graphs/5?run=12");
+    // Validation ROC from the epoch event, test ROC from the finished run, classes named.
+    const validation = screen.getByRole("img", { name: "ROC curve (validation, latest epoch)" });
+    expect(validation).toHaveAttribute("data-curves", "3");
+    expect(validation.querySelector('[data-curve="dog"]')).not.toBeNull();
+    expect(screen.getByRole("img", { name: "ROC curve (test set, best checkpoint)" })).toHaveAttribute("data-curves", "1");
+    expect(screen.getAllByText(/micro average: AUC 0\.880/)).toHaveLength(1);
   });
 });

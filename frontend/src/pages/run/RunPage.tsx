@@ -5,11 +5,13 @@ import { modelFromRun } from "../../api/deploy";
 import { TERMINAL_RUN_STATUSES, type TrainingRun, cancelRun, getRun, resumeRun } from "../../api/runs";
 import { ConfusionMatrix } from "../../components/charts/ConfusionMatrix";
 import { LineChart } from "../../components/charts/LineChart";
+import { RocChart } from "../../components/charts/RocChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { epochSeries, formatDuration, latestConfusion, latestProgress, logLines, runFraction, stepLoss } from "../../lib/runEvents";
 import { useRunLive } from "../../stores/runLive";
+import { latestValidationRoc, rocSeries } from "./rocCurves";
 import { useRunFeed } from "./useRunFeed";
 
 /** A training run, live: progress, curves, confusion matrix, logs; cancel, resume, and on to the model. */
@@ -54,7 +56,7 @@ function RunDashboard({ run, projectId, onChanged }: { run: TrainingRun; project
         <progress className="run-progress__bar" max={100} value={Math.round(fraction * 100)} aria-label="Training progress" />
         {run.error?.message && <ErrorAlert message={`The run failed: ${run.error.message}`} />}
       </section>
-      <Charts classes={run.plan?.classes ?? NO_CLASSES} />
+      <Charts classes={run.plan?.classes ?? NO_CLASSES} testRoc={run.test_metrics?.roc_curve} />
       <RunLog />
     </>
   );
@@ -62,11 +64,13 @@ function RunDashboard({ run, projectId, onChanged }: { run: TrainingRun; project
 
 const NO_CLASSES: readonly string[] = [];
 
-function Charts({ classes }: { classes: readonly string[] }) {
+function Charts({ classes, testRoc }: { classes: readonly string[]; testRoc: unknown }) {
   const events = useRunLive((s) => s.events);
   const steps = useMemo(() => stepLoss(events), [events]);
   const epochs = useMemo(() => epochSeries(events), [events]);
   const matrix = useMemo(() => latestConfusion(events), [events]);
+  const valRoc = useMemo(() => rocSeries(latestValidationRoc(events), classes), [events, classes]);
+  const testCurves = useMemo(() => rocSeries(testRoc, classes), [testRoc, classes]);
   const lossSeries = useMemo(() => [{ name: "train loss (step)", points: steps, color: "#2563eb" }], [steps]);
   const epochLoss = useMemo(
     () => [
@@ -87,6 +91,8 @@ function Charts({ classes }: { classes: readonly string[] }) {
           <ConfusionMatrix matrix={matrix} classes={classes} />
         </figure>
       )}
+      {valRoc.length > 0 && <RocChart title="ROC curve (validation, latest epoch)" curves={valRoc} />}
+      {testCurves.length > 0 && <RocChart title="ROC curve (test set, best checkpoint)" curves={testCurves} />}
     </div>
   );
 }

@@ -1,0 +1,70 @@
+"""What the browser journeys share: counted clicks, polling, sign-up and a new project."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+# Screenshots go to var/screenshots/ so a test run leaves the tree clean; refresh the ones in the
+# docs with VMB_SCREENSHOTS_DIR=docs/images.
+IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+
+
+class Clicks:
+    """Clicks made the way a person makes them, counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, locator: Any) -> None:
+        self.count += 1
+        locator.click()
+
+    def back(self, page: Any) -> None:
+        """The browser's Back button."""
+        self.count += 1
+        page.go_back()
+
+    def press(self, locator: Any, key: str) -> None:
+        """A key on a focused control (a slider's step), counted like the click that focuses it."""
+        self.count += 1
+        locator.press(key)
+
+    def choose_file(self, locator: Any, path: Any) -> None:
+        """A file input: one click on it, then the file dialog."""
+        self.count += 1
+        locator.set_input_files(path)
+
+
+def poll(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def sign_up_and_open_project(page: Any, url: str, click: Clicks, username: str, project: str) -> None:
+    """Sign up as ``username``, create ``project`` and open it."""
+    page.goto(url + "/sign-up")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("a-long-passphrase-9")
+    click(page.get_by_role("button", name="Sign up", exact=True))
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_label("Name").fill(project)
+    click(page.get_by_role("button", name="Create project"))
+    click(page.get_by_role("list", name="Projects").get_by_role("link", name=project))
+
+
+def section(page: Any, click: Clicks, name: str) -> None:
+    """Open a section of the project (Datasets, Train, Models...) from its navigation."""
+    click(page.get_by_role("navigation", name="Project sections").get_by_role("link", name=name))
+
+
+def number_in(cell: Any) -> float:
+    """A number shown in a table cell ("61,706", "12.3 KiB")."""
+    return float(re.sub(r"[^\d.]", "", cell.inner_text().split()[0]))

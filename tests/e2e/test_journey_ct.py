@@ -1,0 +1,153 @@
+"""The CT journey in a real browser against a real server and worker: sign up, create a project,
+start from the 3D CNN template, add the synthetic chest CT sample (real DICOM series), scroll its
+slices and change the window preset, train two epochs on the CPU while the charts fill in, deploy
+the model and predict through Try it with NIfTI volumes made by the sample's own generator.
+Screenshots go to var/screenshots/journey-ct*.png (or $VMB_SCREENSHOTS_DIR); the number of clicks
+and the minutes are printed, and both are bounded."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .journey import IMAGES, Clicks, poll, section, sign_up_and_open_project
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+EPOCHS = 2
+CLASSES = {"normal", "pneumonia"}
+# The sample's geometry (pipelines/datasets/samples.py): 24 slices of 64 x 64 pixels, 2.5 mm apart,
+# resampled to 32 slices at ingest.
+SLICES, SIZE, DEPTH = 24, 64, 32
+
+
+def _nifti_case(folder: Path, pneumonia: bool, seed: int) -> Path:
+    """A chest CT the sample's generator makes, not in the dataset (another seed), as NIfTI.
+
+    The DICOM ingest orders slices by ImagePositionPatient, which the generator makes decrease
+    along the volume; NIfTI voxels are (x, y, z) in RAS order. Stored so, the NIfTI reader gives
+    the model the same (depth, height, width) volume as the DICOM ingest gave training."""
+    import nibabel
+
+    from pipelines.datasets.synthetic_ct import chest_volume
+
+    volume = chest_volume(np.random.default_rng(seed), SLICES, SIZE, pneumonia)[::-1]
+    pixel = 350.0 / SIZE
+    image = nibabel.Nifti1Image(np.round(volume).astype(np.int16).transpose(2, 1, 0),
+                                np.diag([pixel, pixel, 2.5, 1.0]))
+    path = folder / f"{'pneumonia' if pneumonia else 'normal'}-{seed}.nii.gz"
+    nibabel.save(image, path)
+    return path
+
+
+def _mean_brightness(image: Any) -> float:
+    """The mean grey level (0-255) of a loaded preview image, read back through a canvas."""
+    return float(image.evaluate(
+        """img => { const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;
+        let sum = 0; for (let i = 0; i < d.length; i += 4) sum += d[i]; return sum / (d.length / 4); }"""))
+
+
+def _loaded(image: Any, text: str) -> bool:
+    return bool(image.evaluate("(img, t) => img.alt.includes(t) && img.complete && img.naturalWidth > 0", text))
+
+
+def test_chest_ct_from_nothing_to_a_deployed_model(live_stack: Any, page: Any, tmp_path: Path) -> None:
+    started = time.monotonic()
+    click = Clicks()
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    sign_up_and_open_project(page, live_stack.url, click, f"ct_{uuid.uuid4().hex[:8]}", "Chest CT")
+
+    # The 3D CNN template (it opens in the editor; come back through the project).
+    click(page.get_by_role("button", name="Use template 3D CNN for CT volumes"))
+    page.wait_for_url(re.compile(r"/graphs/\d+$"))
+    page.goto(page.url.rsplit("/graphs/", 1)[0])
+
+    # The chest CT sample in one click; the worker reads its DICOM series.
+    section(page, click, "Datasets")
+    click(page.get_by_role("button", name="Add sample chest_ct"))
+    page.get_by_text(re.compile(r"^ready$")).first.wait_for(timeout=180_000)
+    bars = page.get_by_role("img", name="Class counts").locator("[data-label]")
+    bars.first.wait_for()
+    assert bars.count() == 2
+
+    # One volume in the viewer: scroll its slices, then change the window.
+    click(page.get_by_role("list", name="Sample previews").get_by_role("button").first)
+    viewer = page.get_by_role("group", name=re.compile(r"^CT sample \d+$"))
+    image = viewer.get_by_role("img")
+    poll(lambda: _loaded(image, "lung window"), 30, "the CT preview")
+    middle = image.get_attribute("alt")
+    slider = viewer.get_by_role("slider")
+    click.press(slider, "End")
+    poll(lambda: image.get_attribute("alt") != middle and _loaded(image, "lung window"), 30, "another slice")
+    assert f"slice {DEPTH - 1}, lung window" in (image.get_attribute("alt") or ""), image.get_attribute("alt")
+    click.press(slider, "Home")
+    poll(lambda: "slice 0," in (image.get_attribute("alt") or "") and _loaded(image, "lung window"), 30,
+         "the first slice")
+    lung = _mean_brightness(image)
+    click(viewer.get_by_role("button", name="bone"))
+    poll(lambda: _loaded(image, "bone window"), 30, "the bone window")
+    bone = _mean_brightness(image)
+    # Air-filled lungs are mid-grey in a lung window and black in a bone window.
+    assert bone < lung - 20, (lung, bone)
+    assert viewer.get_by_role("button", name="bone").get_attribute("aria-pressed") == "true"
+    page.screenshot(path=str(IMAGES / "journey-ct-datasets.png"), full_page=True)
+
+    # Two epochs on the CPU; the per-epoch charts and the ROC curve fill in live.
+    section(page, click, "Train")
+    page.get_by_role("option", name=re.compile(r"chest CT")).wait_for(state="attached")
+    page.get_by_label("Epochs").fill(str(EPOCHS))
+    page.get_by_label("Batch size").fill("4")
+    page.get_by_label("Device").select_option("cpu")
+    click(page.get_by_role("button", name="Start training"))
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    page.get_by_role("status", name="Live updates: open").wait_for(timeout=30_000)
+    training_started = time.monotonic()
+    page.get_by_test_id("run-status").filter(has_text="succeeded").wait_for(timeout=300_000)
+    training_seconds = time.monotonic() - training_started
+    epoch_chart = page.get_by_role("img", name="Loss per epoch")
+    poll(lambda: int(epoch_chart.get_attribute("data-points") or 0) == 2 * EPOCHS, 30, "every epoch on the chart")
+    # Two classes: a one-vs-rest curve for each, and the micro average.
+    assert page.get_by_role("img", name="ROC curve (validation, latest epoch)").get_attribute("data-curves") == "3"
+    page.get_by_role("table", name=re.compile("Confusion matrix")).wait_for()
+    page.screenshot(path=str(IMAGES / "journey-ct-run.png"), full_page=True)
+
+    # Deploy, and predict a clear pneumonia case and a normal one from NIfTI files.
+    click(page.get_by_role("button", name="Open the trained model"))
+    page.get_by_role("heading", name="Model card").wait_for(timeout=60_000)
+    click(page.get_by_role("button", name="Deploy", exact=True))
+    page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
+    upload = page.get_by_label("DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)")
+    predicted = page.get_by_test_id("predicted-class")
+    answers = {}
+    for pneumonia, seed in ((True, 101), (False, 102)):
+        click.choose_file(upload, _nifti_case(tmp_path, pneumonia, seed))
+        try:  # the previous answer goes away while the new one is on its way
+            predicted.wait_for(state="detached", timeout=5_000)
+        except Exception:
+            pass
+        predicted.wait_for(timeout=60_000)
+        shares = page.get_by_role("list", name="Probabilities").get_by_role("listitem")
+        shown = {shares.nth(i).locator(".probabilities__label").inner_text():
+                 float(re.findall(r"([\d.]+) %", shares.nth(i).inner_text())[-1]) for i in range(shares.count())}
+        assert set(shown) == CLASSES, shown
+        assert abs(sum(shown.values()) - 100) <= 0.2, shown
+        answers["pneumonia" if pneumonia else "normal"] = f"{predicted.inner_text()} ({shown['pneumonia']} % pneumonia)"
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(IMAGES / "journey-ct-deploy.png"))
+
+    minutes = (time.monotonic() - started) / 60
+    right = sum(answer.startswith(truth) for truth, answer in answers.items())
+    print(f"\nCT journey: {click.count} clicks, {minutes:.1f} minutes (training {training_seconds:.0f} s), "
+          f"{right}/2 clear-cut cases right: {answers}")
+    assert training_seconds < 60
+    assert click.count < 40
+    assert minutes < 10
+    assert console_errors == [], console_errors
