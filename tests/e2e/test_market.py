@@ -3,7 +3,9 @@ as a template and a trained model, searches the market, stars the model, downloa
 imports it back (and a tampered copy is refused in plain words). Bob, a second user, cannot see
 Alice's private entries, forks her public model into his project and lands on the canvas, then
 fine-tunes it with all but the head frozen: the run carries the freeze list and the canvas marks
-the frozen layers. Screenshots go to var/screenshots/market*.png (or $VMB_SCREENSHOTS_DIR)."""
+the frozen layers. Carol imports pretrained torchvision weights made here through the market's form,
+after a file of another architecture is refused at the file field. Screenshots go to
+var/screenshots/market*.png (or $VMB_SCREENSHOTS_DIR)."""
 from __future__ import annotations
 
 import io
@@ -211,5 +213,72 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
         page.get_by_role("button", name="Zoom In").click()
     page.screenshot(path=str(IMAGES / "market-frozen.png"))
     # The refused import and Bob's look at the private entry are answered 400 and 404 on purpose.
+    unexpected = [e for e in console_errors if not e.startswith("Failed to load resource")]
+    assert unexpected == [], unexpected
+
+
+@pytest.fixture
+def carol(live_stack: Any, make_user: Any) -> str:
+    """A user with nothing yet, made before the browser opens."""
+    return str(make_user(f"carol_{uuid.uuid4().hex[:6]}", PASSWORD).username)
+
+
+def _torchvision_files(tmp_path: Path) -> tuple[Path, Path]:
+    """Real weights saved with safetensors: squeezenet1_1 with 3 classes, and shufflenet_v2_x0_5
+    with 3 classes under a name that does not say so."""
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    files = []
+    for name, architecture in (("squeezenet-pets.safetensors", "squeezenet1_1"),
+                               ("pets-weights.safetensors", "shufflenet_v2_x0_5")):
+        model = torchvision.models.get_model(architecture, num_classes=3)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / name))
+        files.append(tmp_path / name)
+    return files[0], files[1]
+
+
+def test_import_torchvision_weights(live_stack: Any, carol: str, page: Any, tmp_path: Path) -> None:
+    squeezenet, other = _torchvision_files(tmp_path)
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    _sign_in(page, live_stack.url, carol)
+    page.goto(f"{live_stack.url}/market")
+    form = page.get_by_role("form", name="Import torchvision weights")
+    form.get_by_label("Architecture").select_option("squeezenet1_1")  # waits for the server's list
+    form.get_by_label("Input size").fill("64")
+    form.get_by_label("Number of classes").fill("3")
+    form.get_by_label("Class names").fill("cat\ndog\nbird")
+    form.get_by_label("Title").fill("SqueezeNet pets")
+    form.get_by_label("Licence of the weights").fill("BSD-3-Clause")
+
+    # Another architecture's weights: refused at the file field, in words, with the tensors named.
+    form.get_by_label("Weights file").set_input_files(str(other))
+    form.get_by_role("button", name="Import weights").click()
+    refusal = form.get_by_text("These weights do not fit squeezenet1_1 with 3 classes")
+    refusal.wait_for()
+    text = refusal.inner_text()
+    assert "not in the file" in text and "not part of squeezenet1_1" in text and "another architecture" in text
+    assert "pets-weights.safetensors does not fit squeezenet1_1" in text and "classifier.1.weight" in text
+    assert form.get_by_label("Weights file").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(IMAGES / "market-torchvision-refused.png"), full_page=True)
+
+    # The squeezenet weights: the new entry opens with its card and its graph, read-only.
+    form.get_by_label("Weights file").set_input_files(str(squeezenet))
+    form.get_by_role("button", name="Import weights").click()
+    page.wait_for_url(re.compile(r"/market/\d+$"))
+    page.get_by_role("heading", name="SqueezeNet pets").wait_for()
+    card = page.get_by_role("region", name="Model card")
+    card.get_by_text("BSD-3-Clause").wait_for()
+    assert "cat, dog, bird" in card.inner_text() and "[-1, 3, 64, 64]" in card.inner_text()
+    graph = page.get_by_test_id("market-graph")
+    graph.get_by_test_id("node-flatten").wait_for()
+    assert graph.locator(".react-flow__node").count() == 67
+    assert graph.locator(".react-flow__handle.connectable").count() == 0
+    assert page.get_by_role("button", name="Fine-tune").count() == 1  # it has weights
+    page.screenshot(path=str(IMAGES / "market-torchvision.png"), full_page=True)
+    # The refused import answers 400 on purpose.
     unexpected = [e for e in console_errors if not e.startswith("Failed to load resource")]
     assert unexpected == [], unexpected

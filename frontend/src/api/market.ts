@@ -1,6 +1,6 @@
 /**
  * The model market under /api/v1/market/: entries and their versions, publish, search, stars,
- * forks into projects, and bundle export and import.
+ * forks into projects, bundle export and import, and importing torchvision weights.
  */
 import type { GraphDocument } from "../editor/model/document";
 import { ApiError, apiRequest, csrfToken } from "./client";
@@ -160,18 +160,57 @@ export function bundleUrl(version: number): string {
 }
 
 /**
- * Uploads a bundle as a new entry of the user's (multipart, so not through `apiRequest`).
+ * Uploads a bundle as a new entry of the user's.
  *
  * @throws ApiError with the server's refusal under `fieldErrors.file`.
  */
-export async function importBundle(file: File, visibility: Visibility, project?: number): Promise<MarketEntryDetail> {
+export function importBundle(file: File, visibility: Visibility, project?: number): Promise<MarketEntryDetail> {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("visibility", visibility);
   if (project !== undefined) form.append("project", String(project));
+  return postForm("/api/v1/market/import/", form);
+}
+
+/** What POST /market/import-torchvision/ takes besides the weights file. */
+export interface TorchvisionImportFields {
+  /** One of GET /templates/'s `torchvision` names. */
+  architecture: string;
+  input_size: number;
+  /** Left out: the head in the weights decides. */
+  num_classes?: number;
+  /** One per output, in order; empty: none. */
+  classes: readonly string[];
+  title: string;
+  description: string;
+  licence: string;
+  visibility: Visibility;
+  /** Needed for organization visibility. */
+  project?: number;
+}
+
+/**
+ * Publishes a torchvision architecture with the weights in `weights` (.safetensors, or a PyTorch
+ * checkpoint) as a new trained-model entry of the user's.
+ *
+ * @throws ApiError with each refusal under the field it concerns (`weights`, `architecture`, ...).
+ */
+export function importTorchvision(weights: File, fields: TorchvisionImportFields): Promise<MarketEntryDetail> {
+  const form = new FormData();
+  form.append("weights", weights, weights.name);
+  const { classes, ...rest } = fields;
+  const scalars: Record<string, string | number | undefined> = rest;
+  for (const [name, value] of Object.entries(scalars)) if (value !== undefined) form.append(name, String(value));
+  // A list goes as the same name repeated, which DRF's ListField reads from a multipart form.
+  for (const name of classes) form.append("classes", name);
+  return postForm("/api/v1/market/import-torchvision/", form);
+}
+
+// Multipart, so not through `apiRequest` (which sends JSON); the browser sets the boundary.
+async function postForm(path: string, form: FormData): Promise<MarketEntryDetail> {
   let response: Response;
   try {
-    response = await fetch("/api/v1/market/import/", {
+    response = await fetch(path, {
       method: "POST",
       headers: { Accept: "application/json", "X-CSRFToken": await csrfToken() },
       body: form,

@@ -47,7 +47,7 @@ export const MarketCardView = memo(function MarketCardView({ entry, version }: {
       <dd>{factText(contract.preprocessing) || "—"}</dd>
       <dt>Metrics</dt>
       <dd>
-        {factText(version.metrics) || "— (a template has no metrics)"}
+        {factText(version.metrics) || `— (${metricsGap(version)})`}
         {dataset && <div className="muted">measured on {dataset}</div>}
       </dd>
       <dt>Accuracy</dt>
@@ -70,3 +70,10 @@ export const MarketCardView = memo(function MarketCardView({ entry, version }: {
     </dl>
   );
 });
+
+/** Why a version shows no metrics: a template has none; uploaded weights say why in their card. */
+function metricsGap(version: MarketVersion): string {
+  const note = version.card.metrics_note;
+  if (typeof note === "string" && note) return note;
+  return version.has_weights ? "none recorded" : "a template has no metrics";
+}

@@ -50,6 +50,18 @@ describe("MarketEntryPage", () => {
     expect(api.sent("GET", "/api/v1/market/versions/30/")).toHaveLength(1);
   });
 
+  it("says why uploaded weights have no metrics instead of calling them a template", async () => {
+    const note = "not measured here: the weights were uploaded, not trained on this installation";
+    mockApi({
+      ...entryRoutes(),
+      "GET /api/v1/market/versions/31/": json(200, makeVersion({ id: 31, metrics: {}, metrics_dataset: {}, card: { metrics_note: note } })),
+    });
+    renderApp("/market/7", { user: ada });
+    const card = await screen.findByRole("region", { name: "Model card" });
+    expect(await within(card).findByText(`— (${note})`)).toBeInTheDocument();
+    expect(within(card).queryByText(/a template has no metrics/)).not.toBeInTheDocument();
+  });
+
   it("offers no fine-tuning for a template, which has no weights", async () => {
     mockApi({
       ...entryRoutes(),

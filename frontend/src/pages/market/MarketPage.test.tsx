@@ -52,6 +52,7 @@ describe("MarketPage", () => {
     const api = mockApi({
       "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
       "GET /api/v1/market/entries/": json(200, page([])),
+      "GET /api/v1/templates/": json(200, { templates: [], torchvision: ["resnet18"] }),
       "POST /api/v1/market/import/": json(400, {
         file: ["weights.safetensors: weights.safetensors does not match the SHA-256 in manifest.json; the bundle was changed after it was made"],
       }),
@@ -75,6 +76,7 @@ describe("MarketPage", () => {
     mockApi({
       "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
       "GET /api/v1/market/entries/": json(200, page([])),
+      "GET /api/v1/templates/": json(200, { templates: [], torchvision: ["resnet18"] }),
       "POST /api/v1/market/import/": json(201, makeEntry({ id: 12, title: "Imported digits" })),
     });
     const { user } = renderApp("/market", { user: ada });

@@ -8,10 +8,11 @@ import { useResource } from "../../hooks/useResource";
 import { EntryCard } from "./EntryCard";
 import { ImportBundle } from "./ImportBundle";
 import { MarketFiltersForm } from "./MarketFilters";
+import { TorchvisionImport } from "./TorchvisionImport";
 import { type MarketFilters, filtersFromSearch, queryFromFilters, searchFromFilters } from "./marketQuery";
 import "./market.css";
 
-/** The model market: search and filter shared models and templates, page through them, import a bundle. */
+/** The model market: search and filter shared models and templates, page through them, import a bundle or torchvision weights. */
 export function MarketPage() {
   const [search, setSearch] = useSearchParams();
   const filters = useMemo(() => filtersFromSearch(search), [search]);
@@ -50,7 +51,10 @@ export function MarketPage() {
             />
           )}
         </section>
-        <ImportBundle onImported={entries.reload} />
+        <div className="market__imports">
+          <ImportBundle onImported={entries.reload} />
+          <TorchvisionImport />
+        </div>
       </div>
     </div>
   );
