@@ -2,6 +2,8 @@
 builder.deploy_services; the heavy work runs in pipelines/tasks_deploy.py."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -15,6 +17,7 @@ from builder import deploy_services, run_services
 from builder.deploy_models import Deployment, DeploymentKey, ModelExport, ModelVariant
 from builder.run_models import RunArtifact
 
+from .inference_metrics import flush_metrics
 from .serializers_deploy import (
     DeploymentKeySerializer,
     DeploymentSerializer,
@@ -110,6 +113,16 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if getattr(self, "swagger_fake_view", False):
             return Deployment.objects.none()
         return deploy_services.visible_deployments(self.request.user)
+
+    # This process's requests not yet written (they go in batches) first: metrics read right
+    # after a user's requests count every one of them.
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        flush_metrics()
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        flush_metrics()
+        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(request=DeployRequestSerializer, responses={201: _WithKey})
     def create(self, request: Request) -> Response:

@@ -15,7 +15,6 @@ import logging
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,9 +42,10 @@ from pipelines.serving.preprocess import Upload, parse_row, sniff
 from pipelines.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer_request
 from pipelines.serving.runtime import LoadedModel, models
 
+from .inference_metrics import Batch, count_request, flush_metrics
+
 log = logging.getLogger(__name__)
 SERVER = {"name": "visual-model-builder", "version": "1", "extensions": ["binary_tensor_data"]}
-FLUSH_EVERY_S = 1.0
 
 
 def _error(exc: ProtocolError) -> JsonResponse:
@@ -53,44 +53,6 @@ def _error(exc: ProtocolError) -> JsonResponse:
     if exc.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="inference"'
     return response
-
-
-class _Metrics:
-    """Request counts and latencies gathered per process and written in batches (at most once a
-    second per deployment), so counting costs no database write per request."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.pending: dict[int, list[Any]] = defaultdict(lambda: [0, 0, []])
-        self.flushed_at = time.monotonic()
-
-    def add(self, deployment_id: int, ok: bool, latency_ms: float) -> dict[int, list[Any]] | None:
-        with self.lock:
-            entry = self.pending[deployment_id]
-            entry[0] += 1
-            entry[1] += 0 if ok else 1
-            entry[2].append(latency_ms)
-            if time.monotonic() - self.flushed_at < FLUSH_EVERY_S:
-                return None
-            batch, self.pending = dict(self.pending), defaultdict(lambda: [0, 0, []])
-            self.flushed_at = time.monotonic()
-            return batch
-
-    def drain(self) -> dict[int, list[Any]]:
-        with self.lock:
-            batch, self.pending = dict(self.pending), defaultdict(lambda: [0, 0, []])
-            return batch
-
-
-metrics = _Metrics()
-
-
-def flush_metrics(batch: dict[int, list[Any]] | None = None) -> None:
-    for deployment_id, (count, errors, latencies) in (batch if batch is not None else metrics.drain()).items():
-        try:
-            deploy_services.record_requests(deployment_id, count, errors, latencies)
-        except Exception:  # noqa: BLE001  (lost counts must never fail a prediction)
-            log.exception("could not record requests of deployment %s", deployment_id)
 
 
 class _RateLimiter:
@@ -268,9 +230,11 @@ async def _served(request: HttpRequest, name: str, version: str | None, handle: 
     except ProtocolError as exc:
         return _error(exc)
     finally:
-        batch = metrics.add(deployment.pk, ok, (time.perf_counter() - started) * 1000)
-        if batch is not None:
-            await sync_to_async(_db(flush_metrics))(batch)
+        await count_request(deployment.pk, ok, (time.perf_counter() - started) * 1000, _write_metrics)
+
+
+async def _write_metrics(batch: Batch | None) -> None:
+    await sync_to_async(_db(flush_metrics))(batch)
 
 
 @csrf_exempt

@@ -1,9 +1,10 @@
 """A synthetic chest CT set written as real DICOM series with pydicom.
 
 Each patient is one study with one axial series: air, a soft-tissue body, two lungs, a spine
-and, for the ``pneumonia`` class, ground-glass and consolidation blobs in the lungs. Pixels are
-stored as unsigned 16-bit with RescaleIntercept -1024, like most scanners. Slice files are
-written in shuffled order so readers must sort by ImagePositionPatient.
+and, for the ``pneumonia`` class, two to four patches of consolidation in ground glass in the
+lungs, large enough that a small 3-D CNN learns them from a few dozen patients in a few epochs.
+Pixels are stored as unsigned 16-bit with RescaleIntercept -1024, like most scanners. Slice files
+are written in shuffled order so readers must sort by ImagePositionPatient.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ CLASSES = ("normal", "pneumonia")
 
 
 def chest_volume(rng: np.random.Generator, slices: int, size: int, pneumonia: bool) -> np.ndarray:
-    """(slices, size, size) HU volume."""
+    """A (slices, size, size) volume in HU, drawn from ``rng``."""
     z, y, x = np.meshgrid(np.linspace(-1, 1, slices), np.linspace(-1, 1, size), np.linspace(-1, 1, size),
                           indexing="ij")
     volume = np.full((slices, size, size), -1000.0)
@@ -29,11 +30,16 @@ def chest_volume(rng: np.random.Generator, slices: int, size: int, pneumonia: bo
     spine = ((x / 0.12) ** 2 + ((y - 0.5) / 0.12) ** 2) < 1
     volume[spine] = 700.0
     if pneumonia:
+        # Two to four patches centred in a lung: consolidation (soft-tissue density) in a halo of
+        # ground glass, as in a multilobar pneumonia; a patch takes only lung, never the chest wall.
+        lungs = volume < -500
         for _ in range(int(rng.integers(2, 5))):
-            cx, cy, cz = rng.uniform(-0.6, 0.6), rng.uniform(-0.35, 0.35), rng.uniform(-0.6, 0.6)
-            radius = rng.uniform(0.12, 0.25)
-            blob = ((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) < radius**2
-            volume[blob & (volume < -500)] = rng.uniform(-400.0, 20.0)
+            side = rng.choice((-1.0, 1.0))
+            cx, cy, cz = side * 0.4 + rng.uniform(-0.12, 0.12), rng.uniform(-0.3, 0.3), rng.uniform(-0.6, 0.6)
+            radius = rng.uniform(0.25, 0.4)
+            distance = (x - cx) ** 2 + (y - cy) ** 2 + ((z - cz) * 0.6) ** 2
+            volume[(distance < (1.5 * radius) ** 2) & lungs] = rng.uniform(-700.0, -450.0)
+            volume[(distance < radius**2) & lungs] = rng.uniform(-150.0, 40.0)
     volume += rng.normal(0.0, 15.0, volume.shape)
     return volume
 

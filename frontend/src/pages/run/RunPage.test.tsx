@@ -62,4 +62,22 @@ describe("RunPage", () => {
     expect(screen.getByRole("img", { name: "ROC curve (test set, best checkpoint)" })).toHaveAttribute("data-curves", "1");
     expect(screen.getAllByText(/micro average: AUC 0\.880/)).toHaveLength(1);
   });
+
+  it("draws a short run's loss per step from its epochs when no step reported one", async () => {
+    mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/projects/1/": json(200, makeProject()),
+      "GET /api/v1/runs/12/": json(200, run),
+      // 4 steps an epoch, fewer than stats_every: no run.progress event carries a loss.
+      "GET /api/v1/runs/12/events/": json(200, [
+        { id: 1, type: "run.epoch", created_at: "2025-01-01", data: { epoch: 0, step: 4, train_loss: 0.69, val: { loss: 0.6, accuracy: 0.5 } } },
+        { id: 2, type: "run.epoch", created_at: "2025-01-01", data: { epoch: 1, step: 8, train_loss: 0.41, val: { loss: 0.4, accuracy: 1 } } },
+      ]),
+    });
+    renderApp("/projects/1/runs/12", { user: ada });
+
+    const perStep = await screen.findByRole("img", { name: "Loss per step" });
+    expect(perStep).toHaveAttribute("data-points", "2");
+    expect(screen.queryByText(/Waiting for the first values/)).toBeNull();
+  });
 });

@@ -11,6 +11,7 @@ import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { epochSeries, formatDuration, latestConfusion, latestProgress, logLines, runFraction, stepLoss } from "../../lib/runEvents";
 import { useRunLive } from "../../stores/runLive";
+import { unreportedEpochLoss } from "./epochFallback";
 import { latestValidationRoc, rocSeries } from "./rocCurves";
 import { useRunFeed } from "./useRunFeed";
 
@@ -71,7 +72,15 @@ function Charts({ classes, testRoc }: { classes: readonly string[]; testRoc: unk
   const matrix = useMemo(() => latestConfusion(events), [events]);
   const valRoc = useMemo(() => rocSeries(latestValidationRoc(events), classes), [events, classes]);
   const testCurves = useMemo(() => rocSeries(testRoc, classes), [testRoc, classes]);
-  const lossSeries = useMemo(() => [{ name: "train loss (step)", points: steps, color: "#2563eb" }], [steps]);
+  const epochMeans = useMemo(() => unreportedEpochLoss(events), [events]);
+  const lossSeries = useMemo(
+    () => [
+      { name: "train loss (step)", points: steps, color: "#2563eb" },
+      // Epochs no step loss was reported in (fewer steps than stats_every): their mean, at their end.
+      ...(epochMeans.length > 0 ? [{ name: "train loss (epoch mean)", points: epochMeans, color: "#93c5fd" }] : []),
+    ],
+    [steps, epochMeans],
+  );
   const epochLoss = useMemo(
     () => [
       { name: "train loss", points: epochs.trainLoss, color: "#2563eb" },

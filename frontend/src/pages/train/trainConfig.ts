@@ -80,13 +80,23 @@ export function toRunConfig(values: TrainValues): RunConfig {
   return config;
 }
 
-/** Sensible defaults for a dataset: the task it was ingested for, a batch that fits its size. */
+/**
+ * Sensible defaults for a dataset: the task it was ingested for, and a batch that fits its size.
+ * A small dataset gets a batch of about a tenth of its samples (a power of two, 2 to 32), so an
+ * epoch is some eight optimizer steps rather than one: forty CT volumes in batches of 32 would
+ * give a model one step an epoch, and batch norm's running statistics no time to settle.
+ */
 export function defaultsFor(task: string | undefined, samples: number | undefined): Partial<TrainValues> {
   const out: Partial<TrainValues> = {};
   if (task && task in LOSSES) {
     out.task = task;
     out.loss = LOSSES[task]![0]!;
   }
-  if (samples !== undefined && samples > 0 && samples < 2000) out.batch_size = "32";
+  if (samples !== undefined && samples > 0 && samples < 2000) out.batch_size = String(smallBatch(samples));
   return out;
+}
+
+function smallBatch(samples: number): number {
+  const target = Math.max(2, Math.min(32, samples / 10));
+  return 2 ** Math.floor(Math.log2(target));
 }
