@@ -22,7 +22,7 @@ test-frontend: frontend/node_modules/.installed
 	npm --prefix frontend test
 
 bench: $(STAMP)
-	$(PY) bench/graph_bench.py && $(PY) bench/datasets_bench.py && $(PY) bench/training_bench.py && $(PY) bench/compress_bench.py
+	$(PY) bench/graph_bench.py && $(PY) bench/datasets_bench.py && $(PY) bench/training_bench.py && $(PY) bench/compress_bench.py && $(PY) bench/market_bench.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -16,6 +16,8 @@ class RequestSizeLimitMiddleware:
         # Upload chunks are streamed to disk by their view and have their own, larger limit.
         if request.path.startswith(settings.DATASET_UPLOAD_PREFIX):
             limit = settings.DATASET_UPLOAD_CHUNK_MAX_BYTES
+        elif request.path in settings.MARKET_UPLOAD_PATHS:  # whole bundles and weights files
+            limit = settings.MARKET_UPLOAD_MAX_BYTES
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)

@@ -107,6 +107,27 @@ class ImportSerializer(serializers.Serializer):
                                        help_text="Needed for organization visibility.")
 
 
+class TorchvisionImportSerializer(serializers.Serializer):
+    architecture = serializers.CharField(max_length=100, help_text="A torchvision classifier, as listed by "
+                                                                   "GET /api/v1/templates/ under torchvision.")
+    weights = serializers.FileField(help_text="Its weights: a .safetensors file, or a PyTorch checkpoint (a state "
+                                              "dict, or a dict holding one under state_dict or model) that "
+                                              "torch.load(weights_only=True) reads.")
+    num_classes = serializers.IntegerField(min_value=1, max_value=100_000, required=False,
+                                           help_text="Outputs of the head; default: as in the weights.")
+    input_size = serializers.IntegerField(min_value=32, max_value=1024, default=224,
+                                          help_text="Height and width of the input images.")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    licence = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                    help_text="The weights' licence.")
+    classes = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
+                                    max_length=100_000, help_text="Class names, one per output.")
+    visibility = serializers.ChoiceField(Visibility.choices, default=Visibility.PRIVATE)
+    project = serializers.IntegerField(min_value=1, required=False,
+                                       help_text="Needed for organization visibility.")
+
+
 class SearchSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, default="")
     task = serializers.CharField(required=False, allow_blank=True, default="")

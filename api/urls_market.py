@@ -2,7 +2,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views_market import MarketBundleImportView, MarketEntryViewSet, MarketVersionViewSet
+from .views_market import (
+    MarketBundleImportView,
+    MarketEntryViewSet,
+    MarketTorchvisionImportView,
+    MarketVersionViewSet,
+)
 
 router = SimpleRouter()
 router.register("market/entries", MarketEntryViewSet, basename="market-entry")
@@ -10,5 +15,6 @@ router.register("market/versions", MarketVersionViewSet, basename="market-versio
 
 urlpatterns = [
     path("market/import/", MarketBundleImportView.as_view(), name="market-import"),
+    path("market/import-torchvision/", MarketTorchvisionImportView.as_view(), name="market-import-torchvision"),
     *router.urls,
 ]

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builder import market_services, run_services
+from builder import market_import, market_services, run_services
 from builder.market_models import MarketEntry, MarketEntryVersion
-from builder.models import GraphVersion
+from builder.models import GraphVersion, Project
 from builder.run_models import RunArtifact
 from builder.services import visible_projects
 
@@ -32,6 +32,7 @@ from .serializers_market import (
     MarketVersionSummarySerializer,
     PublishSerializer,
     SearchSerializer,
+    TorchvisionImportSerializer,
 )
 
 
@@ -158,12 +159,37 @@ class MarketBundleImportView(APIView):
     def post(self, request: Request) -> Response:
         """Import a bundle as a new entry of yours. Refused bundles answer 400 naming the file."""
         data = _valid(ImportSerializer, request.data)
-        project = None
-        if "project" in data:
-            project = visible_projects(request.user).filter(pk=data["project"]).first()
-            if project is None:
-                raise ValidationError({"project": ["no project of yours has this id"]})
         version = market_services.import_bundle(request.user, data["file"].read(), visibility=data["visibility"],
-                                                project=project)
+                                                project=_project(request, data))
         return Response(MarketEntryDetailSerializer(version.entry, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
+
+
+class MarketTorchvisionImportView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": TorchvisionImportSerializer},
+                   responses={201: MarketEntryDetailSerializer})
+    def post(self, request: Request) -> Response:
+        """Import a torchvision architecture with pretrained weights you upload, as a new trained-model
+        entry of yours (fork it to fine-tune). Nothing in the file is executed: a checkpoint is read
+        with torch.load(weights_only=True). Every tensor must fit the architecture by name and shape;
+        refusals answer 400 naming the file and the missing, unexpected or wrongly shaped tensors."""
+        data = _valid(TorchvisionImportSerializer, request.data)
+        upload = data["weights"]
+        version = market_import.import_torchvision(
+            request.user, architecture=data["architecture"], data=upload.read(), filename=upload.name or "",
+            num_classes=data.get("num_classes"), input_size=data["input_size"], title=data["title"],
+            description=data["description"], licence=data["licence"], visibility=data["visibility"],
+            project=_project(request, data), classes=data.get("classes"))
+        return Response(MarketEntryDetailSerializer(version.entry, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+def _project(request: Request, data: dict[str, Any]) -> Project | None:
+    if "project" not in data:
+        return None
+    project = visible_projects(request.user).filter(pk=data["project"]).first()
+    if project is None:
+        raise ValidationError({"project": ["no project of yours has this id"]})
+    return project

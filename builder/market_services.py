@@ -1,6 +1,7 @@
 """The rules of the model market: who sees an entry, publishing (a trained model or a template),
-search, stars, forks into projects, bundle export and import, and the seeded templates. Views
-and the ``seed_market`` command call these; the bundle format is ``pipelines/market/bundle.py``."""
+search, stars, forks into projects, and bundle export and import. Views call these; the seeded
+market is ``market_seed``, importing torchvision weights ``market_import``; the bundle format is
+``pipelines/market/bundle.py``."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, QuerySet
@@ -88,10 +88,14 @@ def _store_weights(data: bytes) -> tuple[str, str]:
     return relative, sha256(data)
 
 
-def _new_version(user: AbstractBaseUser, entry: MarketEntry, *, document: dict[str, Any], card: dict[str, Any],
-                 weights: bytes | None, metrics: dict[str, Any], metrics_dataset: dict[str, Any],
-                 changelog: str = "", **sources: Any) -> MarketEntryVersion:
+def add_version(user: AbstractBaseUser, entry: MarketEntry, *, document: dict[str, Any], card: dict[str, Any],
+                weights: bytes | None, metrics: dict[str, Any], metrics_dataset: dict[str, Any],
+                changelog: str = "", **sources: Any) -> MarketEntryVersion:
+    """Publish the next version of ``entry``: the graph is validated for its figures, the weights
+    (safetensors bytes; None for a template) stored with their SHA-256, and the entry's ``latest_*``
+    fields and input contract follow. The card gets the version number, params and FLOPs."""
     params, flops, contract = _graph_figures(document)
+    card = {**card, "params": params, "flops": flops}  # batch 1, as the graph core counts them
     weights_path, digest = _store_weights(weights) if weights is not None else ("", "")
     for _attempt in range(5):
         try:
@@ -154,10 +158,10 @@ def publish_artifact(user: AbstractBaseUser, artifact: RunArtifact, *, entry: Ma
         if entry is not None:
             MarketEntry.objects.filter(pk=target.pk).update(classes=list(artifact.classes))
         card.update({"title": target.title, "licence": target.licence, "author": str(user)})
-        return _new_version(user, target, document=artifact.graph_version.document, card=card, weights=data,
-                            metrics=artifact.metrics, metrics_dataset=card.get("dataset", {}),
-                            changelog=changelog, source_artifact=artifact,
-                            source_graph_version=artifact.graph_version)
+        return add_version(user, target, document=artifact.graph_version.document, card=card, weights=data,
+                           metrics=artifact.metrics, metrics_dataset=card.get("dataset", {}),
+                           changelog=changelog, source_artifact=artifact,
+                           source_graph_version=artifact.graph_version)
 
 
 def publish_template(user: AbstractBaseUser, graph_version: GraphVersion, *, entry: MarketEntry | None = None,
@@ -168,15 +172,16 @@ def publish_template(user: AbstractBaseUser, graph_version: GraphVersion, *, ent
     defaults = {"title": graph_version.graph.name, "description": graph_version.graph.description}
     with transaction.atomic():
         target = _entry(user, entry, EntryKind.TEMPLATE, fields, defaults, project)
-        return _publish_document(user, target, graph_version.document, changelog, source_graph_version=graph_version)
+        return publish_document(user, target, graph_version.document, changelog, source_graph_version=graph_version)
 
 
-def _publish_document(user: AbstractBaseUser, entry: MarketEntry, document: dict[str, Any], changelog: str,
-                      **sources: Any) -> MarketEntryVersion:
+def publish_document(user: AbstractBaseUser, entry: MarketEntry, document: dict[str, Any], changelog: str,
+                     **sources: Any) -> MarketEntryVersion:
+    """Publish ``document`` as the next version of the template ``entry``."""
     card = {"card_version": 1, "name": entry.title, "title": entry.title, "task": entry.task,
             "modality": entry.modality, "licence": entry.licence, "author": str(user), "format": "template"}
-    return _new_version(user, entry, document=document, card=card, weights=None, metrics={},
-                        metrics_dataset={}, changelog=changelog, **sources)
+    return add_version(user, entry, document=document, card=card, weights=None, metrics={},
+                       metrics_dataset={}, changelog=changelog, **sources)
 
 
 def update_entry(user: AbstractBaseUser, entry: MarketEntry, **fields: Any) -> MarketEntry:
@@ -320,9 +325,9 @@ def import_bundle(user: AbstractBaseUser, data: bytes, *, visibility: str = Visi
     with transaction.atomic():
         entry = MarketEntry.objects.create(author=user, kind=kind, project=project, visibility=visibility,
                                            classes=[str(c) for c in classes], **values)
-        return _new_version(user, entry, document=bundle.document, card={**card, "imported": True},
-                            weights=bundle.weights, metrics=metrics, metrics_dataset=dataset,
-                            changelog="imported from a bundle")
+        return add_version(user, entry, document=bundle.document, card={**card, "imported": True},
+                           weights=bundle.weights, metrics=metrics, metrics_dataset=dataset,
+                           changelog="imported from a bundle")
 
 
 def _check_weights_fit(document: dict[str, Any], weights: bytes) -> None:
@@ -342,34 +347,3 @@ def _check_weights_fit(document: dict[str, Any], weights: bytes) -> None:
     if missing or unexpected or wrong:
         raise DomainError("file", f"weights.safetensors does not fit graph.json: missing {missing[:5]}, "
                                   f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}")
-
-
-# ---- the seeded market ----------------------------------------------------------------------------
-def system_user() -> AbstractBaseUser:
-    user, created = get_user_model().objects.get_or_create(username=SYSTEM_USERNAME, defaults={"is_active": False})
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
-
-
-def seed_templates() -> list[MarketEntry]:
-    """Publish every graph-core template as a public template entry owned by the system user.
-    Idempotent: a template already seeded is left as it is."""
-    from builder.graph.templates import get_template, list_templates
-
-    owner = system_user()
-    seeded = []
-    for summary in list_templates():
-        key = f"template:{summary['id']}"
-        entry = MarketEntry.objects.filter(seed_key=key, author=owner).first()
-        if entry is None:
-            with transaction.atomic():
-                entry = MarketEntry.objects.create(
-                    author=owner, kind=EntryKind.TEMPLATE, visibility=Visibility.PUBLIC, seed_key=key,
-                    title=summary["name"], description=summary["description"], task=summary["task"],
-                    modality=summary["modality"], licence="project templates")
-                _publish_document(owner, entry, get_template(summary["id"]), "seeded from the graph core")
-        seeded.append(entry)
-    return seeded
-

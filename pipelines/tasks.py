@@ -16,6 +16,10 @@ def ping_project(project_id: int, nonce: str) -> dict[str, object]:
     publish(project_group(project.pk), event)
     return event
 
-from . import tasks_datasets  # noqa: E402,F401  (registers the dataset tasks with Celery)
-from . import tasks_training  # noqa: E402,F401  (registers the training tasks with Celery)
-from . import tasks_deploy  # noqa: E402,F401  (registers the compress, export and deploy tasks)
+# Importing the task modules registers their tasks with Celery.
+from . import (  # noqa: E402,F401
+    tasks_datasets,  # ingest
+    tasks_deploy,  # compress, export and deploy
+    tasks_market,  # the seeded market's trained models
+    tasks_training,  # training runs
+)

@@ -80,8 +80,10 @@ def main() -> int:
 
     try:
         subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, check=True)
-        # A new installation's market holds the shipped templates (idempotent).
-        subprocess.run([PY, "manage.py", "seed_market"], cwd=ROOT, check=True)
+        # A new installation's market holds the shipped templates at once; the models trained on
+        # the sample datasets are queued to the worker, so the web comes up without waiting for
+        # them. Idempotent: later starts find everything seeded and queue nothing.
+        subprocess.run([PY, "manage.py", "seed_market", "--queue-models"], cwd=ROOT, check=True)
         subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True)
         procs.append(subprocess.Popen(
             # -B: the one local worker also runs the beat schedule (the stale-run reaper).

@@ -74,9 +74,19 @@ def torchvision_graph(
     multiple of its patch size). Raises ``KeyError`` for other names and ``InputSizeError`` (an
     ``UnsupportedModuleError``, so a ``ValueError``) when the model can't take ``input_size``.
     """
+    from .importer import from_module
+
+    model = torchvision_model(name, num_classes, input_size)
+    doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)
+    return doc, weights
+
+
+def torchvision_model(name: str, num_classes: int = 1000, input_size: int = 224) -> torch.nn.Module:
+    """The torchvision classifier ``name`` with random weights (no downloads), in eval mode, built
+    as ``torchvision_graph`` imports it (no auxiliary heads). Raises as ``torchvision_graph``."""
     import torchvision
 
-    from .importer import InputSizeError, from_module
+    from .importer import InputSizeError
 
     if name not in TORCHVISION_ARCHITECTURES:
         raise KeyError(f"{name!r} is not a supported torchvision architecture")
@@ -88,6 +98,4 @@ def torchvision_graph(
         if input_size % patch:
             raise InputSizeError(name, f"input_size {input_size} is not a multiple of its patch size {patch}")
         kwargs["image_size"] = input_size
-    model = torchvision.models.get_model(name, **kwargs).eval()
-    doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)
-    return doc, weights
+    return torchvision.models.get_model(name, **kwargs).eval()

@@ -233,3 +233,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # ---- Models, deployments and the market: folders web and workers must share (a volume) -------
 DEPLOY_DIR = Path(env_str("VMB_MODELS_DIR", str(MEDIA_ROOT / "models")))
 MARKET_DIR = Path(env_str("VMB_MARKET_DIR", str(MEDIA_ROOT / "market")))
+# Bundles and pretrained weights are uploaded whole (multipart, spooled to disk by Django), so
+# these two paths take bodies up to this size instead of API_MAX_BODY_BYTES.
+MARKET_UPLOAD_PATHS = ("/api/v1/market/import/", "/api/v1/market/import-torchvision/")
+MARKET_UPLOAD_MAX_BYTES = env_int("VMB_MARKET_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)

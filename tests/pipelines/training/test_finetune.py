@@ -1,7 +1,8 @@
 """Fine-tuning in the engine: starting weights loaded leniently, frozen nodes left alone, and the
-transfer-learning comparison: LeNet-5 pretrained on digits 0-6, then trained on a few hundred
-samples of a new task (digits 7-9) with its convolutions frozen, against the same network trained
-from scratch on the same samples."""
+transfer-learning comparison: LeNet-5 pretrained on the ten digits, then trained on a few samples of
+a new task (digit mod 5: five new classes, each two unrelated shapes) with its convolutions frozen,
+against the same network trained from scratch and against the same frozen network with no
+pretrained weights, on the same samples with the same budget."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,27 +20,34 @@ from pipelines.training.engine import TrainData, TrainingError, fit
 from pipelines.training.finetune import freeze_nodes, load_initial_weights, replace_head
 
 CPU = torch.device("cpu")
-OLD, NEW = range(0, 7), range(7, 10)
-FEW = 250  # training samples of the new task
-SEEDS = (0, 1, 2)  # each draws its own FEW samples: one draw of a small set is too noisy to compare
+NEW_CLASSES = 5  # digit mod 5: {0, 5}, {1, 6}, ... a class is two shapes, hard to learn from a few
+PER_CLASS = 5  # training samples of each new class: 25 in all
+SEEDS = (0, 1, 2)  # each draws its own samples: one draw of a small set is too noisy to compare
 
 
-def _split(cache: Path, splits: tuple[str, ...], digits: range) -> tuple[torch.Tensor, torch.Tensor]:
+def _split(cache: Path, splits: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for split in splits:
         dataset = CachedDataset(cache, split)
         x, y = dataset[list(range(len(dataset)))]
-        keep = (y >= digits.start) & (y < digits.stop)
-        xs.append(x[keep])
-        ys.append(y[keep] - digits.start)
+        xs.append(x)
+        ys.append(y)
     return torch.cat(xs), torch.cat(ys)
 
 
+def _few(data: tuple[torch.Tensor, torch.Tensor], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = data
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.cat([rows[torch.randperm(len(rows), generator=generator)[:PER_CLASS]]
+                      for rows in ((y == label).nonzero().flatten() for label in range(NEW_CLASSES))])
+    return x[pick], y[pick]
+
+
 def _data(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], classes: int,
-          seed: int = 0) -> TrainData:
+          seed: int = 0, batch: int = 10) -> TrainData:
     x, y = train
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    batches = [(x[order[i:i + 20]], y[order[i:i + 20]]) for i in range(0, len(y), 20)]
+    batches = [(x[order[i:i + batch]], y[order[i:i + batch]]) for i in range(0, len(y), batch)]
     return TrainData(train=batches, val=[val], test=None, classes=classes, steps_per_epoch=len(batches),
                      transform=resize_to((32, 32)))
 
@@ -50,37 +58,40 @@ def _config(**config: Any) -> Any:
 
 def test_pretrained_and_frozen_beats_scratch_on_a_few_samples(lenet: dict, digits_cache: Path,
                                                               tmp_path: Path) -> None:
-    old_doc, _ = replace_head(lenet, "logits", len(OLD))
-    new_doc, head = replace_head(old_doc, "logits", len(NEW))
+    new_doc, head = replace_head(lenet, "logits", NEW_CLASSES)
     assert head == "logits"
-    pretrained = compile_graph(old_doc)
-    fit(pretrained, _data(_split(digits_cache, ("train",), OLD), _split(digits_cache, ("val",), OLD), len(OLD)),
-        _config(epochs=10, optimizer={"lr": 5e-3}), device=CPU)
+    pretrained = compile_graph(lenet)
+    fit(pretrained, _data(_split(digits_cache, ("train",)), _split(digits_cache, ("val",)), 10, batch=32),
+        _config(epochs=8, optimizer={"lr": 5e-3}), device=CPU)
     weights = tmp_path / "pretrained.safetensors"
     save_file({k: v.contiguous() for k, v in pretrained.state_dict().items()}, str(weights))
 
-    new_train = _split(digits_cache, ("train",), NEW)
-    held_out = _split(digits_cache, ("val", "test"), NEW)  # both splits: ~100 samples, not ~50
-    scratch, tuned = [], []
+    x, y = _split(digits_cache, ("train",))
+    new_train = (x, y % NEW_CLASSES)
+    x, y = _split(digits_cache, ("val", "test"))
+    held_out = (x, y % NEW_CLASSES)  # both splits, never trained on: ~360 samples
+    # Only the dense layers train in the frozen ways: a higher rate than the fine-tuning default suits them.
+    frozen = {"epochs": 8, "optimizer": {"lr": 1e-2}, "freeze": ["c1", "c3"]}
+    accuracy: dict[str, list[float]] = {"scratch": [], "tuned": [], "frozen random": []}
     for seed in SEEDS:
-        pick = torch.randperm(len(new_train[1]), generator=torch.Generator().manual_seed(seed))[:FEW]
-        few = (new_train[0][pick], new_train[1][pick])
-        result = fit(compile_graph(new_doc), _data(few, held_out, len(NEW), seed),
-                     _config(epochs=6, seed=seed, optimizer={"lr": 5e-3}), device=CPU)
-        scratch.append(result.best["accuracy"])
+        data = _data(_few(new_train, seed), held_out, NEW_CLASSES, seed)
+        result = fit(compile_graph(new_doc), data, _config(epochs=8, seed=seed, optimizer={"lr": 5e-3}), device=CPU)
+        accuracy["scratch"].append(result.best["accuracy"])
         model = compile_graph(new_doc)
-        # Only the dense layers train: a higher rate than the fine-tuning default suits a fresh head.
-        result = fit(model, _data(few, held_out, len(NEW), seed),
-                     _config(epochs=6, seed=seed, optimizer={"lr": 2e-2}, freeze=["c1", "c3"],
-                             init_weights={"market_version": 1, "drop": ["logits"]}),
+        result = fit(model, data, _config(**frozen, seed=seed, init_weights={"market_version": 1, "drop": ["logits"]}),
                      device=CPU, init_weights=weights)
-        tuned.append(result.best["accuracy"])
+        accuracy["tuned"].append(result.best["accuracy"])
         assert torch.equal(model.state_dict()["c3.weight"], pretrained.state_dict()["c3.weight"])
-    mean_scratch, mean_tuned = sum(scratch) / len(scratch), sum(tuned) / len(tuned)
-    print(f"\ndigits 7-9 from {FEW} samples (mean of {len(SEEDS)} draws, {len(held_out[1])} held out): "
-          f"from scratch {mean_scratch:.3f} {[round(a, 3) for a in scratch]}, "
-          f"pretrained on 0-6 with frozen convolutions {mean_tuned:.3f} {[round(a, 3) for a in tuned]}")
-    assert mean_tuned > mean_scratch
+        result = fit(compile_graph(new_doc), data, _config(**frozen, seed=seed), device=CPU)
+        accuracy["frozen random"].append(result.best["accuracy"])
+    mean = {way: sum(values) / len(values) for way, values in accuracy.items()}
+    print(f"\ndigit mod 5 from {PER_CLASS * NEW_CLASSES} samples (mean of {len(SEEDS)} draws, "
+          f"{len(held_out[1])} held out): " + ", ".join(f"{way} {mean[way]:.3f} {[round(a, 3) for a in values]}"
+                                                       for way, values in accuracy.items()))
+    # Measured: tuned ~0.87 against ~0.65 for both others. Broken loading leaves "tuned" a frozen
+    # random network; broken freezing or head replacement fail the equality above or the shapes.
+    assert mean["tuned"] > mean["scratch"] + 0.1 and mean["tuned"] > mean["frozen random"] + 0.1
+    assert all(t > s for t, s in zip(accuracy["tuned"], accuracy["scratch"], strict=True))
 
 
 def test_weights_load_leniently_and_frozen_nodes_leave_the_optimizer(lenet: dict) -> None:

@@ -1,0 +1,55 @@
+"""Reading uploaded weights without running them (``pipelines.market.torchvision_weights``): the
+file formats and checkpoint shapes that are accepted, and the head's class count read from them."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+import torch
+import torchvision
+from safetensors.torch import save as st_save
+
+from pipelines.market.torchvision_weights import WeightsFileError, head_classes, read_state_dict
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return {k: v.contiguous() for k, v in torchvision.models.resnet18(num_classes=7).state_dict().items()}
+
+
+def _torch_save(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("shape", ["safetensors", "state_dict", "state_dict_key", "model_key", "data_parallel"])
+def test_accepted_files_give_the_same_tensors(state: dict[str, torch.Tensor], shape: str) -> None:
+    data, name = {
+        "safetensors": (st_save(state), "w.safetensors"),
+        "state_dict": (_torch_save(state), "w.pt"),
+        "state_dict_key": (_torch_save({"state_dict": state, "epoch": 90}), "w.ckpt"),
+        "model_key": (_torch_save({"model": state, "optimizer": {"lr": 0.1}}), "w.pth"),
+        "data_parallel": (_torch_save({f"module.{k}": v for k, v in state.items()}), "w.bin"),
+    }[shape]
+    found = read_state_dict(data, name)
+    assert sorted(found) == sorted(state)
+    assert all(torch.equal(found[k], state[k]) for k in state)
+
+
+def test_an_empty_state_dict_is_refused() -> None:
+    with pytest.raises(WeightsFileError, match="e.pt holds no tensors"):
+        read_state_dict(_torch_save({}), "e.pt")
+
+
+@pytest.mark.parametrize(("architecture", "head"), [
+    ("resnet18", "fc.weight"), ("squeezenet1_1", "classifier.1.weight"),  # a linear head, a conv head
+    ("regnet_x_400mf", "fc.weight"),  # built on the CPU: its constructor computes with tensors
+    ("vit_b_16", "heads.head.weight"),
+])
+def test_head_classes_reads_the_class_count_of_each_family(architecture: str, head: str) -> None:
+    found = {head: torch.zeros(13, 4, 1, 1) if architecture.startswith("squeezenet") else torch.zeros(13, 4)}
+    assert head_classes(architecture, found) == 13
+    assert head_classes(architecture, {"not.the.head": torch.zeros(13)}) is None
