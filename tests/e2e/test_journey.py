@@ -53,6 +53,9 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.get_by_label("Learning rate").fill("0.005")
     page.get_by_label("Schedule").select_option("cosine")
     page.get_by_label("Device").select_option("cpu")
+    # Dynamic precision, with a threshold under LeNet's bf16 error so some layers move to fp32.
+    page.get_by_label("Precision", exact=True).select_option("dynamic")
+    page.get_by_label("Precision threshold").fill("0.003")
     click(page.get_by_role("button", name="Start training"))
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     page.get_by_role("status", name="Live updates: open").wait_for(timeout=30_000)
@@ -74,6 +77,24 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.reload()
     poll(lambda: int(page.get_by_role("img", name="Loss per step").get_attribute("data-points") or 0) > 0, 30,
           "the chart after a reload")
+
+    # On the canvas: every LeNet layer shows the precision the dynamic engine chose, and its gradient health.
+    run_url = page.url
+    click(page.get_by_role("link", name="Show on the canvas"))
+    page.get_by_test_id("run-overlay").wait_for(timeout=30_000)
+    precisions = {}
+    for layer in ("c1", "c3", "f5", "f6", "logits"):
+        badge = page.get_by_test_id(f"precision-{layer}")
+        badge.wait_for(timeout=30_000)
+        precisions[layer] = badge.inner_text().strip()
+        page.get_by_test_id(f"grad-{layer}").wait_for()
+    run_id = run_url.rstrip("/").rsplit("/", 1)[1]
+    decided = page.request.get(f"{live_stack.url}/api/v1/runs/{run_id}/").json()["precision"]["layers"]
+    assert precisions == {layer: decided[layer] for layer in precisions}, (precisions, decided)
+    assert "bf16" in precisions.values(), precisions  # the engine did run layers in low precision
+    print(f"\nlayer precision on the canvas (dynamic): {precisions}")
+    page.screenshot(path=str(IMAGES / "journey-precision.png"))
+    page.goto(run_url)
 
     # Open the trained model and prune it: a new model, opened at once, with a before/after report.
     click(page.get_by_role("button", name="Open the trained model"))
