@@ -1,6 +1,7 @@
 """The whole journey in a real browser against a real server and worker: sign up, create a
 project, start LeNet-5 from a template, add the digits sample dataset and watch it ingest, train
-a few epochs while the chart updates live (ROC curve included), open the trained model, prune it
+a few epochs in dynamic precision while the chart updates live (ROC curve included), see each
+layer's precision and gradient health on the canvas, open the trained model, prune it
 and read the before/after report, open the pruned graph on the canvas, export it to ONNX and read
 its parity check and model card, deploy it, and predict digits through Try it. Screenshots go to
 var/screenshots/journey*.png (or $VMB_SCREENSHOTS_DIR); the number of clicks and the minutes are
