@@ -1,5 +1,5 @@
 """The whole journey in a real browser against a real server and worker: sign up, create a
-project, start LeNet-5 from a template, add the digits sample dataset and watch it ingest, train
+project, build LeNet-5 on the canvas from the palette, add the digits sample dataset and watch it ingest, train
 a few epochs in dynamic precision while the chart updates live (ROC curve included), see each
 layer's precision and gradient health on the canvas, open the trained model, prune it
 and read the before/after report, open the pruned graph on the canvas, export it to ONNX and read
@@ -18,6 +18,22 @@ import pytest
 from .journey import IMAGES, Clicks, number_in, poll, section, sign_up_and_open_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# LeNet-5 as a person builds it: (node id the canvas gives it, layer, parameters to set).
+LENET = [
+    ("image_input_1", "image_input", {"channels": 1, "height": 32, "width": 32}),
+    ("conv2d_1", "conv2d", {"out_channels": 6, "kernel_size": 5}),
+    ("tanh_1", "tanh", {}),
+    ("avg_pool2d_1", "avg_pool2d", {"kernel_size": 2}),
+    ("conv2d_2", "conv2d", {"out_channels": 16, "kernel_size": 5}),
+    ("tanh_2", "tanh", {}),
+    ("avg_pool2d_2", "avg_pool2d", {"kernel_size": 2}),
+    ("flatten_1", "flatten", {}),
+    ("linear_1", "linear", {"out_features": 120}),
+    ("tanh_3", "tanh", {}),
+    ("linear_2", "linear", {"out_features": 84}),
+    ("tanh_4", "tanh", {}),
+    ("linear_3", "linear", {"out_features": 10}),
+]
 EPOCHS = 3
 
 
@@ -31,10 +47,31 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     IMAGES.mkdir(parents=True, exist_ok=True)
     sign_up_and_open_project(page, live_stack.url, click, username, "Digits")
 
-    # LeNet-5 from the template gallery (it opens in the editor; come back through the project).
-    click(page.get_by_role("button", name="Use template LeNet-5"))
-    page.wait_for_url(re.compile(r"/graphs/\d+$"))
-    project_url = page.url.rsplit("/graphs/", 1)[0]
+    # LeNet-5, built on the canvas from the palette: type a layer's name, press Enter, and it lands
+    # after the last one, connected; its parameters are set in the properties panel.
+    project_url = page.url
+    page.get_by_label("Name").first.fill("LeNet-5")
+    click(page.get_by_role("button", name="Create graph"))
+    click(page.get_by_role("list", name="Graphs").get_by_role("link", name="LeNet-5"))
+    page.get_by_test_id("graph-editor").wait_for()
+    for node_id, layer, params in LENET:
+        page.get_by_label("Search layers").fill(layer)
+        page.get_by_label("Search layers").press("Enter")
+        page.get_by_test_id(f"node-{node_id}").wait_for()
+        for name, value in params.items():
+            field = page.get_by_test_id(f"param-{name}").get_by_role("spinbutton")
+            field.fill(str(value))
+            field.press("Enter")
+    page.get_by_test_id("shape-linear_3-out").filter(has_text=re.compile(r"×10$")).wait_for(timeout=15_000)
+    page.get_by_test_id("validation-status").filter(has_text=re.compile("^Valid$")).wait_for()
+    assert page.get_by_test_id("shape-flatten_1-out").inner_text().endswith("×400")  # 16×5×5, as in LeNet-5
+    click(page.get_by_role("toolbar", name="Editor").get_by_role("button", name="Fit view", exact=True))
+    page.wait_for_timeout(400)  # the fit animates
+    page.screenshot(path=str(IMAGES / "journey-canvas.png"))
+    click(page.get_by_role("toolbar", name="Editor").get_by_role("button", name="Save", exact=True))
+    page.get_by_label("Message").fill("LeNet-5")
+    click(page.get_by_role("button", name="Save version"))
+    page.get_by_test_id("save-state").filter(has_text="All changes saved").wait_for()
     page.goto(project_url)
 
     # The digits sample, ingested by the worker, live over the project socket.
@@ -84,7 +121,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     click(page.get_by_role("link", name="Show on the canvas"))
     page.get_by_test_id("run-overlay").wait_for(timeout=30_000)
     precisions = {}
-    for layer in ("c1", "c3", "f5", "f6", "logits"):
+    for layer in ("conv2d_1", "conv2d_2", "linear_1", "linear_2", "linear_3"):
         badge = page.get_by_test_id(f"precision-{layer}")
         badge.wait_for(timeout=30_000)
         precisions[layer] = badge.inner_text().strip()
@@ -116,7 +153,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
 
     # The pruned graph on the canvas: its first convolution has fewer channels than LeNet-5's 6.
     click(page.get_by_role("link", name="Open the pruned graph on the canvas"))
-    shape = page.get_by_test_id("shape-c1-out")
+    shape = page.get_by_test_id("shape-conv2d_1-out")
     poll(lambda: "×" in shape.inner_text(), 30, "the pruned graph's shapes")  # "→ 1×4×28×28"
     assert int(shape.inner_text().split("×")[1]) < 6, shape.inner_text()
     page.screenshot(path=str(IMAGES / "journey-pruned-graph.png"))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { layerSpecs } from "../../test/layers";
-import { filterLayers } from "./Palette";
+import { bestMatch, filterLayers } from "./Palette";
 
 describe("filterLayers", () => {
   it("matches every word against the id, category and one-line doc", () => {
@@ -11,5 +11,14 @@ describe("filterLayers", () => {
     expect(filterLayers(layerSpecs, "merge").map((l) => l.id)).toEqual(["add"]);
     expect(filterLayers(layerSpecs, "  ")).toHaveLength(layerSpecs.length);
     expect(filterLayers(layerSpecs, "nothing-like-this")).toEqual([]);
+  });
+});
+
+describe("bestMatch", () => {
+  it("prefers the layer whose id is the query, then the first match", () => {
+    expect(bestMatch(layerSpecs, "linear")?.id).toBe("linear");
+    expect(bestMatch(layerSpecs, " Conv2D ")?.id).toBe("conv2d");
+    expect(bestMatch(layerSpecs, "fully")?.id).toBe("linear");
+    expect(bestMatch(layerSpecs, "nothing-like-this")).toBeUndefined();
   });
 });

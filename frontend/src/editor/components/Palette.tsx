@@ -1,5 +1,5 @@
 import { useReactFlow } from "@xyflow/react";
-import { type DragEvent, type MouseEvent, memo, useCallback, useDeferredValue, useMemo, useState } from "react";
+import { type DragEvent, type KeyboardEvent, type MouseEvent, memo, useCallback, useDeferredValue, useMemo, useState } from "react";
 
 import type { LayerSpec } from "../../api/layers";
 import { useGraph } from "../stores/graphStore";
@@ -16,7 +16,15 @@ export function filterLayers(layers: readonly LayerSpec[], query: string): Layer
   });
 }
 
-/** The layer registry, grouped by category and searchable; drag onto the canvas or double-click. */
+/** The layer Enter adds from the search: the one whose id is the query (spaces read as "_"), else the first match. */
+export function bestMatch(layers: readonly LayerSpec[], query: string): LayerSpec | undefined {
+  const id = query.trim().toLowerCase().replace(/\s+/g, "_");
+  const found = filterLayers(layers, query);
+  return found.find((layer) => layer.id === id) ?? found[0];
+}
+
+/** The layer registry, grouped by category and searchable; drag onto the canvas, double-click, or
+ *  type a name and press Enter (a whole network from the keyboard: each layer lands after the last). */
 export function Palette() {
   const layers = useLayers((s) => s.layers);
   const categories = useLayers((s) => s.categories);
@@ -42,6 +50,15 @@ export function Palette() {
     [getViewport, setCenter],
   );
 
+  const onSearchKey = (event: KeyboardEvent<HTMLInputElement>) => {
+    if (event.key !== "Enter" || !query.trim()) return;
+    event.preventDefault();
+    const layer = bestMatch(layers, query);
+    if (!layer) return;
+    add(layer.id);
+    setQuery("");
+  };
+
   return (
     <aside className="palette" aria-label="Layer palette">
       <input
@@ -51,8 +68,9 @@ export function Palette() {
         aria-label="Search layers"
         value={query}
         onChange={(event) => setQuery(event.target.value)}
+        onKeyDown={onSearchKey}
       />
-      <p className="palette__hint muted">Drag onto the canvas, or double-click to add after the selected layer.</p>
+      <p className="palette__hint muted">Drag onto the canvas, or double-click (or type a name and press Enter) to add after the selected layer.</p>
       {matches.length === 0 && <p className="empty-state">No layer matches “{query}”.</p>}
       {categories.map((category) => {
         const items = matches.filter((l) => l.category === category);
