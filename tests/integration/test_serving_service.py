@@ -23,7 +23,6 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from builder.deploy_models import ModelVariant
-from pipelines import tasks_deploy
 from pipelines.export.package import load_package
 from tests.conftest import ROOT, _env_for_children, _free_port
 from tests.deploy_factories import make_artifact
@@ -49,18 +48,21 @@ def _get(url: str, body: bytes | None = None, key: str = "") -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def test_the_serving_service_command_serves_a_deployment_with_its_workers(settings: Any, tmp_path: Path) -> None:
-    settings.DEPLOY_DIR = tmp_path / "models"
-    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+def test_the_serving_service_command_serves_a_deployment_with_its_workers(live_stack: Any, settings: Any,
+                                                                          tmp_path: Path) -> None:
+    # The deployment is prepared by the stack's real worker, in the folders every process shares.
     user = get_user_model().objects.create_user(username="server", password="correct-horse-battery")
     client = APIClient()
     client.force_authenticate(user)
     model = client.post("/api/v1/models/", {"run": make_artifact(user, "concat").run_id}, format="json").json()
     created = client.post("/api/v1/deployments/", {"model": model["id"], "name": "served"}, format="json").json()
-    assert tasks_deploy.prepare_deployment(created["deployment"]["id"]) == "ready"
+    deadline = time.monotonic() + 120
+    while (state := client.get(f"/api/v1/deployments/{created['deployment']['id']}/").json())["status"] != "ready":
+        assert state["status"] != "failed" and time.monotonic() < deadline, (state, live_stack.log_tail())
+        time.sleep(0.3)
 
     port = _free_port()
-    env = {**_env_for_children(), "SERVING_WORKERS": "2", "VMB_MODELS_DIR": str(settings.DEPLOY_DIR),
+    env = {**_env_for_children(), "SERVING_WORKERS": "2",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = open(tmp_path / "serving.log", "wb")  # noqa: SIM115  (closed below)
     process = subprocess.Popen(["sh", "-c", _compose_command(port)], cwd=ROOT, env=env, stdout=log,
