@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
@@ -285,7 +286,7 @@ async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
     body, tail = binary.split_request(raw, header_length) if header_length is not None else (_json(raw), b"")
     model = await _loaded_async(deployment)
     arrays, meta = parse_infer_request(body, model.card, binary=tail)
-    results = await asyncio.to_thread(model.infer, arrays)
+    results = await _run(f"{deployment.pk}:{deployment.version}", model, arrays)
     content, json_length = binary.encode_response(
         infer_response(deployment.name, deployment.version, model.card, results, meta))
     if json_length is None:
@@ -293,6 +294,29 @@ async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
     response = HttpResponse(content, content_type=binary.CONTENT_TYPE)
     response[binary.HEADER] = str(json_length)
     return response
+
+
+# A model that answers faster than a hop to a worker thread costs runs on the event loop itself;
+# a slower one (or a large batch) in a thread, so the loop keeps taking requests while it computes.
+INLINE_BELOW_S = 0.0003
+_per_sample_s: dict[str, float] = {}  # deployment pk:version -> recent inference seconds per sample
+
+
+def _timed_infer(key: str, model: LoadedModel, arrays: list[np.ndarray], samples: int) -> list[np.ndarray]:
+    started = time.perf_counter()
+    results = model.infer(arrays)
+    took = (time.perf_counter() - started) / samples
+    previous = _per_sample_s.get(key)
+    _per_sample_s[key] = took if previous is None else 0.8 * previous + 0.2 * took
+    return results
+
+
+async def _run(key: str, model: LoadedModel, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    samples = max(1, int(arrays[0].shape[0]) if arrays and arrays[0].ndim else 1)
+    per_sample = _per_sample_s.get(key)
+    if per_sample is not None and per_sample * samples < INLINE_BELOW_S:
+        return _timed_infer(key, model, arrays, samples)
+    return await asyncio.to_thread(_timed_infer, key, model, arrays, samples)
 
 
 async def _predict(request: HttpRequest, deployment: Deployment) -> HttpResponse:

@@ -152,3 +152,33 @@ def test_key_cache_ttl_and_generation() -> None:
     cache.invalidate(1)
     cache.put("m", "d" * 64, 1, "deployment", stale)  # looked up before the invalidation: not kept
     assert cache.get("m", "d" * 64) is None
+
+
+def test_a_fast_model_runs_on_the_event_loop_and_a_large_batch_in_a_thread(api: APIClient, model: dict,
+                                                                           monkeypatch: Any) -> None:
+    """The first call measures the model in a worker thread; once it is known to answer faster
+    than a thread hop, single requests run inline; a batch that would take longer goes back to a
+    thread. The outputs are the same either way."""
+    import numpy as np
+
+    from api import views_inference
+
+    threaded: list[int] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counting_to_thread(fn: Any, *args: Any) -> Any:
+        threaded.append(len(args[2][0]) if fn is views_inference._timed_infer else -1)
+        return await real_to_thread(fn, *args)
+
+    monkeypatch.setattr(views_inference.asyncio, "to_thread", counting_to_thread)
+    deployment, key = _deploy(api, model["id"])
+    per_sample = f"{deployment['id']}:{deployment['version']}"
+    first = json.loads(_infer(key)[2])["outputs"][0]["data"]
+    assert threaded == [2] and per_sample in views_inference._per_sample_s
+    monkeypatch.setitem(views_inference._per_sample_s, per_sample, 1e-6)  # as a tiny model measures
+    second = json.loads(_infer(key)[2])["outputs"][0]["data"]
+    assert threaded == [2]  # inline this time
+    assert np.allclose(first, second)
+    monkeypatch.setitem(views_inference._per_sample_s, per_sample, views_inference.INLINE_BELOW_S)
+    assert _infer(key)[0] == 200
+    assert threaded == [2, 2]  # two samples at the limit's per-sample time: back to a thread
