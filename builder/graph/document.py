@@ -12,14 +12,14 @@ import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import fx, nn
 
 from .errors import GraphError, Issue
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_ID_LENGTH = 100
 _NODE_ID = re.compile(NODE_ID_PATTERN)

@@ -48,10 +48,9 @@ def decode(path: Path, limits: Limits, size: tuple[int, int], channels: int) -> 
     """(channels, height, width) float32 in [0, 1], resized to ``size``. Call ``probe`` first:
     it refuses oversized images before any pixel is decoded."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            im = _to_8bit(im)
-            im = im.convert("L" if channels == 1 else "RGB")
+        with Image.open(path) as opened:
+            opened.load()
+            im = _to_8bit(opened).convert("L" if channels == 1 else "RGB")
             if im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(im, dtype=np.float32) / 255.0
@@ -83,7 +82,7 @@ def ingest_images(root: Path, files: list[str], options: ImageOptions, limits: L
         probed.append((rel, label, group, size, mode))
     if not probed:
         raise IngestError("no_images", "no usable image was found (see the skipped files)")
-    size = tuple(options.image_size) if options.image_size else _common_size(p[3] for p in probed)
+    size = options.image_size or _common_size(p[3] for p in probed)
     channels = options.channels or (3 if any(p[4] not in GREY_MODES for p in probed) else 1)
     # 8-bit sources stay 8-bit: lossless, compact, and cheap to widen in the loader.
     writer = CacheWriter(cache, len(probed), (channels, *size), np.uint8)

@@ -105,8 +105,8 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         return ingest_images(raw, files, options, limits, report, progress, cache)
     if kind == "segmentation":
         return ingest_masks(raw, files, options, limits, report, progress, cache)
-    reader = ingest_dicom if kind == "ct_dicom" else ingest_nifti
-    volumes = reader(raw, files, options, limits, report, progress, cache)
+    read_volumes = ingest_dicom if kind == "ct_dicom" else ingest_nifti
+    volumes = read_volumes(raw, files, options, limits, report, progress, cache)
     steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
              if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
     return volumes.finish(options, steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import nibabel
 import numpy as np
@@ -30,8 +31,9 @@ def read_volume(path: Path, limits: Limits) -> tuple[np.ndarray, tuple[float, fl
     """(D, H, W) float32 volume and its (z, y, x) spacing; sizes checked on the header first."""
     try:
         image = nibabel.load(path)
-        shape = tuple(int(s) for s in image.header.get_data_shape())
-        zooms = tuple(float(z) for z in image.header.get_zooms()[:3])
+        header: Any = image.header  # a NIfTI header (the stubs name only the base class)
+        shape = tuple(int(s) for s in header.get_data_shape())
+        zooms = tuple(float(z) for z in header.get_zooms()[:3])
     except READ_ERRORS as exc:
         raise BadFile("not_nifti", f"not a readable NIfTI file: {exc}") from exc
     while len(shape) > 3 and shape[-1] == 1:
@@ -43,7 +45,7 @@ def read_volume(path: Path, limits: Limits) -> tuple[np.ndarray, tuple[float, fl
         raise BadFile("volume_too_large", f"the header declares {shape} = {voxels} voxels; "
                       f"the limit is {limits.max_volume_voxels}")
     if not path.name.lower().endswith(".gz"):
-        needed = int(image.header.get_data_offset()) + voxels * image.header.get_data_dtype().itemsize
+        needed = int(header.get_data_offset()) + voxels * header.get_data_dtype().itemsize
         if os.path.getsize(path) < needed:
             raise BadFile("truncated", "the file is shorter than the voxel data its header declares")
     try:

@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from .limits import Limits, MiB
 from .report import IngestError, ProgressFn, Report, no_progress
@@ -151,6 +152,6 @@ def _extract_member(
     return total
 
 
-def _chunks(stream: zipfile.ZipExtFile) -> Iterator[bytes]:
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK):
         yield chunk

@@ -39,6 +39,7 @@ def build_encoding(header: list[str], rows: list[list[str]], options: TableOptio
     """The encoding of every feature column and of the target, learnt from ``rows``."""
     shown = "table"
     target = column(header, options.target_column, shown)
+    assert target is not None  # required=True: a missing column raised already
     skip = {target} | {i for i, h in enumerate(header) if h in options.drop_columns or h == options.group_column}
     features = []
     for index, name in enumerate(header):

@@ -41,7 +41,7 @@ def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
     val = CachedDataset(cache, "val")
     test = CachedDataset(cache, "test")
     per_rank = max(1, batch_size // world)
-    sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    sampler: DistributedSampler[int] = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
     # Whole batches only, so every rank steps the same number of times and a data-parallel
     # step sees exactly the global batch one process would.
     steps = max(1, len(sampler) // per_rank)

@@ -59,7 +59,7 @@ def launch(*, world: int, device_kind: str, document: dict[str, Any], config: Ru
     assert procs[0].stdout is not None
     for line in procs[0].stdout:
         if should_cancel():
-            Path(spec["cancel_file"]).touch()
+            Path(str(spec["cancel_file"])).touch()
         if line.startswith(EVENT_PREFIX):
             emit(json.loads(line[len(EVENT_PREFIX):]))
         else:
@@ -67,7 +67,7 @@ def launch(*, world: int, device_kind: str, document: dict[str, Any], config: Ru
     codes = [p.wait() for p in procs]
     if any(codes):
         raise TrainingError("distributed_failed", f"a data-parallel rank exited with {codes}: " + "\n".join(tail))
-    result = json.loads(Path(spec["result"]).read_text())
+    result = json.loads(Path(str(spec["result"])).read_text())
     return FitResult(status=result["status"], epochs_run=result["epochs_run"], history=result["history"],
                      best=result["best"], test_metrics=result["test_metrics"], precision=result["precision"],
                      saved_bytes=result["saved_bytes"], checkpoint_dir=checkpoint_dir,

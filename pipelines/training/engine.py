@@ -175,7 +175,8 @@ def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.d
     start_epoch, step, stale = 0, 0, 0
     saved_bytes = 0
 
-    source = checkpoint.latest(resume_from or checkpoint_dir) if (resume_from or checkpoint_dir) else None
+    root = resume_from or checkpoint_dir
+    source = checkpoint.latest(root) if root is not None else None
     if source is not None:
         found = checkpoint.load(source)
         inner.load_state_dict(found.weights)
