@@ -372,65 +372,55 @@ def _last_hidden(h: Tensor, bidirectional: bool) -> Tensor:
     return h[-1]
 
 
-class LSTMLayer(nn.Module):
+class RecurrentLayer(nn.Module):
+    """Batch-first ``rnn_class`` returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
+
+    rnn_class = nn.RNN
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.rnn = self.rnn_class(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.bidirectional = bidirectional
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out, state = self.rnn(x)
+        return out, _last_hidden(self.hidden_state(state), self.bidirectional)
+
+    @staticmethod
+    def hidden_state(state: Tensor) -> Tensor:
+        return state
+
+    def extra_repr(self) -> str:
+        return _recurrent_repr(self.rnn)
+
+
+class LSTMLayer(RecurrentLayer):
     """Batch-first LSTM returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        bias: bool = True,
-    ) -> None:
-        super().__init__()
-        self.rnn = nn.LSTM(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias=bias,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-        )
-        self.bidirectional = bidirectional
+    rnn_class = nn.LSTM  # type: ignore[assignment]  # nn.RNN, nn.LSTM and nn.GRU share a constructor
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        result = self.rnn(x)
-        return result[0], _last_hidden(result[1][0], self.bidirectional)
-
-    def extra_repr(self) -> str:
-        return _recurrent_repr(self.rnn)
+    @staticmethod
+    def hidden_state(state: tuple[Tensor, Tensor]) -> Tensor:  # type: ignore[override]
+        return state[0]  # (h, c): the hidden state, not the cell
 
 
-class GRULayer(nn.Module):
+class GRULayer(RecurrentLayer):
     """Batch-first GRU returning ``(out [N, L, H*dirs], last [N, H*dirs])``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        bias: bool = True,
-    ) -> None:
-        super().__init__()
-        self.rnn = nn.GRU(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias=bias,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-        )
-        self.bidirectional = bidirectional
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        result = self.rnn(x)
-        return result[0], _last_hidden(result[1], self.bidirectional)
-
-    def extra_repr(self) -> str:
-        return _recurrent_repr(self.rnn)
+    rnn_class = nn.GRU  # type: ignore[assignment]

@@ -72,6 +72,20 @@ def test_mixed_graph_source_matches_compiled() -> None:
     _check_same(_mixed_doc(), torch.randn(2, 6, 8))
 
 
+def test_lstm_source_matches_compiled() -> None:
+    """LSTM and GRU share their module's base class; the exported source must carry it, and the
+    LSTM's last hidden state (not its cell state) must come out."""
+    doc = {"name": "lstm", "nodes": [_node("seq", "sequence_input", seq_len=5, features=3),
+                                     _node("rnn", "lstm", hidden_size=4, num_layers=2, bidirectional=True)],
+           "edges": [_edge("seq", "rnn")], "outputs": ["rnn:out", "rnn:last"]}
+    assert "class RecurrentLayer(nn.Module)" in to_source(doc)
+    _check_same(doc, torch.randn(2, 5, 3))
+    compiled = compile_graph(doc).eval()
+    with torch.no_grad():
+        out, last = compiled(torch.randn(2, 5, 3))
+    torch.testing.assert_close(last[:, :4], out[:, -1, :4])  # forward direction: the last step's output
+
+
 def test_class_token_chunk_and_select_source_matches_compiled() -> None:
     doc = {
         "nodes": [
