@@ -62,7 +62,8 @@ def model_weights(project: Any, model_id: int) -> dict[str, str]:
     path = models_dir() / variant.folder / WEIGHTS_FILE
     if not variant.folder or not path.is_file():
         raise DomainError(field, f"the weights file of model {model_id} is missing")
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    with path.open("rb") as weights:
+        return {"path": str(path), "sha256": hashlib.file_digest(weights, "sha256").hexdigest()}
 
 
 def new_head(document: dict[str, Any], config: RunConfig,

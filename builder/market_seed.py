@@ -41,12 +41,15 @@ def seed_templates() -> list[MarketEntry]:
         key = f"template:{summary['id']}"
         entry = MarketEntry.objects.filter(seed_key=key, author=owner).first()
         if entry is None:
-            with transaction.atomic():
-                entry = MarketEntry.objects.create(
-                    author=owner, kind=EntryKind.TEMPLATE, visibility=Visibility.PUBLIC, seed_key=key,
-                    title=summary["name"], description=summary["description"], task=summary["task"],
-                    modality=summary["modality"], licence="project templates")
-                publish_document(owner, entry, get_template(summary["id"]), "seeded from the graph core")
+            with transaction.atomic():  # the lock and re-check of seed_models: two seeders, one entry
+                get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+                entry = MarketEntry.objects.filter(seed_key=key, author=owner).first()
+                if entry is None:
+                    entry = MarketEntry.objects.create(
+                        author=owner, kind=EntryKind.TEMPLATE, visibility=Visibility.PUBLIC, seed_key=key,
+                        title=summary["name"], description=summary["description"], task=summary["task"],
+                        modality=summary["modality"], licence="project templates")
+                    publish_document(owner, entry, get_template(summary["id"]), "seeded from the graph core")
         seeded.append(entry)
     return seeded
 

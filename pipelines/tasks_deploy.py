@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from builder import deploy_services
@@ -67,9 +68,9 @@ def real_samples(variant: ModelVariant, n: int = SAMPLES) -> tuple[tuple[torch.T
 def compress_variant(variant_id: int) -> str:
     """Prune or quantize a variant's parent into this variant's folder, with the before/after report."""
     variant = ModelVariant.objects.select_related("parent", "artifact__run", "project").get(pk=variant_id)
-    if variant.status != JobStatus.QUEUED:
-        return variant.status
-    ModelVariant.objects.filter(pk=variant.pk).update(status=JobStatus.RUNNING)
+    # Claimed by one conditional update: a task delivered twice compresses (and fine-tunes) once.
+    if not ModelVariant.objects.filter(pk=variant.pk, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING):
+        return ModelVariant.objects.get(pk=variant.pk).status
     _publish(variant.project_id, {"type": "model.status", "model": variant.pk, "status": JobStatus.RUNNING})
     try:
         fields = _prune(variant) if variant.kind == ModelKind.PRUNED else _quantize(variant)
@@ -79,10 +80,13 @@ def compress_variant(variant_id: int) -> str:
         _publish(variant.project_id, {"type": "model.status", "model": variant.pk, "status": JobStatus.FAILED,
                                       "error": _error(exc)})
         return JobStatus.FAILED
-    deploy_services.finish_job(variant, JobStatus.SUCCEEDED, **fields)
-    if variant.kind == ModelKind.PRUNED:
-        fields["report"] |= _finetune(variant)
-        ModelVariant.objects.filter(pk=variant.pk).update(report=fields["report"])
+    # One transaction: nobody sees the pruned model succeeded before its report says which
+    # fine-tuning run started (the run is queued on commit).
+    with transaction.atomic():
+        deploy_services.finish_job(variant, JobStatus.SUCCEEDED, **fields)
+        if variant.kind == ModelKind.PRUNED:
+            fields["report"] |= _finetune(variant)
+            ModelVariant.objects.filter(pk=variant.pk).update(report=fields["report"])
     _publish(variant.project_id, {"type": "model.status", "model": variant.pk, "status": JobStatus.SUCCEEDED,
                                   "report": fields.get("report", {})})
     return JobStatus.SUCCEEDED
@@ -92,7 +96,8 @@ def _finetune(variant: ModelVariant) -> dict[str, Any]:
     """Start the fine-tuning run the pruning asked for; what became of it goes into the report."""
     variant.refresh_from_db()
     try:
-        run = deploy_services.start_finetune(variant)
+        with transaction.atomic():  # a savepoint: a failure here leaves the pruned model's transaction usable
+            run = deploy_services.start_finetune(variant)
     except DomainError as exc:  # e.g. the original dataset version was deleted meanwhile
         return {"finetune_error": {"field": exc.field, "message": exc.message}}
     except Exception as exc:  # noqa: BLE001  (the pruned model stands; say why no run started)

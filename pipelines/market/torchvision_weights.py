@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,10 +68,38 @@ def read_state_dict(data: bytes, filename: str) -> dict[str, torch.Tensor]:
             raise WeightsFileError(
                 "not_a_tensor", f"{filename}: {name!r} holds a {type(value).__name__}, not a tensor; give a "
                                 f"state dict, or a checkpoint holding one under {' or '.join(WRAPPER_KEYS)}")
+        if value.layout != torch.strided or value.is_quantized or value.is_meta or value.is_complex():
+            raise WeightsFileError(
+                "not_a_tensor", f"{filename}: {name!r} is a {_kind(value)} tensor; weights must be dense real "
+                                "tensors with their data")
     state = dict(found)
     if all(name.startswith("module.") for name in state):
         state = {name.removeprefix("module."): value for name, value in state.items()}
     return state
+
+
+def _kind(value: torch.Tensor) -> str:
+    if value.layout != torch.strided:
+        return f"{str(value.layout).removeprefix('torch.')} (not dense)"
+    return "quantized" if value.is_quantized else "meta (no data)" if value.is_meta else "complex"
+
+
+def _check_archive(data: bytes, filename: str) -> None:
+    """``torch.save`` writes a zip whose entries are stored, never compressed: a compressed entry,
+    or entries larger in all than the file, would only serve to inflate in memory (a zip bomb)."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return  # the legacy format, or not a checkpoint: torch.load says which
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise WeightsFileError("unreadable", f"{filename} is a damaged zip archive: {exc}") from exc
+    compressed = [e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED]
+    if compressed:
+        raise WeightsFileError("unreadable", f"{filename} has compressed entries ({', '.join(compressed[:3])}); "
+                                             "torch.save never compresses, so it was not inflated")
+    if sum(e.file_size for e in entries) > len(data):
+        raise WeightsFileError("unreadable", f"{filename} declares more data than it holds; it was not read")
 
 
 def _read_safetensors(data: bytes, filename: str) -> dict[str, torch.Tensor]:
@@ -83,6 +112,7 @@ def _read_safetensors(data: bytes, filename: str) -> dict[str, torch.Tensor]:
 
 
 def _read_checkpoint(data: bytes, filename: str) -> Any:
+    _check_archive(data, filename)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -143,7 +173,10 @@ def import_weights(architecture: str, state: Mapping[str, torch.Tensor], *, file
     state = {name: value for name, value in state.items() if name not in left_out}
     model = torchvision_model(architecture, num_classes, input_size)
     check_fit(model.state_dict(), state, f"{filename} does not fit {architecture} with {num_classes} classes")
-    model.load_state_dict(state)  # copies into the model's own dtypes (fp16 files become fp32)
+    try:
+        model.load_state_dict(state)  # copies into the model's own dtypes (fp16 files become fp32)
+    except RuntimeError as exc:  # a tensor that fits by name and shape but cannot be copied
+        raise WeightsFileError("mismatch", f"{filename}: {str(exc)[:300]}") from exc
     document, weights = from_module(model.eval(), torch.zeros(1, 3, input_size, input_size), name=architecture)
     return ImportedWeights(document, weights, num_classes, left_out)
 

@@ -53,3 +53,33 @@ def test_head_classes_reads_the_class_count_of_each_family(architecture: str, he
     found = {head: torch.zeros(13, 4, 1, 1) if architecture.startswith("squeezenet") else torch.zeros(13, 4)}
     assert head_classes(architecture, found) == 13
     assert head_classes(architecture, {"not.the.head": torch.zeros(13)}) is None
+
+
+def _deflated(data: bytes) -> bytes:
+    """The same checkpoint with its zip entries compressed (torch.load still reads it)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    return out.getvalue()
+
+
+def test_a_compressed_checkpoint_is_refused_before_it_is_inflated() -> None:
+    data = _deflated(_torch_save({"w": torch.zeros(1_000_000)}))
+    assert len(data) < 100_000  # 4 MB of zeros in a few KB: what a zip bomb does at scale
+    assert torch.load(io.BytesIO(data), weights_only=True)["w"].numel() == 1_000_000  # torch would read it
+    with pytest.raises(WeightsFileError, match=r"bomb\.pt has compressed entries") as refused:
+        read_state_dict(data, "bomb.pt")
+    assert refused.value.code == "unreadable"
+
+
+@pytest.mark.parametrize("kind", ["sparse", "quantized", "complex"])
+def test_tensors_that_are_not_dense_real_data_are_refused(kind: str) -> None:
+    value = {"sparse": torch.eye(3).to_sparse(),
+             "quantized": torch.quantize_per_tensor(torch.ones(3), 0.1, 0, torch.qint8),
+             "complex": torch.ones(3, dtype=torch.complex64)}[kind]
+    with pytest.raises(WeightsFileError, match=rf"w\.pt: 'fc\.weight' is a .*{kind[:5]}") as refused:
+        read_state_dict(_torch_save({"fc.weight": value}), "w.pt")
+    assert refused.value.code == "not_a_tensor"
