@@ -44,7 +44,7 @@ def import_torchvision(user: AbstractBaseUser, *, architecture: str, data: bytes
         raise DomainError("project", "organization visibility needs a project")
     if project is not None:
         require_role(user, project, Role.EDITOR)
-    name = printable(PurePath(filename or "weights").name, 200)
+    name = _shown(filename)
     if len(data) > MAX_WEIGHTS_BYTES:
         raise DomainError("weights", f"{name} is larger than {MAX_WEIGHTS_BYTES} bytes")
     try:
@@ -94,3 +94,15 @@ def _card(document: dict[str, Any], *, architecture: str, filename: str, data: b
                  "author": author, "preprocessing": preprocessing, "architecture": f"torchvision.models.{architecture}",
                  "metrics_note": "not measured here: the weights were uploaded, not trained on this installation"})
     return card
+
+
+def _shown(filename: str) -> str:
+    """The upload's name as messages show it: printable and at most about 200 characters, its
+    extension kept (it decides how the file is read)."""
+    from pipelines.datasets.report import printable
+
+    raw = PurePath(filename or "weights").name
+    if len(raw) <= 200:
+        return printable(raw, 200)
+    suffix = printable(PurePath(raw).suffix[:20], 40)
+    return printable(raw[: 200 - len(suffix)], 200 - len(suffix)) + suffix

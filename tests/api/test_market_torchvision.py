@@ -100,6 +100,11 @@ def test_a_torch_save_checkpoint_imports_to_the_same_weights(api: APIClient, res
     assert len(digests) == 1
 
 
+def test_a_long_file_name_keeps_its_extension(api: APIClient, resnet: torch.nn.Module) -> None:
+    response = _upload(api, st_save(_state(resnet)), "w" * 300 + ".safetensors")
+    assert response.status_code == 201, response.content  # read as safetensors, not as a checkpoint
+
+
 class Payload:
     """Unpickling this calls ``open(marker, "w")``: proof of execution if the file appears."""
 
