@@ -10,6 +10,7 @@ from typing import Any
 # Screenshots go to var/screenshots/ so a test run leaves the tree clean; refresh the ones in the
 # docs with VMB_SCREENSHOTS_DIR=docs/images.
 IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+IMAGES.mkdir(parents=True, exist_ok=True)
 
 
 class Clicks:

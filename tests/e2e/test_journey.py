@@ -44,7 +44,6 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
     sign_up_and_open_project(page, live_stack.url, click, username, "Digits")
 
     # LeNet-5, built on the canvas from the palette: type a layer's name, press Enter, and it lands

@@ -63,7 +63,6 @@ def test_chest_ct_from_nothing_to_a_deployed_model(live_stack: Any, page: Any, t
     click = Clicks()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    IMAGES.mkdir(parents=True, exist_ok=True)
     sign_up_and_open_project(page, live_stack.url, click, f"ct_{uuid.uuid4().hex[:8]}", "Chest CT")
 
     # The 3D CNN template (it opens in the editor; come back through the project).

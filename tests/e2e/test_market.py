@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,22 +18,11 @@ from typing import Any
 
 import pytest
 
+from .journey import IMAGES, poll
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-# The same place as the journey's screenshots: var/screenshots/, or VMB_SCREENSHOTS_DIR=docs/images.
-IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
-IMAGES.mkdir(parents=True, exist_ok=True)
 PASSWORD = "correct-horse-battery"
 USABLE = ("ready", "ready_with_warnings")
-
-
-def _poll(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 @pytest.fixture
@@ -172,7 +159,7 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
     page.goto(model_url)
     page.get_by_role("button", name="Fork into project").click()
     dialog = page.get_by_role("dialog", name=re.compile("^Fork "))
-    _poll(lambda: dialog.get_by_label("Project").input_value() == str(world["bob_project"]), 10, "Bob's project")
+    poll(lambda: dialog.get_by_label("Project").input_value() == str(world["bob_project"]), 10, "Bob's project")
     dialog.get_by_role("button", name="Fork into project").click()
     page.wait_for_url(re.compile(rf"/projects/{world['bob_project']}/graphs/\d+$"))
     page.get_by_test_id("graph-editor").wait_for()
@@ -181,7 +168,7 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
 
     # Fine-tune: fork again, straight to the train form with the published weights chosen, once
     # the worker has ingested Bob's digits.
-    _poll(lambda: all(d["latest_version"]["status"] in USABLE for d in _api(
+    poll(lambda: all(d["latest_version"]["status"] in USABLE for d in _api(
         page, f"/api/v1/datasets/?project={world['bob_project']}")["results"]), 120, "Bob's digits ingested")
     page.goto(model_url)
     page.get_by_role("button", name="Fine-tune").click()
