@@ -2,19 +2,35 @@
 running as separate processes against the test database and the real Redis."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` for a test that talks to Channels consumers. Each call has its own event
+    loop, but the process keeps one channel layer, and channels_redis binds its receive locks to
+    the loop that first waited on them: a lock left from an earlier loop fails the next test
+    ("bound to a different event loop"). A served process has one loop; a test gets a new layer."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        return asyncio.run(coro)
+    finally:
+        channel_layers.backends.clear()
 
 
 @pytest.fixture

@@ -303,7 +303,8 @@ class _Validator:
         parents = {
             node_id: [src for src, _ in state.incoming.values()] for node_id, state in self.states.items()
         }
-        reached = topology.upstream((ref.partition(":")[0] for ref in outputs), parents)
+        # resolved refs are "node:port"; a port never holds a colon, an invalid node id may
+        reached = topology.upstream((ref.rpartition(":")[0] for ref in outputs), parents)
         for node_id, state in self.states.items():
             if node_id in reached or node_id in cyclic:
                 continue

@@ -15,6 +15,7 @@ from api import inference_metrics
 from api.views_inference import _write_metrics
 from builder.deploy_models import Deployment
 from pipelines import tasks_deploy
+from tests.conftest import run_async
 from tests.deploy_factories import make_artifact
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,7 +70,7 @@ def test_a_burst_is_written_without_waiting_for_a_next_request(deployed: tuple[i
         await asyncio.sleep(inference_metrics.FLUSH_EVERY_S + 0.5)
         await sync_to_async(lambda: connection.close())()  # the executor thread's, which wrote the counts
 
-    asyncio.run(burst())
+    run_async(burst())
     row = Deployment.objects.get(pk=deployment_id)
     assert (row.request_count, row.error_count, len(row.latencies_ms)) == (3, 1, 3)
     assert inference_metrics.metrics.pending == {}

@@ -27,6 +27,7 @@ from builder.dataset_services import cache_folder
 from builder.services import create_project
 from config.asgi import application
 from pipelines.datasets.loader import CachedDataset
+from tests.conftest import run_async
 from tests.dataset_factories import (
     array_png,
     bomb_png,
@@ -147,7 +148,7 @@ def test_image_upload_over_http_ingests_with_progress_events(owner: Any, live_st
         await socket.disconnect()
         return events
 
-    events = asyncio.run(scenario())
+    events = run_async(scenario())
     phases = [e["phase"] for e in events if e["type"] == "dataset.progress"]
     assert {"extract", "scan", "decode"} <= set(phases)
     version = finished(client, events[-1]["version"], live_stack)

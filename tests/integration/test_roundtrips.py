@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from builder.services import create_project
 from config.asgi import application
+from tests.conftest import run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -71,7 +72,7 @@ def test_websocket_ping_pong_and_task_event(live_stack: Any) -> None:
         assert event == {"type": "worker.pong", "nonce": queued.json()["nonce"], "project": project.pk}
         await socket.disconnect()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_websocket_refuses_non_members(live_stack: Any) -> None:
@@ -88,4 +89,4 @@ def test_websocket_refuses_non_members(live_stack: Any) -> None:
         connected, code = await anonymous.connect(timeout=10)
         assert not connected and code == 4403
 
-    asyncio.run(scenario())
+    run_async(scenario())

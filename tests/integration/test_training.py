@@ -4,7 +4,6 @@ cancel, a worker process SIGKILLed mid-run that resumes from its last checkpoint
 a worker of concurrency 2 that never share its one device."""
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ from rest_framework.test import APIClient
 from builder.run_models import DeviceLease, RunEvent, TrainingRun
 from config.asgi import application
 from pipelines.training import checkpoint
-from tests.conftest import ROOT, _env_for_children
+from tests.conftest import ROOT, _env_for_children, run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 FAST = {"batch_size": 32, "optimizer": {"lr": 5e-3}, "schedule": {"name": "cosine"}, "device": {"kind": "cpu"}}
@@ -106,7 +105,7 @@ def test_lenet_trains_to_95_percent_in_each_precision_and_streams_events(trainer
         await socket.disconnect()
         return received
 
-    streamed = asyncio.run(listen())
+    streamed = run_async(listen())
     assert streamed[0] == {"type": "hello", "run": run_id}
     assert "run.epoch" in {e["type"] for e in streamed}
     run = _finished(client, run_id)
@@ -151,9 +150,9 @@ def test_a_stranger_cannot_open_the_run_socket(trainer: dict[str, Any]) -> None:
         await socket.disconnect()
         return connected
 
-    assert not asyncio.run(attempt(_socket_headers(other)))
+    assert not run_async(attempt(_socket_headers(other)))
     evil_origin = [(k, b"http://evil.example" if k == b"origin" else v) for k, v in _socket_headers(trainer["client"])]
-    assert not asyncio.run(attempt(evil_origin))
+    assert not run_async(attempt(evil_origin))
     _finished(trainer["client"], run_id)
 
 
