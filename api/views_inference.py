@@ -12,25 +12,18 @@ import contextvars
 import hashlib
 import json
 import logging
-import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
-from django.core.handlers.asgi import ASGIRequest
+from django.core.exceptions import RequestDataTooBig
 from django.db import close_old_connections, connection
 from django.db.models.signals import post_delete, post_save
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.common import CommonMiddleware
-from django.middleware.security import SecurityMiddleware
-from django.urls import Resolver404, URLResolver
-from django.urls.resolvers import RegexPattern
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
@@ -163,7 +156,8 @@ for _model in (Deployment, DeploymentKey):
 def _loaded(deployment: Deployment) -> LoadedModel:
     if deployment.status != DeploymentStatus.READY:
         raise ProtocolError(503, "name", f"model {deployment.name!r} is {deployment.status}, not ready", "not_ready")
-    return models.get(f"{deployment.pk}:{deployment.version}", deploy_services.models_dir() / deployment.folder)
+    return models.get(f"{deployment.pk}:{deployment.version}", deploy_services.models_dir() / deployment.folder,
+                      settings.SERVING_THREADS)
 
 
 async def _loaded_async(deployment: Deployment) -> LoadedModel:
@@ -248,10 +242,14 @@ async def model_predict(request: HttpRequest, name: str, version: str | None = N
     return await _served(request, name, version, _predict)
 
 
-def _admit(request: HttpRequest, deployment: Deployment) -> None:
-    """Rate and declared-size checks, before the body is read."""
+def check_rate(deployment: Deployment) -> None:
     if not limiter.allow(deployment.pk, deployment.rate_limit_per_minute):
         raise ProtocolError(429, "rate", f"more than {deployment.rate_limit_per_minute} requests a minute", "rate_limited")
+
+
+def _admit(request: HttpRequest, deployment: Deployment) -> None:
+    """Rate and declared-size checks, before the body is read."""
+    check_rate(deployment)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
@@ -285,15 +283,20 @@ async def _infer(request: HttpRequest, deployment: Deployment) -> HttpResponse:
     header_length = request.headers.get(binary.HEADER)
     body, tail = binary.split_request(raw, header_length) if header_length is not None else (_json(raw), b"")
     model = await _loaded_async(deployment)
-    arrays, meta = parse_infer_request(body, model.card, binary=tail)
-    results = await _run(f"{deployment.pk}:{deployment.version}", model, arrays)
-    content, json_length = binary.encode_response(
-        infer_response(deployment.name, deployment.version, model.card, results, meta))
+    content, json_length = await infer_answer(deployment, model, body, tail)
     if json_length is None:
         return HttpResponse(content, content_type="application/json")
     response = HttpResponse(content, content_type=binary.CONTENT_TYPE)
     response[binary.HEADER] = str(json_length)
     return response
+
+
+async def infer_answer(deployment: Deployment, model: LoadedModel, body: Any, tail: bytes) -> tuple[bytes, int | None]:
+    """The response body of an infer request (and the length of its JSON part when it carries
+    binary tensors)."""
+    arrays, meta = parse_infer_request(body, model.card, binary=tail)
+    results = await _run(f"{deployment.pk}:{deployment.version}", model, arrays)
+    return binary.encode_response(infer_response(deployment.name, deployment.version, model.card, results, meta))
 
 
 # A model that answers faster than a hop to a worker thread costs runs on the event loop itself;
@@ -350,116 +353,3 @@ def _upload(request: HttpRequest, deployment: Deployment) -> Upload:
     if not raw:
         raise ProtocolError(400, "body", "empty: send a file or {\"row\": {...}}", "file_missing")
     return sniff(raw, "body", content_type)
-
-
-# ---- the fast /v2/ route (config/asgi.py) ------------------------------------------------------
-def _never(request: HttpRequest) -> HttpResponse:  # pragma: no cover  (the middlewares below only process)
-    raise RuntimeError("not called")
-
-
-class FastInferenceApp:
-    """An ASGI app for ``/v2/``: the async views of ``api.urls_inference`` called straight from the
-    event loop, without Django's full handler.
-
-    Django's handler runs every request through request signals and a middleware chain in which
-    each sync-only middleware costs a thread hop, and session, auth, CSRF, messages and WhiteNoise
-    do nothing for an API-key endpoint; measured, that (plus the per-request key query on the one
-    thread-sensitive executor) was nearly all of the endpoint's latency. What those layers do that
-    matters here is kept, in the same order: SecurityMiddleware's redirect and headers, the body
-    size limit of ``api.middleware.RequestSizeLimitMiddleware`` (also enforced while the body
-    streams in, for requests without Content-Length), CommonMiddleware's host and user-agent
-    checks and Content-Length, and XFrameOptionsMiddleware's header. Keys, rate limits and the
-    deployment's own size limit are checked by the views exactly as on the normal path.
-
-    Anything that is not an async view of ``api.urls_inference`` (health, server metadata, unknown
-    paths, a trailing slash) goes to ``fallback`` (Django) untouched.
-    """
-
-    def __init__(self, fallback: Callable[..., Awaitable[None]]) -> None:
-        self.fallback = fallback
-        self.resolver = URLResolver(RegexPattern(r"^/v2/"), "api.urls_inference")
-        self.security = SecurityMiddleware(_never)
-        self.common = CommonMiddleware(_never)
-        self.xframe = XFrameOptionsMiddleware(_never)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v2/models/") or scope.get("root_path"):
-            return await self.fallback(scope, receive, send)
-        try:
-            match = self.resolver.resolve(path)
-        except Resolver404:
-            return await self.fallback(scope, receive, send)
-        if not iscoroutinefunction(match.func):
-            return await self.fallback(scope, receive, send)
-        response = await self._respond(scope, receive, match)
-        if response is None:  # the client went away
-            return
-        await self._send(response, send)
-
-    def _declared_length(self, scope: dict[str, Any]) -> tuple[int | None, HttpResponse | None]:
-        """RequestSizeLimitMiddleware's check of the declared length (same messages)."""
-        limit = settings.API_MAX_BODY_BYTES
-        raw = "0"
-        for name, value in scope.get("headers", []):
-            if name.lower() == b"content-length":
-                raw = value.decode("latin1")
-        try:
-            length = int(raw or "0")
-        except ValueError:
-            return None, JsonResponse({"detail": f"Content-Length {raw!r} is not a number."}, status=400)
-        if length > limit:
-            return None, JsonResponse({"detail": f"Request body is {length} bytes; the limit is {limit} bytes."},
-                                      status=413)
-        return limit, None
-
-    async def _respond(self, scope: dict[str, Any], receive: Any, match: Any) -> HttpResponse | None:
-        limit, refusal = self._declared_length(scope)
-        body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
-        try:
-            size = 0
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return None
-                if refusal is None:
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:  # type: ignore[operator]
-                        refusal = JsonResponse({"detail": f"Request body is over the limit of {limit} bytes."},
-                                               status=413)
-                    else:
-                        body.write(chunk)
-                if not message.get("more_body", False):
-                    break
-            body.seek(0)
-            try:
-                request = ASGIRequest(scope, body)
-            except UnicodeDecodeError:
-                return HttpResponseBadRequest()
-            token = _fast_route.set(True)
-            try:
-                response = (self.security.process_request(request) or refusal
-                            or self.common.process_request(request)
-                            or await match.func(request, *match.args, **match.kwargs))
-            except DisallowedHost:
-                response = HttpResponseBadRequest()
-            except PermissionDenied:
-                response = HttpResponseForbidden()
-            except Exception:  # noqa: BLE001  (as Django's handler: log, answer 500)
-                log.exception("internal error serving %s", scope.get("path"))
-                response = JsonResponse({"error": "internal server error"}, status=500)
-            finally:
-                _fast_route.reset(token)
-            response = self.common.process_response(request, response)
-            response = self.security.process_response(request, response)
-            return self.xframe.process_response(request, response)
-        finally:
-            body.close()
-
-    @staticmethod
-    async def _send(response: HttpResponse, send: Any) -> None:
-        headers = [(k.encode("ascii"), v.encode("latin1")) for k, v in response.items()]
-        headers += [(b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()]
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": response.content})

@@ -16,6 +16,9 @@ baseline measured in the same run:
   of the direct throughput). The in-process protocol path (no HTTP) is printed too, to show where
   the added time goes. ``/v2/models/...`` runs through ``FastInferenceApp`` (config/asgi.py), as
   in production; the key is checked against the database once, then served from the 5 s key cache.
+  Then the ceiling: the same uvicorn, flags and clients serving ``bench/bare_asgi.py``, an app that
+  answers the endpoint's response without doing anything, so the figures show how much of the
+  direct throughput any HTTP endpoint could reach here, and how much of that the endpoint reaches.
 """
 from __future__ import annotations
 
@@ -132,7 +135,7 @@ class LiveEndpoint:
                        check=True, timeout=300)
         self.key = self._deployment(folder)
 
-    def start(self, server: str, workers: int = 1) -> None:
+    def start(self, server: str, workers: int = 1, env: dict[str, str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -140,7 +143,8 @@ class LiveEndpoint:
         self.log = open(logfile, "wb")  # noqa: SIM115  (closed in stop)
         extra = ["--workers", str(workers)] if workers > 1 else []
         self.process = subprocess.Popen([*SERVERS[server], "--port", str(self.port), *extra], cwd=ROOT,
-                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+                                        env={**self.env, "SERVING_WORKERS": str(workers), **(env or {})},  # as compose
+                                        stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -208,6 +212,9 @@ SERVERS = {
     "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "config.asgi:application"],
     "uvicorn": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
+    # The ceiling: the same uvicorn and flags serving bench/bare_asgi.py, an app that does nothing.
+    "bare": [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(ROOT / "bench"), "--host",
+             "127.0.0.1", "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
 }
 
 
@@ -234,22 +241,36 @@ def bench_serving(folder: Path, requests: int, tmp: Path) -> None:
     request = {"inputs": [{"name": "image", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": x.ravel().tolist()}]}
     body = json.dumps(request).encode()
     endpoint = LiveEndpoint(folder, tmp)
+    answer = b""
+    endpoint_tp: dict[int, float] = {}
     # daphne: the web process of the embedded default; uvicorn: docker-compose's serving service,
-    # one process per core (``--workers``), as a production deployment runs it.
-    for server, workers in (("daphne", 1), ("uvicorn", os.cpu_count() or 1)):
-        endpoint.start(server, workers)
+    # one process per core (``--workers``), as a production deployment runs it; bare: the same
+    # uvicorn serving an app that answers a fixed body, the ceiling of any endpoint here.
+    cores = os.cpu_count() or 1
+    for server, workers in (("daphne", 1), ("uvicorn", cores), ("bare", cores)):
+        endpoint.start(server, workers, {"VMB_BARE_RESPONSE": answer.decode()})
         try:
-            status, answer = endpoint.call("POST", "/v2/models/digits/infer", body)
-            expected = session.run(None, {"image": x})[0].ravel()
-            assert status == 200 and np.allclose(json.loads(answer)["outputs"][0]["data"], expected, atol=1e-4), answer
+            if server != "bare":
+                status, answer = endpoint.call("POST", "/v2/models/digits/infer", body)
+                expected = session.run(None, {"image": x})[0].ravel()
+                assert status == 200 and np.allclose(json.loads(answer)["outputs"][0]["data"], expected,
+                                                     atol=1e-4), answer
             for clients in (1, 8, 32):
                 per = max(10, requests // clients)
                 _clients(lambda: session.run(None, {"image": x}), clients, 5)
                 _http_clients(endpoint, body, clients, 5)  # warm: connections, the model in each process
                 d_lat, d_tp = _clients(lambda: session.run(None, {"image": x}), clients, per)
                 h_lat, h_tp = _http_clients(endpoint, body, clients, per)
+                d, h = _stats(d_lat), _stats(h_lat)
+                if server == "bare":
+                    print(f"serving ceiling (an app that does nothing, uvicorn x{workers}), {clients:>2} clients: "
+                          f"p50 {h[0]:.3f} ms, {h_tp:.0f} req/s = {h_tp / d_tp:.2f} of direct ONNX Runtime "
+                          f"({d_tp:.0f} req/s); the endpoint (uvicorn) reaches {endpoint_tp[clients] / h_tp:.2f} "
+                          "of this ceiling")
+                    continue
                 p_lat, p_tp = _clients(lambda: infer(model, "digits", "1", request), clients, per)
-                d, h, p = _stats(d_lat), _stats(h_lat), _stats(p_lat)
+                p = _stats(p_lat)
+                endpoint_tp[clients] = h_tp
                 print(f"serving ({server} x{workers}), {clients:>2} clients x {per} requests: HTTP endpoint p50 "
                       f"{h[0]:.3f} ms p95 {h[1]:.3f} ms, {h_tp:.0f} req/s; direct ONNX Runtime p50 {d[0]:.3f} ms "
                       f"p95 {d[1]:.3f} ms, {d_tp:.0f} req/s; added p50 {h[0] - d[0]:+.3f} ms (goal <= 3), "

@@ -40,3 +40,20 @@ def test_production_requires_secret_key() -> None:
 def test_bad_environment_values_name_the_variable(name: str, value: str) -> None:
     result = _manage({"DJANGO_SETTINGS_MODULE": "config.settings.test", name: value}, "check")
     assert result.returncode != 0 and name in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "threads"), [
+    ({"SERVING_WORKERS": "1"}, os.cpu_count() or 1),
+    ({"SERVING_WORKERS": str(2 * (os.cpu_count() or 1))}, 1),  # never below one
+    ({"SERVING_WORKERS": "1", "VMB_SERVING_THREADS": "3"}, 3),
+])
+def test_serving_threads_are_a_share_of_the_cores(extra: dict[str, str], threads: int) -> None:
+    """Each serving process gives ONNX Runtime its share of the cores, so SERVING_WORKERS
+    processes side by side don't oversubscribe them; VMB_SERVING_THREADS overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in {"SERVING_WORKERS", "VMB_SERVING_THREADS"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.test", **extra})
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                             "from django.conf import settings; print(settings.SERVING_THREADS)"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(threads)

@@ -27,8 +27,9 @@ class LoadedModel(Protocol):
         """Outputs in the card's order for inputs in the card's order (batch first)."""
 
 
-def onnx_session(path: Path, *, threads: int = 0) -> Any:
-    """An ONNX Runtime CPU session, after checking the file's external data stays in its folder."""
+def onnx_session(path: Path, *, threads: int = 0, spin: bool = True) -> Any:
+    """An ONNX Runtime CPU session, after checking the file's external data stays in its folder.
+    ``spin=False``: idle intra-op threads sleep instead of spinning (see ``OnnxModel``)."""
     import onnxruntime as ort
 
     check_external_data(path)
@@ -36,15 +37,19 @@ def onnx_session(path: Path, *, threads: int = 0) -> Any:
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 class OnnxModel:
     platform = "onnxruntime_onnx"
 
-    def __init__(self, path: Path, card: dict[str, Any]) -> None:
+    def __init__(self, path: Path, card: dict[str, Any], threads: int = 0) -> None:
         self.card = card
-        self.session = onnx_session(path)
+        # A serving process shares its cores with the others (``threads``: its share of them), and
+        # its requests are mostly tiny: idle intra-op threads sleep rather than spin between them.
+        self.session = onnx_session(path, threads=threads, spin=False)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def infer(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -67,12 +72,13 @@ class TorchModel:
         return [o.numpy() for o in outs]
 
 
-def load_model(folder: Path) -> LoadedModel:
-    """The model in a serving folder: ONNX when ``model.onnx`` is there, else the native bundle.
+def load_model(folder: Path, threads: int = 0) -> LoadedModel:
+    """The model in a serving folder: ONNX when ``model.onnx`` is there (``threads`` intra-op
+    threads; 0: ONNX Runtime's default, one per core), else the native bundle.
     Raises ``PackageError`` for a folder that cannot be read."""
     card = read_card(folder)
     if (folder / ONNX_FILE).is_file():
-        return OnnxModel(folder / ONNX_FILE, card)
+        return OnnxModel(folder / ONNX_FILE, card, threads)
     return TorchModel(folder)
 
 
@@ -85,7 +91,7 @@ class ModelCache:
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, folder: Path) -> LoadedModel:
+    def get(self, key: str, folder: Path, threads: int = 0) -> LoadedModel:
         model = self._models.get(key)
         if model is not None:
             return model
@@ -94,7 +100,7 @@ class ModelCache:
         with gate:
             model = self._models.get(key)
             if model is None:
-                model = load_model(folder)
+                model = load_model(folder, threads)
                 self._models[key] = model
         return model
 

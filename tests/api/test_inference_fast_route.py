@@ -34,7 +34,8 @@ def model(api: APIClient, alice: Any) -> dict:
 
 
 def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
-          headers: dict[str, str] | None = None, chunks: int = 1) -> tuple[int, dict[str, str], bytes]:
+          headers: dict[str, str] | None = None, chunks: int = 1, app: Any = None,
+          scheme: str = "http") -> tuple[int, dict[str, str], bytes]:
     from config.asgi import application
 
     sent: list[dict] = []
@@ -43,7 +44,7 @@ def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
         all_headers["content-length"] = str(len(body))
     if key:
         all_headers["authorization"] = f"Bearer {key}"
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": scheme,
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()],
              "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
@@ -60,7 +61,7 @@ def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
     async def send(message: dict) -> None:
         sent.append(message)
 
-    async_to_sync(application)(scope, receive, send)
+    async_to_sync(app or application)(scope, receive, send)
     start = sent[0]
     return (start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},
             b"".join(m.get("body", b"") for m in sent[1:]))
@@ -182,3 +183,109 @@ def test_a_fast_model_runs_on_the_event_loop_and_a_large_batch_in_a_thread(api: 
     monkeypatch.setitem(views_inference._per_sample_s, per_sample, views_inference.INLINE_BELOW_S)
     assert _infer(key)[0] == 200
     assert threaded == [2, 2]  # two samples at the limit's per-sample time: back to a thread
+
+
+@pytest.fixture
+def paths(monkeypatch: Any) -> list[str]:
+    """Which path answered each request: "view" (the async views) or "lean" (``LeanInfer``)."""
+    from api.asgi_inference import FastInferenceApp, LeanInfer
+
+    taken: list[str] = []
+    real_respond, real_serve = FastInferenceApp._respond, LeanInfer.serve
+
+    async def respond(self: Any, *args: Any) -> Any:
+        taken.append("view")
+        return await real_respond(self, *args)
+
+    async def serve(self: Any, *args: Any) -> Any:
+        taken.append("lean")
+        return await real_serve(self, *args)
+
+    monkeypatch.setattr(FastInferenceApp, "_respond", respond)
+    monkeypatch.setattr(LeanInfer, "serve", serve)
+    return taken
+
+
+def test_the_lean_path_answers_exactly_as_the_views(api: APIClient, model: dict, paths: list[str]) -> None:
+    """Once a key is verified and the model loaded, infer requests skip Django's request; every
+    answer (success, binary outputs, each refusal) is the one the views give, headers included,
+    and each request is counted."""
+    from pipelines.serving.keycache import keys
+
+    deployment, key = _deploy(api, model["id"])
+    bad_tensor = {"inputs": [{"name": "image", "shape": [1, 1, 8, 7], "datatype": "FP32", "data": [0.0] * 56}]}
+    requests = [
+        json.dumps(_infer_body()).encode(),
+        json.dumps({**_infer_body(3), "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode(),
+        b"{not json",
+        json.dumps(bad_tensor).encode(),
+        b"[]",
+    ]
+    for body in requests:
+        keys.invalidate()  # the views answer, verify the key and cache it
+        view = _call("POST", "/v2/models/digits/infer", key, body)
+        lean = _call("POST", f"/v2/models/digits/versions/{deployment['version']}/infer", key, body)
+        assert paths[-2:] == ["view", "lean"]
+        assert lean == view, body
+    assert [view[0] for view in (_call("POST", "/v2/models/digits/infer", key, b) for b in requests)] == [
+        200, 200, 400, 400, 400]
+    assert paths[-5:] == ["lean"] * 5
+    detail = api.get(f"/api/v1/deployments/{deployment['id']}/").json()["metrics"]
+    assert (detail["requests"], detail["errors"]) == (3 * len(requests), 3 * 3)
+
+
+def test_what_the_lean_path_leaves_to_the_views(api: APIClient, model: dict, paths: list[str]) -> None:
+    """Binary tensors, a wrong version, a repeated or missing header, an unknown host and a
+    revoked key are all answered by the views (which know how to refuse them)."""
+    import numpy as np
+
+    from api import views_inference
+
+    deployment, key = _deploy(api, model["id"])
+    assert _infer(key)[0] == 200 and paths == ["view"]
+    x = np.zeros((1, 1, 8, 8), dtype="<f4")
+    raw = x.tobytes()
+    header = json.dumps({"inputs": [{"name": "image", "shape": [1, 1, 8, 8], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    binary = _call("POST", "/v2/models/digits/infer", key, header + raw,
+                   headers={"inference-header-content-length": str(len(header))})
+    assert binary[0] == 200 and paths[-1] == "view"
+    assert _call("POST", "/v2/models/digits/versions/999/infer", key, b"{}")[0] == 404 and paths[-1] == "view"
+    assert _infer(key, headers={"host": "evil.example"})[0] == 400 and paths[-1] == "view"
+    assert _infer(None, headers={"x-api-key": key})[0] == 200 and paths[-1] == "lean"
+    assert _infer(key, chunks=3)[0] == 200 and paths[-1] == "view"  # no Content-Length: streamed
+    new = api.post(f"/api/v1/deployments/{deployment['id']}/keys/", {"name": "ci"}, format="json").json()
+    assert _infer(new["api_key"])[0] == 200 and _infer(new["api_key"])[0] == 200 and paths[-1] == "lean"
+    api.post(f"/api/v1/deployments/{deployment['id']}/keys/{new['key']['id']}/revoke/")
+    assert _infer(new["api_key"])[0] == 401 and paths[-1] == "view"
+    views_inference.limiter.windows.clear()
+    assert api.delete(f"/api/v1/deployments/{deployment['id']}/").status_code == 200
+    assert _infer(key)[0] == 404 and paths[-1] == "view"
+
+
+def test_the_lean_path_keeps_https_redirect_and_security_headers(api: APIClient, model: dict, settings: Any,
+                                                                 paths: list[str]) -> None:
+    """With production's settings (behind a TLS proxy): plain HTTP is redirected by Django, and the
+    lean answers carry the same HSTS and other headers as the views'."""
+    from api.asgi_inference import FastInferenceApp
+    from config.asgi import django_asgi_app
+    from pipelines.serving.keycache import keys
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    app = FastInferenceApp(django_asgi_app)  # middlewares read the settings when built
+    _deployment, key = _deploy(api, model["id"])
+    body = json.dumps(_infer_body()).encode()
+    status, headers, _ = _call("POST", "/v2/models/digits/infer", key, body, app=app)
+    assert status == 301 and headers["location"].startswith("https://")
+    proxied = {"x-forwarded-proto": "https"}
+    view = _call("POST", "/v2/models/digits/infer", key, body, headers=proxied, app=app)
+    assert view[0] == 200 and view[1]["strict-transport-security"] == "max-age=3600"
+    assert _call("POST", "/v2/models/digits/infer", key, body, headers=proxied, app=app) == view
+    assert paths == ["view", "view", "lean"]
+    assert _call("POST", "/v2/models/digits/infer", key, body, app=app)[0] == 301  # cached key, still plain HTTP
+    assert paths[-1] == "view"
+    direct = _call("POST", "/v2/models/digits/infer", key, body, app=app, scheme="https")
+    assert direct == view and paths[-1] == "lean"
+    keys.invalidate()

@@ -97,3 +97,16 @@ def test_cache_loads_once_under_concurrency(bundle_folder: Path, tmp_path: Path)
         t.join()
     assert len({id(m) for m in got}) == 1 and isinstance(got[0], OnnxModel)
     assert cache.evict("7:") == 1 and "7:1" not in cache
+
+
+def test_served_onnx_sessions_take_their_share_of_threads_and_do_not_spin(tmp_path: Path) -> None:
+    from pipelines.export.formats import export_package
+
+    (x,), _ = samples("concat", 2)
+    export_package(trained_package("concat"), "onnx", tmp_path, (x,))
+    model = ModelCache().get("7:1", tmp_path, threads=1)
+    assert isinstance(model, OnnxModel)
+    options = model.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert load_model(tmp_path).session.get_session_options().intra_op_num_threads == 0  # ORT's default
