@@ -29,6 +29,7 @@ from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
 from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
@@ -81,7 +82,10 @@ class FastInferenceApp:
         if scope["method"] == "POST":
             lean = self.lean.admit(scope)
             if lean is not None:
-                return await self.lean.serve(lean, receive, send)
+                declined = await self.lean.serve(lean, receive, send)
+                if declined is None:
+                    return
+                receive = _replay(*declined, receive)  # the views answer it, from what was read on
         try:
             match = self.resolver.resolve(path)
         except Resolver404:
@@ -96,10 +100,8 @@ class FastInferenceApp:
     def _declared_length(self, scope: dict[str, Any]) -> tuple[int | None, HttpResponse | None]:
         """RequestSizeLimitMiddleware's check of the declared length (same messages)."""
         limit = settings.API_MAX_BODY_BYTES
-        raw = "0"
-        for name, value in scope.get("headers", []):
-            if name.lower() == b"content-length":
-                raw = value.decode("latin1")
+        values = [value.decode("latin1") for name, value in scope.get("headers", []) if name.lower() == b"content-length"]
+        raw = ",".join(values) or "0"  # repeated: joined, as Django's request does (then not a number)
         try:
             length = int(raw or "0")
         except ValueError:
@@ -162,8 +164,12 @@ class FastInferenceApp:
 
 
 # ---- the lean path -----------------------------------------------------------------------------
-_INFER_PATH = re.compile(r"^/v2/models/(?P<name>[-a-zA-Z0-9_]+)(?:/versions/(?P<version>[^/]+))?/infer$")
+# As Django's route patterns, anchored with \Z: "$" would also match before a trailing newline.
+_INFER_PATH = re.compile(r"/v2/models/(?P<name>[-a-zA-Z0-9_]+)(?:/versions/(?P<version>[^/]+))?/infer\Z")
 _READ = {b"host", b"authorization", b"x-api-key", b"content-length", binary.HEADER.lower().encode()}
+
+
+_INTERNAL_ERROR = b'{"error": "internal server error"}'
 
 
 class _SchemeRequest(HttpRequest):
@@ -180,10 +186,36 @@ class _SchemeRequest(HttpRequest):
 class _Lean:
     """A request the lean path has taken: its deployment, model and declared body length."""
 
-    __slots__ = ("deployment", "length", "model", "secure", "started")
+    __slots__ = ("deployment", "length", "model", "secure")
 
-    def __init__(self, deployment: Deployment, model: LoadedModel, length: int, secure: bool, started: float) -> None:
-        self.deployment, self.model, self.length, self.secure, self.started = deployment, model, length, secure, started
+    def __init__(self, deployment: Deployment, model: LoadedModel, length: int, secure: bool) -> None:
+        self.deployment, self.model, self.length, self.secure = deployment, model, length, secure
+
+
+def _replay(read: bytes, more: bool, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """``receive`` for a request whose first ``read`` bytes were taken already."""
+    pending = True
+
+    async def replay() -> dict[str, Any]:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": read, "more_body": more}
+        return await receive()
+
+    return replay
+
+
+_settings_generation = 0
+
+
+def _settings_changed(**kwargs: Any) -> None:
+    """Django reads these settings on every request; the lean path reads them again after a change."""
+    global _settings_generation
+    _settings_generation += 1
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="vmb-lean-infer-settings")
 
 
 class LeanInfer:
@@ -195,38 +227,47 @@ class LeanInfer:
 
     def __init__(self, security: SecurityMiddleware, xframe: XFrameOptionsMiddleware) -> None:
         self.security, self.xframe = security, xframe
+        self._configure()
+
+    def _configure(self) -> None:
+        """What the settings decide, read now (and again after a settings change)."""
+        self.generation = _settings_generation
         self.hosts: dict[bytes, bool] = {}
         self.headers: dict[bool, list[tuple[bytes, bytes]]] = {}
-        proxy = settings.SECURE_PROXY_SSL_HEADER
         self.proxy: tuple[bytes, str] | None = None
         self.usable = not (settings.USE_X_FORWARDED_HOST or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW)
-        if proxy:
-            name, value = proxy
+        if settings.SECURE_PROXY_SSL_HEADER:
+            name, value = settings.SECURE_PROXY_SSL_HEADER
             if name.startswith("HTTP_"):
                 self.proxy = (name[5:].lower().replace("_", "-").encode(), value)
             else:
                 self.usable = False
+        limits = [settings.API_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE]
+        self.max_body = min(limit for limit in limits if limit is not None)
 
     def admit(self, scope: dict[str, Any]) -> _Lean | None:
         """The request, if the lean path answers it; ``None`` sends it the view path."""
-        match = _INFER_PATH.match(scope["path"])
+        if self.generation != _settings_generation:
+            self._configure()
+        match = _INFER_PATH.fullmatch(scope["path"])
         if match is None or not self.usable:
             return None
-        started = time.perf_counter()
+        try:
+            scope.get("query_string", b"").decode()  # Django's request refuses one that isn't UTF-8
+        except UnicodeDecodeError:
+            return None
         found: dict[bytes, bytes] = {}
-        proxied: bytes | None = None
+        proxy = self.proxy[0] if self.proxy is not None else None
         for name, value in scope.get("headers", ()):
             name = name.lower()
-            if name in _READ:
+            if name in _READ or name == proxy:
                 if name in found:  # Django would join repeated headers: leave them to it
                     return None
                 found[name] = value
-            elif self.proxy is not None and name == self.proxy[0]:
-                proxied = value
         if binary.HEADER.lower().encode() in found or not self._host_ok(found.get(b"host")):
             return None
         secure = scope.get("scheme") == "https"
-        if self.proxy is not None and proxied is not None:
+        if self.proxy is not None and (proxied := found.get(self.proxy[0])) is not None:
             secure = proxied.decode("latin1").split(",", 1)[0].strip() == self.proxy[1]
         if self.security.redirect and not secure:
             return None
@@ -243,14 +284,14 @@ class LeanInfer:
             length = int(found.get(b"content-length", b"").decode("latin1"))
         except ValueError:
             return None
-        if not 0 <= length <= min(settings.API_MAX_BODY_BYTES, deployment.max_body_bytes):
+        if not 0 <= length <= min(self.max_body, deployment.max_body_bytes):
             return None
         model = models.peek(f"{deployment.pk}:{deployment.version}")
         # Undeploy removes the serving folder (shared by every serving process): as in the view path,
         # a stopped deployment is noticed at once, not only after the key cache's TTL.
         if model is None or not os.path.isdir(os.path.join(settings.DEPLOY_DIR, deployment.folder)):
             return None
-        return _Lean(deployment, model, length, secure, started)
+        return _Lean(deployment, model, length, secure)
 
     def _host_ok(self, host: bytes | None) -> bool:
         """Django's ``get_host`` check of the Host header, remembered per value."""
@@ -267,28 +308,28 @@ class LeanInfer:
                 self.hosts[host] = ok
         return ok
 
-    async def serve(self, lean: _Lean, receive: Any, send: Any) -> None:
+    async def serve(self, lean: _Lean, receive: Any, send: Any) -> tuple[bytes, bool] | None:
+        """Answer the request; or, when its body is not the length it declared, hand it back to
+        the views: what was read, and whether more is to come."""
         chunks: list[bytes] = []
         size = 0
-        while True:
+        more = True
+        while more and size <= lean.length:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size <= lean.length:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+        if size != lean.length:
+            return b"".join(chunks), more
+        started = time.perf_counter()  # as the views count it: from a received request
         deployment = lean.deployment
         extra: list[tuple[bytes, bytes]] = []
         ok = False
         token = _fast_route.set(True)
         try:
             try:
-                if size != lean.length:
-                    raise ProtocolError(400, "body", f"{size} bytes, but Content-Length says {lean.length}",
-                                        "invalid_header")
                 check_rate(deployment)
                 content, json_length = await infer_answer(deployment, lean.model, _json(b"".join(chunks)), b"")
                 status = 200
@@ -301,11 +342,16 @@ class LeanInfer:
             except ProtocolError as exc:
                 refusal = _error(exc)
                 status, content, content_type = refusal.status_code, refusal.content, b"application/json"
+                extra = [(k.encode("ascii"), v.encode("latin1")) for k, v in refusal.items()
+                         if k.lower() not in ("content-type", "content-length")]
             except Exception:  # noqa: BLE001  (as Django's handler: log, answer 500)
                 log.exception("internal error serving the infer request of %s", deployment.name)
-                status, content, content_type = 500, b'{"error": "internal server error"}', b"application/json"
-            finally:
-                await count_request(deployment.pk, ok, (time.perf_counter() - lean.started) * 1000, _write_metrics)
+                status, content, content_type = 500, _INTERNAL_ERROR, b"application/json"
+            try:
+                await count_request(deployment.pk, ok, (time.perf_counter() - started) * 1000, _write_metrics)
+            except Exception:  # noqa: BLE001  (the views' answer to a failed count: a JSON 500)
+                log.exception("internal error counting the infer request of %s", deployment.name)
+                status, content, content_type, extra = 500, _INTERNAL_ERROR, b"application/json", []
         finally:
             _fast_route.reset(token)
         headers = [(b"Content-Type", content_type), *extra, (b"Content-Length", str(len(content)).encode()),

@@ -35,7 +35,8 @@ def model(api: APIClient, alice: Any) -> dict:
 
 def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
           headers: dict[str, str] | None = None, chunks: int = 1, app: Any = None,
-          scheme: str = "http") -> tuple[int, dict[str, str], bytes]:
+          scheme: str = "http", repeated: tuple[tuple[str, str], ...] = (), query: bytes = b"",
+          ) -> tuple[int, dict[str, str], bytes]:
     from config.asgi import application
 
     sent: list[dict] = []
@@ -45,8 +46,8 @@ def _call(method: str, path: str, key: str | None = None, body: bytes = b"",
     if key:
         all_headers["authorization"] = f"Bearer {key}"
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": scheme,
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()],
+             "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
+             "headers": [(k.encode(), v.encode()) for k, v in [*all_headers.items(), *repeated]],
              "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
     size = max(1, -(-len(body) // chunks))
     parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
@@ -289,3 +290,44 @@ def test_the_lean_path_keeps_https_redirect_and_security_headers(api: APIClient,
     direct = _call("POST", "/v2/models/digits/infer", key, body, app=app, scheme="https")
     assert direct == view and paths[-1] == "lean"
     keys.invalidate()
+
+
+def _secure_app(settings: Any) -> Any:
+    from api.asgi_inference import FastInferenceApp
+    from config.asgi import django_asgi_app
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    return FastInferenceApp(django_asgi_app)
+
+
+@pytest.mark.parametrize("case", ["newline", "proxy_twice", "query", "understated", "upload_limit", "hosts"])
+def test_odd_requests_get_the_views_answer(api: APIClient, model: dict, settings: Any, paths: list[str],
+                                           case: str) -> None:
+    """Requests the lean path could mistake (found in review): each gets the answer the views
+    give, whether or not the key is cached."""
+    from pipelines.serving.keycache import keys
+
+    _deployment, key = _deploy(api, model["id"])
+    body = json.dumps(_infer_body()).encode()
+    path, kwargs = "/v2/models/digits/infer", {}
+    if case == "newline":  # "$" would match before it; Django's routes don't
+        path += "\n"
+    elif case == "proxy_twice":  # Django reads the first of a repeated header
+        kwargs = {"app": _secure_app(settings), "repeated": (("x-forwarded-proto", "http"), ("x-forwarded-proto", "https"))}
+    elif case == "query":
+        kwargs = {"query": b"\xff"}
+    elif case == "understated":  # a body longer than its Content-Length: the views read it all
+        kwargs = {"headers": {"content-length": "10"}, "chunks": 3}
+    assert _infer(key, app=kwargs.get("app"), headers={"x-forwarded-proto": "https"})[0] == 200  # cached, loaded
+    if case == "upload_limit":
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    elif case == "hosts":
+        settings.ALLOWED_HOSTS = ["other.example"]
+    warm = _call("POST", path, key, body, **kwargs)
+    keys.invalidate()
+    cold = _call("POST", path, key, body, **kwargs)
+    assert paths[-1] != "lean"
+    assert warm == cold
+    assert warm[0] == {"newline": 404, "proxy_twice": 301, "query": 400, "understated": 200, "upload_limit": 413,
+                       "hosts": 400}[case], warm
