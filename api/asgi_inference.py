@@ -9,10 +9,11 @@ endpoint; measured, that (plus the per-request key query) was nearly all of the 
 ``LeanInfer`` answers the request a busy endpoint mostly sees, ``POST .../infer`` with a JSON
 body from a client whose key this process verified within the key cache's TTL, for a model it
 has loaded, without building a Django request at all (no header dict, URL resolver or middleware
-objects), which halves what the server spends on it. Everything else (a first request, an
-unknown or refused key, the binary extension, a missing Content-Length, a host Django would
-refuse, a request Django would redirect to HTTPS) goes the view path, which answers it exactly
-as before and warms the caches the lean path reads.
+objects), which cuts the app's time per request by about 40% (0.35 to 0.21 ms for the digits
+CNN, in process). Everything else (a first request, an unknown or refused key, the binary
+extension, a missing Content-Length, a host Django would refuse, a request Django would redirect
+to HTTPS) goes the view path, which answers it exactly as before and warms the caches the lean
+path reads.
 """
 from __future__ import annotations
 
