@@ -29,10 +29,8 @@ def test_serving_is_its_own_scalable_service() -> None:
     serving, web = services["serving"], services["web"]
     assert serving["image"] == web["image"] and serving["environment"] == web["environment"]
     command = " ".join(serving["command"])
-    assert "exec uvicorn" in command and command.endswith("config.asgi:application")
+    assert command.startswith("sh -c exec uvicorn") and command.endswith("config.asgi:application")
     assert "--workers $${SERVING_WORKERS:-2}" in command or "--workers ${SERVING_WORKERS:-2}" in command
-    # Exported, so that each worker's settings give ONNX Runtime its share of the cores.
-    assert command.startswith("sh -c export SERVING_WORKERS=$${SERVING_WORKERS:-2};")
     # Scalable: no fixed host port or container name that a second replica would collide on.
     assert "ports" not in serving and "container_name" not in serving and "8000" in serving["expose"]
     assert "/v2/health/ready" in " ".join(serving["healthcheck"]["test"])

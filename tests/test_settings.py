@@ -42,15 +42,9 @@ def test_bad_environment_values_name_the_variable(name: str, value: str) -> None
     assert result.returncode != 0 and name in result.stderr
 
 
-@pytest.mark.parametrize(("extra", "threads"), [
-    ({"SERVING_WORKERS": "1"}, os.cpu_count() or 1),
-    ({"SERVING_WORKERS": str(2 * (os.cpu_count() or 1))}, 1),  # never below one
-    ({"SERVING_WORKERS": "1", "VMB_SERVING_THREADS": "3"}, 3),
-])
-def test_serving_threads_are_a_share_of_the_cores(extra: dict[str, str], threads: int) -> None:
-    """Each serving process gives ONNX Runtime its share of the cores, so SERVING_WORKERS
-    processes side by side don't oversubscribe them; VMB_SERVING_THREADS overrides."""
-    env = {k: v for k, v in os.environ.items() if k not in {"SERVING_WORKERS", "VMB_SERVING_THREADS"}}
+@pytest.mark.parametrize(("extra", "threads"), [({}, 0), ({"VMB_SERVING_THREADS": "3"}, 3)])
+def test_serving_threads_default_to_onnx_runtime_and_can_be_set(extra: dict[str, str], threads: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VMB_SERVING_THREADS"}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings.test", **extra})
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c",
                              "from django.conf import settings; print(settings.SERVING_THREADS)"],

@@ -1,7 +1,6 @@
 """Settings shared by every environment. Environment variables are documented in README.md."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
@@ -105,10 +104,10 @@ STORAGES = {
 
 # Largest JSON body the API accepts (graph documents are the biggest); uploads use their own limit.
 API_MAX_BODY_BYTES = env_int("VMB_API_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
-# ONNX Runtime intra-op threads per deployed model in each serving process: by default this
-# process's share of the cores (SERVING_WORKERS processes serve side by side), so they don't fight.
-SERVING_THREADS = env_int("VMB_SERVING_THREADS",
-                          max(1, (os.cpu_count() or 1) // env_int("SERVING_WORKERS", 1, minimum=1)), minimum=1)
+# ONNX Runtime intra-op threads per deployed model in each serving process (0: its default, one per
+# core). Measured in bench/compress_bench.py, a 1 ms model served by 2 processes on 2 cores did
+# better with all cores each than with a share, once idle threads sleep instead of spinning.
+SERVING_THREADS = env_int("VMB_SERVING_THREADS", 0, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

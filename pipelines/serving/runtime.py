@@ -47,8 +47,9 @@ class OnnxModel:
 
     def __init__(self, path: Path, card: dict[str, Any], threads: int = 0) -> None:
         self.card = card
-        # A serving process shares its cores with the others (``threads``: its share of them), and
-        # its requests are mostly tiny: idle intra-op threads sleep rather than spin between them.
+        # A serving process shares its cores with other workers and requests: idle intra-op threads
+        # sleep rather than spin between calls (spinning halved a 1 ms model's throughput with
+        # two workers on two cores; see bench/compress_bench.py).
         self.session = onnx_session(path, threads=threads, spin=False)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
