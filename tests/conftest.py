@@ -19,6 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
+def poll(predicate: Any, timeout: float, what: str, every: float = 0.2) -> Any:
+    """``predicate()``'s first truthy value within ``timeout`` seconds; else fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` for a test that talks to Channels consumers. Each call has its own event
     loop, but the process keeps one channel layer, and channels_redis binds its receive locks to

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.conftest import poll  # noqa: F401  (the journeys import it from here)
 
 # Screenshots go to var/screenshots/ so a test run leaves the tree clean; refresh the ones in the
 # docs with VMB_SCREENSHOTS_DIR=docs/images.
@@ -37,16 +38,6 @@ class Clicks:
         """A file input: one click on it, then the file dialog."""
         self.count += 1
         locator.set_input_files(path)
-
-
-def poll(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def sign_up_and_open_project(page: Any, url: str, click: Clicks, username: str, project: str) -> None:

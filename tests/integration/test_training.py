@@ -22,20 +22,10 @@ from rest_framework.test import APIClient
 from builder.run_models import DeviceLease, RunEvent, TrainingRun
 from config.asgi import application
 from pipelines.training import checkpoint
-from tests.conftest import ROOT, _env_for_children, run_async
+from tests.conftest import ROOT, _env_for_children, poll, run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 FAST = {"batch_size": 32, "optimizer": {"lr": 5e-3}, "schedule": {"name": "cosine"}, "device": {"kind": "cpu"}}
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 @pytest.fixture
@@ -49,7 +39,7 @@ def trainer(live_stack: Any) -> Iterator[dict[str, Any]]:
     graph_version = client.get(f"/api/v1/graphs/{graph.json()['id']}/versions/").json()["results"][0]["id"]
     dataset_version = client.post("/api/v1/datasets/from-sample/", {"project": project, "sample": "digits"},
                                   format="json").json()["id"]
-    _wait(lambda: client.get(f"/api/v1/dataset-versions/{dataset_version}/").json()["status"] == "ready", 120,
+    poll(lambda: client.get(f"/api/v1/dataset-versions/{dataset_version}/").json()["status"] == "ready", 120,
           "the digits ingest")
     yield {"client": client, "body": {"graph_version": graph_version, "dataset_version": dataset_version}}
     from django.conf import settings
@@ -68,7 +58,7 @@ def _start(trainer: dict[str, Any], **config: Any) -> int:
 
 
 def _finished(client: APIClient, run_id: int, timeout: float = 150) -> dict[str, Any]:
-    return _wait(lambda: (r := client.get(f"/api/v1/runs/{run_id}/").json())["status"] in
+    return poll(lambda: (r := client.get(f"/api/v1/runs/{run_id}/").json())["status"] in
                  ("succeeded", "failed", "cancelled") and r, timeout, f"run {run_id} to end")
 
 
@@ -159,7 +149,7 @@ def test_a_stranger_cannot_open_the_run_socket(trainer: dict[str, Any]) -> None:
 def test_cancel_stops_a_running_run_and_keeps_its_checkpoint(trainer: dict[str, Any]) -> None:
     client = trainer["client"]
     run_id = _start(trainer, epochs=500)
-    _wait(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 120, "a first checkpoint")
+    poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 120, "a first checkpoint")
     assert client.post(f"/api/v1/runs/{run_id}/cancel/").status_code == 202
     run = _finished(client, run_id, timeout=60)
     assert run["status"] == "cancelled"
@@ -200,7 +190,7 @@ def test_a_sigkilled_worker_process_resumes_from_its_checkpoint(trainer: dict[st
     _queue, start_worker = own_worker_queue
     start_worker()
     run_id = _start(trainer, epochs=4)
-    _wait(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 150, "a first checkpoint")
+    poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 150, "a first checkpoint")
     victim = TrainingRun.objects.get(pk=run_id).worker_pid
     os.kill(victim, signal.SIGKILL)  # the process running the task, as the OOM killer would
     run = _finished(client, run_id, timeout=180)
@@ -227,9 +217,9 @@ def test_two_runs_never_share_a_device_even_with_two_worker_processes(trainer: d
     host = f"lease-host-{os.getpid()}"
     start_worker(concurrency=2, VMB_TRAINING_CPU_SLOTS="1", VMB_WORKER_NAME=host)
     first = _start(trainer, epochs=500)
-    _wait(lambda: DeviceLease.objects.filter(run_id=first).exists(), 120, "the first run to lease the device")
+    poll(lambda: DeviceLease.objects.filter(run_id=first).exists(), 120, "the first run to lease the device")
     second = _start(trainer, epochs=1)
-    _wait(lambda: any("waiting for a free cpu device" in e.data.get("message", "") for e in _events(second)), 120,
+    poll(lambda: any("waiting for a free cpu device" in e.data.get("message", "") for e in _events(second)), 120,
           "the second run to wait for the device")
     assert client.get(f"/api/v1/runs/{second}/").json()["status"] == "queued"
     assert list(DeviceLease.objects.values_list("host", "device", "run_id")) == [(host, "cpu:0", first)]
@@ -240,4 +230,4 @@ def test_two_runs_never_share_a_device_even_with_two_worker_processes(trainer: d
     released = next(e.pk for e in _events(first) if e.data.get("released") == ["cpu:0"])
     taken = next(e.pk for e in _events(second) if e.type == "run.status" and e.data.get("devices") == ["cpu:0"])
     assert released < taken  # stored in order: the first gave the device back before the second held it
-    _wait(lambda: not DeviceLease.objects.exists(), 30, "the second run to give the device back")
+    poll(lambda: not DeviceLease.objects.exists(), 30, "the second run to give the device back")
