@@ -11,7 +11,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Seque
 
 from pipelines.datasets.loader import CachedDataset
 
-from .engine import TrainData
+from .session import TrainData
 
 
 def _batched(dataset: CachedDataset, sampler: Any, batch_size: int, drop_last: bool) -> DataLoader:

@@ -68,10 +68,7 @@ def launch(*, world: int, device_kind: str, document: dict[str, Any], config: Ru
     if any(codes):
         raise TrainingError("distributed_failed", f"a data-parallel rank exited with {codes}: " + "\n".join(tail))
     result = json.loads(Path(str(spec["result"])).read_text())
-    return FitResult(status=result["status"], epochs_run=result["epochs_run"], history=result["history"],
-                     best=result["best"], test_metrics=result["test_metrics"], precision=result["precision"],
-                     saved_bytes=result["saved_bytes"], checkpoint_dir=checkpoint_dir,
-                     stopped_early=result["stopped_early"])
+    return FitResult.from_json(result, checkpoint_dir)
 
 
 class _CollectiveCancel:
@@ -121,10 +118,7 @@ def rank_main(spec_path: Path, rank: int) -> None:
                      should_cancel=_CollectiveCancel(Path(spec["cancel_file"]), config.stats_every, device),
                      ddp={"overlap": config.distributed.overlap})
         if rank == 0:
-            Path(spec["result"]).write_text(json.dumps({
-                "status": result.status, "epochs_run": result.epochs_run, "history": result.history,
-                "best": result.best, "test_metrics": result.test_metrics, "precision": result.precision,
-                "saved_bytes": result.saved_bytes, "stopped_early": result.stopped_early}))
+            Path(spec["result"]).write_text(json.dumps(result.to_json()))
     finally:
         dist.destroy_process_group()
 

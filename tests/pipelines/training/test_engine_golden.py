@@ -1,0 +1,246 @@
+"""``fit`` reproduces, exactly, what it recorded before it was split into steps.
+
+A tiny seeded fp32 model (with dropout, and a batch transform that draws noise from the global
+RNG, so any change in the order the RNG is consumed shows) runs four scenarios: a plain run with
+checkpoints and a test split; a resume of it with early stopping; a fine-tune from given weights
+with a frozen layer, cancelled mid-epoch; and a run whose loss turns NaN until the engine gives up.
+Every event, the result and the checkpoint folder are recorded (wall-clock figures left out). The
+expected figures were produced by the engine before the refactor (issue 17); the readable ones are
+asserted first so a failure shows where it drifts, then a SHA-256 over the whole record.
+
+The figures are exact for this CPU build of torch in one thread; another CPU family may round a
+matmul differently, so regenerate them with ``_print_expected`` there before reading a failure as
+a behaviour change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pprint
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from pipelines.training.config import parse_config
+from pipelines.training.engine import TrainData, TrainingError, fit
+
+CPU = torch.device("cpu")
+TIMING_KEYS = frozenset({"train_seconds", "samples_per_s", "eta_s", "probe_seconds"})
+FEATURES, CLASSES, BATCH = 6, 3, 16
+
+
+def _model() -> nn.Module:
+    return nn.Sequential(OrderedDict(fc1=nn.Linear(FEATURES, 16), act=nn.ReLU(), drop=nn.Dropout(0.2),
+                                     fc2=nn.Linear(16, CLASSES)))
+
+
+def _split(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, FEATURES, generator=generator)
+    y = (x[:, 0] > 0.3).long() + (x[:, 1] > 0).long()  # three classes from two features
+    return x, y
+
+
+class _Shuffled:
+    """A train split reshuffled per epoch from its own generator (not the global RNG)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y, self.epoch = x, y, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.y), generator=torch.Generator().manual_seed(100 + self.epoch))
+        for i in range(0, len(order), BATCH):
+            yield self.x[order[i:i + BATCH]], self.y[order[i:i + BATCH]]
+
+
+def _noisy(x: torch.Tensor) -> torch.Tensor:
+    return x + 0.05 * torch.randn_like(x)
+
+
+def _data(transform: Callable[[torch.Tensor], torch.Tensor] = _noisy) -> TrainData:
+    train = _Shuffled(*_split(96, 1))
+    return TrainData(train=train, val=[_split(32, 2)], test=[_split(32, 3)], classes=CLASSES,
+                     steps_per_epoch=96 // BATCH, transform=transform, set_epoch=train.set_epoch)
+
+
+def _config(**config: Any) -> Any:
+    return parse_config({"batch_size": BATCH, "stats_every": 2, "seed": 3, "optimizer": {"lr": 0.05},
+                         "schedule": {"name": "cosine"}, **config})
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _folder(root: Path | None) -> dict[str, Any]:
+    if root is None or not root.exists():
+        return {}
+    found: dict[str, Any] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = str(path.relative_to(root))
+        if path.suffix == ".json":
+            found[name] = _clean(json.loads(path.read_text()))
+        else:
+            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _run(config: Any, data: TrainData, folder: Path | None, **kwargs: Any) -> dict[str, Any]:
+    events: list[dict[str, Any]] = []
+    record: dict[str, Any] = {}
+    try:
+        result = fit(_model(), data, config, device=CPU, checkpoint_dir=folder, emit=events.append, **kwargs)
+        record["result"] = {"status": result.status, "epochs_run": result.epochs_run, "history": result.history,
+                            "best": result.best, "test_metrics": result.test_metrics,
+                            "precision": result.precision, "saved_bytes": result.saved_bytes,
+                            "stopped_early": result.stopped_early}
+    except TrainingError as exc:
+        record["error"] = [exc.code, exc.message]
+    record["events"] = events
+    record["checkpoints"] = _folder(folder)
+    return _clean(record)
+
+
+def _nan_from_step(first: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    calls = {"n": 0}
+
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        x = _noisy(x)
+        return x * float("nan") if calls["n"] >= first else x
+    return transform
+
+
+def record_scenarios(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Run the four scenarios; returns each one's record (events, result or error, checkpoints)."""
+    calls = {"n": 0}
+
+    def cancel_after_four() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    head = {"fc2.weight": torch.full((CLASSES, 16), 0.01), "fc2.bias": torch.zeros(CLASSES)}
+    return {
+        "plain": _run(_config(epochs=3), _data(), tmp_path / "a"),
+        "resumed": _run(_config(epochs=6, early_stopping={"enabled": True, "metric": "loss", "patience": 1,
+                                                          "min_delta": 0.05}), _data(), tmp_path / "a"),
+        "finetune_cancelled": _run(_config(epochs=3, freeze=["fc1"]), _data(), tmp_path / "c",
+                                   init_weights=head, should_cancel=cancel_after_four),
+        "nonfinite": _run(_config(epochs=5, stats_every=1), _data(_nan_from_step(4)), None),
+    }
+
+
+def _digest(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _readable(record: dict[str, Any]) -> dict[str, Any]:
+    """The figures a person reads first: every step's loss, every epoch's scores, the outcome
+    (NaN written as "nan", which equals itself)."""
+    events = record["events"]
+    result = record.get("result", {})
+    return _nan_as_text({
+        "losses": [e["loss"] for e in events if e["type"] == "run.progress"],
+        "epochs": [(e["epoch"], e["train_loss"], e["val"]["loss"], e["val"]["accuracy"], e["lr"])
+                   for e in events if e["type"] == "run.epoch"],
+        "logs": [e["message"] for e in events if e["type"] == "run.log"],
+        "nonfinite": [(e["step"], e["layer"]) for e in events if e["type"] == "run.nonfinite"],
+        "outcome": (result.get("status"), result.get("epochs_run"), result.get("stopped_early"),
+                    result.get("best", {}).get("epoch"), result.get("test_metrics", {}).get("loss"),
+                    record.get("error")),
+    })
+
+
+def _nan_as_text(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, dict):
+        return {k: _nan_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_as_text(v) for v in value]
+    return value
+
+
+def _print_expected(tmp_path: Path) -> None:  # pragma: no cover - run by hand to regenerate EXPECTED
+    torch.set_num_threads(1)
+    for name, record in record_scenarios(tmp_path).items():
+        print(f"    {name!r}: (\n        {pprint.pformat(_readable(record), width=100, sort_dicts=False)},\n"
+              f"        {_digest(record)!r}),")
+
+
+# Recorded from the engine before the refactor of issue 17 (``_print_expected``, this CPU, one thread).
+EXPECTED: dict[str, tuple[dict[str, Any], str]] = {
+    'plain': (
+        {'losses': [1.047937035560608,
+                    0.8657172322273254,
+                    0.701907217502594,
+                    0.5091412663459778,
+                    0.818458616733551,
+                    0.550868809223175,
+                    0.5440769195556641,
+                    0.6201058626174927,
+                    0.49593961238861084],
+         'epochs': [[0, 0.9168192744255066, 0.8434492945671082, 0.65625, 0.03749999999999999],
+                    [1, 0.6435266137123108, 0.7307406663894653, 0.6875, 0.012500000000000006],
+                    [2, 0.591611385345459, 0.7250730395317078, 0.71875, 0.0]],
+         'logs': [],
+         'nonfinite': [],
+         'outcome': ['succeeded', 3, False, 2, 0.6593897342681885, None]},
+        '2202f02da1b62aee8db6fa2e6894ec434197ab2f2c3255e48e3d8de5b5e17983'),
+    'resumed': (
+        {'losses': [0.6379477381706238, 0.47608283162117004, 0.6938095688819885],
+         'epochs': [[3, 0.5737419724464417, 0.7259740233421326, 0.65625, 0.01250000000000008]],
+         'logs': ['resumed from epoch-0002 (epoch 3 of 6)', 'early stop: no loss gain for 1 epochs'],
+         'nonfinite': [],
+         'outcome': ['succeeded', 4, True, 2, 0.6525328755378723, None]},
+        '44ea3b3fa756c602072caa3bc6f4594e5fea16ced9ae3e084a5d093397fa1cfe'),
+    'finetune_cancelled': (
+        {'losses': [1.0606697797775269, 1.0163557529449463],
+         'epochs': [],
+         'logs': ['started from pretrained weights: 2 tensors loaded, 2 initialised afresh',
+                  'frozen: fc1 (2 parameter tensors)'],
+         'nonfinite': [],
+         'outcome': ['cancelled', 1, False, None, None, None]},
+        '69a03f7d10013fe9ba6dc20e1b43ac20b08ba1498443957c3fe16a0cf71d9c19'),
+    'nonfinite': (
+        {'losses': [1.1980187892913818, 1.047937035560608, 0.9803434610366821],
+         'epochs': [[0, 0.5377165675163269, 'nan', 0.25, 0.04877641290737884],
+                    [1, 0.0, 'nan', 0.25, 0.04877641290737884],
+                    [2, 0.0, 'nan', 0.25, 0.04877641290737884]],
+         'logs': [],
+         'nonfinite': [[step, 'fc1'] for step in range(4, 24)],
+         'outcome': [None, None, None, None, None, ['nonfinite_loss', 'the loss was NaN or Inf for 20 steps']]},
+        'b2784aff33d76fe6acc2a497169a68d7913485a26f662841869ded02e89707fa'),
+}
+
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: Any) -> dict[str, dict[str, Any]]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return record_scenarios(tmp_path_factory.mktemp("golden"))
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("scenario", ["plain", "resumed", "finetune_cancelled", "nonfinite"])
+def test_fit_reproduces_the_recorded_run_exactly(recorded: dict[str, dict[str, Any]], scenario: str) -> None:
+    readable, digest = EXPECTED[scenario]
+    record = recorded[scenario]
+    assert _readable(record) == readable
+    assert _digest(record) == digest
