@@ -100,7 +100,7 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         return reader(csv_path, shown, options, limits, report, progress, cache)
     if not zipfile.is_zipfile(source):
         raise IngestError("not_a_zip", f"a {kind} dataset is uploaded as a zip archive", name)
-    files = extract_zip(source, raw, limits, report, progress)
+    files = extract_zip(source, raw, limits, report, progress, shown=name)
     if kind == "image":
         return ingest_images(raw, files, options, limits, report, progress, cache)
     if kind == "segmentation":
@@ -116,7 +116,8 @@ def _single_csv(source: Path, name: str, raw: Path, limits: Limits, report: Repo
                 progress: ProgressFn) -> tuple[Path, str]:
     if not zipfile.is_zipfile(source):
         return source, name
-    files = [f for f in extract_zip(source, raw, limits, report, progress) if f.lower().endswith(".csv")]
+    files = [f for f in extract_zip(source, raw, limits, report, progress, shown=name)
+             if f.lower().endswith(".csv")]
     if len(files) != 1:
         raise IngestError("csv_not_found", f"the zip must hold exactly one CSV file (found {len(files)})", name)
     return raw / files[0], files[0]

@@ -13,7 +13,10 @@ class Limits:
     max_archive_bytes: int = 20 * GiB  # total extracted, counted while extracting
     max_member_bytes: int = 4 * GiB  # one extracted file
     max_entries: int = 500_000  # files in one archive
-    max_ratio: float = 200.0  # extracted / compressed, per member
+    max_ratio: float = 200.0  # decompressed / archive size, all members together (and each big member)
+    # The caller's byte budget for one extraction (the owner's remaining storage quota); None: none.
+    max_extract_bytes: int | None = None
+    min_free_fraction: float = 0.10  # share of the dataset filesystem that extraction leaves free
     max_image_pixels: int = 64_000_000  # width x height of one image or DICOM frame
     max_volume_voxels: int = 256_000_000  # one CT / NIfTI volume
     max_csv_field: int = 4 * MiB  # one CSV cell (long documents)
