@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from builder.graph import compile_graph, validate  # noqa: E402
 from builder.graph.importer import from_module  # noqa: E402
-from builder.graph.layout import auto_layout  # noqa: E402
 
 VALIDATION_GOAL_MS = 20.0
 RATIO_GOAL = 1.03
@@ -94,8 +93,6 @@ def main() -> None:
     validate_ms = median_ms(lambda: validate(doc50, batch_size=args.batch), repeats=30, warmup=3)
     ok = "ok" if validate_ms < VALIDATION_GOAL_MS else "SLOW"
     row("validate(resnet50 graph)", f"{validate_ms:.1f} ms", f"goal < {VALIDATION_GOAL_MS:.0f} ms: {ok}")
-    layout_ms = median_ms(lambda: auto_layout(doc50), repeats=10)
-    row("auto_layout(resnet50 graph)", f"{layout_ms:.1f} ms")
     for name, (doc, _) in imported.items():
         compile_ms = median_ms(partial(compile_graph, doc, batch_size=args.batch), repeats=5)
         row(f"compile_graph({name})", f"{compile_ms:.0f} ms", "validate + build + fx codegen")

@@ -1,7 +1,7 @@
 """The pure-Python graph core: document format, layer registry, validation with shape inference.
 
 No Django here. Importing this package registers every built-in layer type. The compiler,
-source export, importer and layout are loaded on first use (``builder.graph.compile_graph``).
+source export and importer are loaded on first use (``builder.graph.compile_graph``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ _LAZY = {
     "compile_graph": ".compiler",
     "to_source": ".source",
     "from_module": ".importer",
-    "auto_layout": ".layout",
 }
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "Position",
     "ShapeError",
     "ValidationReport",
-    "auto_layout",
     "compile_graph",
     "from_module",
     "load_plugins",

@@ -55,7 +55,11 @@ class Node(BaseModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Layer parameters; see the layer's params schema."
     )
-    position: Position = Field(default_factory=Position, description="Where the node sits on the canvas.")
+    position: Position = Field(
+        default_factory=Position,
+        description="Where the node sits on the canvas. Optional: a document whose nodes have none "
+        "(a template, an import) is laid out by the canvas when it opens.",
+    )
     label: str | None = Field(None, description="Optional display name.")
 
     @field_validator("id")

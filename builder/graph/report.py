@@ -14,9 +14,12 @@ if TYPE_CHECKING:
     from .document import DocumentRead, GraphDocument
 
 GIB = 1 << 30
-# Bytes per value in each precision: weights, gradients, Adam's two moments, activations.
-# mixed16 is torch.autocast: fp32 master weights and optimizer, 16-bit activations.
-PRECISIONS = {"fp32": (4, 4, 8, 4), "mixed16": (4, 4, 8, 2), "bf16": (2, 2, 4, 2)}
+# Bytes per value in each precision mode of a run (RunConfig.precision.precision_mode, the same
+# names from here to the browser): weights, gradients, Adam's two moments, kept activations.
+# fp16 and bf16 are torch.autocast, as the engine trains: fp32 master weights and optimizer state,
+# 16-bit activations. dynamic starts every layer in 16 bits; layers its probe moves to fp32 keep
+# fp32 activations, so a dynamic run needs between this figure and fp32's.
+PRECISIONS = {"fp32": (4, 4, 8, 4), "fp16": (4, 4, 8, 2), "bf16": (4, 4, 8, 2), "dynamic": (4, 4, 8, 2)}
 
 
 def human_count(n: int) -> str:

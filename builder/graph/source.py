@@ -20,13 +20,14 @@ Each node's constructor expression comes from, in order:
 Every derived expression is checked by constructing it and comparing type, ``repr`` and
 parameter shapes with the built module, so a wrong guess fails loudly at export time instead of
 producing a file that silently differs. Classes from ``builder.graph.modules`` are inlined with
-``inspect.getsource`` (that module must stay self-contained).
+``inspect.getsource`` (those modules, ``modules.FAMILIES``, must stay self-contained).
 """
 from __future__ import annotations
 
 import inspect
 import math
 import re
+import sys
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -120,7 +121,7 @@ def _module_expr(module: nn.Module, classes: dict[str, type], node_id: str) -> s
         expr = special(module)
     elif cls.__module__.startswith("torch.nn") and "\n" not in repr(module):
         expr = "nn." + repr(module)
-    elif cls.__module__ == graph_modules.__name__ and cls.extra_repr is not nn.Module.extra_repr:
+    elif cls.__module__ in graph_modules.FAMILIES and cls.extra_repr is not nn.Module.extra_repr:
         expr = f"{cls.__name__}({module.extra_repr()})"
     else:
         raise SourceExportError(
@@ -153,19 +154,21 @@ def _collect_classes(module: nn.Module, classes: dict[str, type]) -> None:
     """Record every ``builder.graph.modules`` class used by ``module`` (and its bases)."""
     for sub in module.modules():
         for cls in type(sub).__mro__:
-            if cls.__module__ == graph_modules.__name__:
+            if cls.__module__ in graph_modules.FAMILIES:
                 classes[cls.__name__] = cls
 
 
 def _class_sources(classes: dict[str, type]) -> list[str]:
     """Source of the used classes, preceded by the module-level helper functions of
-    ``builder.graph.modules`` they call (found by name, transitively)."""
-    # Bases (shorter MRO) before subclasses, then in the order they appear in modules.py.
-    ordered = sorted(classes.values(), key=lambda c: (len(c.__mro__), _line(c), c.__name__))
+    ``builder.graph.modules`` (and its families) they call (found by name, transitively)."""
+    # Bases (shorter MRO) before subclasses, then in the order they appear in the modules.
+    ordered = sorted(classes.values(), key=lambda c: (len(c.__mro__), *_place(c), c.__name__))
     class_code = [_class_source(c) for c in ordered]
     helpers = {
-        name: fn for name, fn in vars(graph_modules).items()
-        if inspect.isfunction(fn) and fn.__module__ == graph_modules.__name__ and not name.startswith("__")
+        name: fn
+        for family in graph_modules.FAMILIES
+        for name, fn in vars(sys.modules[family]).items()
+        if inspect.isfunction(fn) and fn.__module__ == family and not name.startswith("__")
     }
     used: dict[str, str] = {}
     pending = list(class_code)
@@ -174,8 +177,13 @@ def _class_sources(classes: dict[str, type]) -> list[str]:
         for name in set(re.findall(r"\b([A-Za-z_]\w*)\(", code)) & helpers.keys() - used.keys():
             used[name] = inspect.getsource(helpers[name])
             pending.append(used[name])
-    functions = sorted(used, key=lambda n: _line(helpers[n]))
+    functions = sorted(used, key=lambda n: _place(helpers[n]))
     return ["\n" + used[n] for n in functions] + ["\n" + code for code in class_code]
+
+
+def _place(obj: Any) -> tuple[int, int]:
+    """Which family module defines ``obj``, and on which line (0 for generated classes)."""
+    return graph_modules.FAMILIES.index(obj.__module__), _line(obj)
 
 
 def _line(obj: Any) -> int:

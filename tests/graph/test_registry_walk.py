@@ -128,7 +128,7 @@ def _check_exportable(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scripted = torch.jit.script(module)
-        if type(module).__module__ == modules.__name__:
+        if type(module).__module__ in modules.FAMILIES:
             none_args = {
                 name: None
                 for name, arg in zip(("query", "key", "value"), args + [None] * 3, strict=False)

@@ -41,7 +41,7 @@ def test_template_validates_compiles_and_runs(template_id: str) -> None:
     report = validate(doc, batch_size=2)
     assert report.ok, [e.message for e in report.errors]
     assert not report.warnings, [w.message for w in report.warnings]
-    assert all("position" in n for n in doc["nodes"])
+    assert not any("position" in n for n in doc["nodes"])  # the canvas lays templates out
     compiled = compile_graph(doc, batch_size=2).eval()
     with torch.no_grad():
         out = compiled(*example_inputs(doc))

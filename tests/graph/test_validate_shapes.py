@@ -178,14 +178,17 @@ def test_batch_size_scales_flops_and_activations_not_params(lenet_doc: dict[str,
 
 def test_memory_estimate_per_precision(lenet_doc: dict[str, Any]) -> None:
     report = validate(lenet_doc, batch_size=2)
-    fp32, mixed = report.memory["fp32"], report.memory["mixed16"]
+    fp32, mixed = report.memory["fp32"], report.memory["fp16"]
     assert fp32["weights"] == fp32["gradients"] == 4 * report.params
     assert fp32["optimizer"] == 8 * report.params  # Adam: two moments
     activations = sum(_numel(shape) for info in report.nodes.values() for shape in info.outputs.values())
     assert fp32["activations"] == 4 * activations
     assert mixed["activations"] == 2 * activations and mixed["weights"] == fp32["weights"]
     assert fp32["total"] == sum(v for k, v in fp32.items() if k != "total")
-    assert report.memory["bf16"]["total"] < mixed["total"] < fp32["total"]
+    # bf16 and dynamic train under autocast as fp16 does: fp32 weights, 16-bit activations.
+    assert report.memory["bf16"] == report.memory["dynamic"] == mixed
+    assert mixed["total"] < fp32["total"]
+    assert set(report.memory) == {"fp32", "fp16", "bf16", "dynamic"}  # RunConfig's precision modes
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -36,6 +36,7 @@ class ChannelNorm(SameShape):
     category = "normalization"
     flops_per_element = NORM_FLOPS_PER_ELEMENT
     ranks: ClassVar[tuple[int, ...]]
+    module: ClassVar[type[nn.Module]]
 
     def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
         x = in_shapes["in"]
@@ -48,17 +49,13 @@ class ChannelNorm(SameShape):
 
     def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
         assert isinstance(params, BatchNormParams)
-        cls = self.module_class()
-        return cls(
+        return self.module(
             in_shapes["in"][1],
             eps=params.eps,
             momentum=params.momentum,
             affine=params.affine,
             track_running_stats=params.track_running_stats,
         )
-
-    def module_class(self) -> type[nn.Module]:
-        raise NotImplementedError
 
 
 @register
@@ -67,13 +64,11 @@ class BatchNorm1d(ChannelNorm):
     doc = f"Batch normalisation over {LAYOUTS[2]} or {LAYOUTS[3]}."
     Params = BatchNormParams
     ranks = (2, 3)
+    module = nn.BatchNorm1d
     examples = [
         {"params": {}, "inputs": {"in": (4, 6)}},
         {"params": {"affine": False}, "inputs": {"in": (3, 5, 7)}},
     ]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.BatchNorm1d
 
 
 @register
@@ -82,10 +77,8 @@ class BatchNorm2d(ChannelNorm):
     doc = f"Batch normalisation over images {LAYOUTS[4]}."
     Params = BatchNormParams
     ranks = (4,)
+    module = nn.BatchNorm2d
     examples = [{"params": {}, "inputs": {"in": (2, 6, 5, 4)}}]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.BatchNorm2d
 
 
 @register
@@ -94,10 +87,8 @@ class BatchNorm3d(ChannelNorm):
     doc = f"Batch normalisation over volumes {LAYOUTS[5]}."
     Params = BatchNormParams
     ranks = (5,)
+    module = nn.BatchNorm3d
     examples = [{"params": {}, "inputs": {"in": (2, 3, 2, 3, 4)}}]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.BatchNorm3d
 
 
 class InstanceNorm(ChannelNorm):
@@ -114,10 +105,8 @@ class InstanceNorm1d(InstanceNorm):
     doc = f"Instance normalisation over {LAYOUTS[3]}: each sample and channel on its own."
     Params = InstanceNormParams
     ranks = (3,)
+    module = nn.InstanceNorm1d
     examples = [{"params": {"affine": True}, "inputs": {"in": (2, 3, 6)}}]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.InstanceNorm1d
 
 
 @register
@@ -126,10 +115,8 @@ class InstanceNorm2d(InstanceNorm):
     doc = f"Instance normalisation over images {LAYOUTS[4]} (style transfer)."
     Params = InstanceNormParams
     ranks = (4,)
+    module = nn.InstanceNorm2d
     examples = [{"params": {}, "inputs": {"in": (2, 3, 4, 5)}}]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.InstanceNorm2d
 
 
 @register
@@ -138,10 +125,8 @@ class InstanceNorm3d(InstanceNorm):
     doc = f"Instance normalisation over volumes {LAYOUTS[5]}."
     Params = InstanceNormParams
     ranks = (5,)
+    module = nn.InstanceNorm3d
     examples = [{"params": {"affine": True}, "inputs": {"in": (1, 2, 2, 3, 3)}}]
-
-    def module_class(self) -> type[nn.Module]:
-        return nn.InstanceNorm3d
 
 
 class LayerNormParams(LayerParams):

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # run as a script 
 
 from builder.graph import registry  # noqa: E402
 from builder.graph.importer import from_module  # noqa: E402
-from builder.graph.layout import auto_layout  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -45,7 +44,7 @@ class GraphBuilder:
         return node_id
 
     def build(self) -> dict[str, Any]:
-        return auto_layout(self.doc)
+        return self.doc
 
 
 def lenet5() -> dict[str, Any]:
