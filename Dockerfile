@@ -14,7 +14,9 @@ RUN pip install -r requirements.txt django-storages[s3]==1.14.6
 COPY . .
 COPY --from=frontend /app/frontend/dist ./frontend/dist
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput -v 0
-RUN useradd --create-home --uid 1000 vmb && mkdir -p /app/var && chown -R vmb /app/var
+RUN useradd --create-home --uid 1000 vmb && mkdir -p /app/var/prometheus && chown -R vmb /app/var
 USER vmb
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# uvicorn streams request bodies to the app, whose size limits then hold before a body is read.
+CMD ["uvicorn", "--host", "0.0.0.0", "--port", "8000", "--http", "httptools", "--ws", "websockets", \
+     "--lifespan", "off", "--no-proxy-headers", "--timeout-graceful-shutdown", "5", "config.asgi:application"]

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test test-python test-frontend bench lint typecheck browser frontend clean
+.PHONY: run test test-python test-frontend bench lint typecheck browser frontend api-types clean
 
 run: $(STAMP) frontend/dist/index.html
 	$(PY) scripts/run.py
@@ -27,12 +27,18 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP) frontend/node_modules/.installed
 	$(PY) -m mypy
 	npm --prefix frontend run typecheck
 
 frontend: frontend/dist/index.html
+
+# The OpenAPI schema snapshot and the browser's types generated from it (tests/api/test_api_types_drift.py
+# fails until they are regenerated after an API change).
+api-types: $(STAMP) frontend/node_modules/.installed
+	$(PY) scripts/gen_api_types.py
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

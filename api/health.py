@@ -41,9 +41,9 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_workers(timeout: float = 1.0) -> dict[str, Any]:
-    from config.celery_app import app
+    from celery import current_app  # config.celery_app's, set as current when config is imported
 
-    replies = app.control.ping(timeout=timeout) or []
+    replies = current_app.control.ping(timeout=timeout) or []
     workers = sorted(name for reply in replies for name in reply)
     if not workers:
         raise RuntimeError("no Celery worker answered within 1 s")

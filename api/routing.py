@@ -1,7 +1,7 @@
 from django.urls import path
 
-from .consumers import ProjectEventsConsumer
-from .consumers_runs import RunEventsConsumer
+from api.projects.consumers import ProjectEventsConsumer
+from api.runs.consumers import RunEventsConsumer
 
 websocket_urlpatterns = [
     path("ws/projects/<int:project_id>/", ProjectEventsConsumer.as_asgi()),

@@ -1,11 +1,11 @@
-"""Sign up, sign in, sign out, who am I, and API tokens for scripts."""
+"""Sign up, sign in, sign out, who am I, API tokens for scripts, and clearing a sign-in lock."""
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException
@@ -15,7 +15,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .serializers import LoginSerializer, SignUpSerializer, TokenSerializer, UserSerializer
+from api.auth_backend import refusal_of
+from api.login_throttle import Refusal
+from api.login_unlock import UnlockTokenError, unlock
+from api.projects.serializers import LoginSerializer, SignUpSerializer, TokenSerializer, UserSerializer
 
 User = get_user_model()
 
@@ -42,7 +45,7 @@ class SignUpView(APIView):
         user = User.objects.create_user(
             username=data["username"], email=data.get("email", ""), password=data["password"]
         )
-        login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request._request, user, backend="api.auth_backend.ThrottledModelBackend")
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -52,12 +55,27 @@ class InvalidCredentials(APIException):
     default_code = "invalid_credentials"
 
 
+class SignInThrottled(APIException):
+    """429 with Retry-After (DRF's handler sets it from ``wait``) and the throttle's message."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "sign_in_throttled"
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.wait = refusal.wait_s
+
+
 def _credentials_user(request: Request) -> Any:
-    """The user whose username and password are in the body; 400 naming the fields otherwise."""
+    """The user whose username and password are in the body; 400 naming the fields otherwise,
+    429 while failed sign-ins for the account or from the client make it wait (api.login_throttle)."""
     serializer = LoginSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     user = authenticate(request._request, **serializer.validated_data)
     if user is None:
+        refusal = refusal_of(request._request)
+        if refusal is not None:
+            raise SignInThrottled(refusal)
         raise InvalidCredentials()
     return user
 
@@ -124,3 +142,40 @@ class TokenView(APIView):
             return Response({"detail": "Authentication credentials were not provided."}, status=401)
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UnlockSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2000)
+
+
+_UNLOCKED = inline_serializer("Unlocked", {"detail": serializers.CharField()})
+
+
+class UnlockView(APIView):
+    """Clears a sign-in lock with the token from the link mailed to the account's owner.
+
+    GET is what the mailed link opens; POST ``{"token": ...}`` is the same for scripts. A GET that
+    changes state is deliberate: the token clears only the lock it was mailed for, once, so a mail
+    scanner opening the link can do no more than the owner was offered."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(parameters=[OpenApiParameter("token", str, required=True)], responses=_UNLOCKED)
+    def get(self, request: Request) -> Response:
+        return self._unlock(request.query_params)
+
+    @extend_schema(request=UnlockSerializer, responses=_UNLOCKED)
+    def post(self, request: Request) -> Response:
+        return self._unlock(request.data)
+
+    @staticmethod
+    def _unlock(data: Any) -> Response:
+        serializer = UnlockSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            username = unlock(serializer.validated_data["token"])
+        except UnlockTokenError as exc:
+            raise serializers.ValidationError({"token": [str(exc)]}) from exc
+        return Response({"detail": f"Signing in to {username} is unlocked: you can sign in again."})

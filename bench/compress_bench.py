@@ -8,15 +8,16 @@ baseline measured in the same run:
 - int8 (static, calibrated): file size ratio and accuracy change;
 - export parity: the largest output difference of each format against PyTorch;
 - serving: p50 / p95 latency and throughput of the real endpoint, ``POST /v2/models/{name}/infer``
-  over HTTP on loopback (daphne, the embedded default's web process, then uvicorn with one worker
-  per core as docker-compose's serving service runs it, each started here as a subprocess against a throwaway SQLite database,
-  API key checked on every request), at 1, 8 and 32 concurrent clients (one keep-alive connection
+  over HTTP on loopback (daphne serving config.asgi, the embedded default's web process, which mounts
+  the serving app at /v2; then uvicorn serving ``serving.app:application`` alone with one worker per
+  core, as docker-compose's serving service runs it; each started here as a subprocess, the
+  deployment's rows in a throwaway SQLite database, its serving index written by the domain;
+  API key checked on every request, the rate limit shared through Redis), at 1, 8 and 32 concurrent clients (one keep-alive connection
   each, a bounded number of requests each) against calling ONNX Runtime directly on the same model
   and input from the same number of threads (goal: at most 3 ms added p50 at batch 1, at least 0.8
   of the direct throughput). The in-process protocol path (no HTTP) is printed too, to show where
-  the added time goes. ``/v2/models/...`` runs through ``FastInferenceApp`` (config/asgi.py), as
-  in production; the key is checked against the database once, then served from the 5 s key cache.
-  Then the ceiling: the same uvicorn, flags and clients serving ``bench/bare_asgi.py``, an app that
+  the added time goes. The serving app reads no database: keys are checked against the serving
+  index (docs/serving.md). Then the ceiling: the same uvicorn, flags and clients serving ``bench/bare_asgi.py``, an app that
   answers the endpoint's response without doing anything, so the figures show how much of the
   direct throughput any HTTP endpoint could reach here, and how much of that the endpoint reaches.
   Last, the uvicorn endpoint again for a wider CNN of the same family whose call takes about 1 ms.
@@ -167,8 +168,10 @@ import django, json, shutil
 from pathlib import Path
 django.setup()
 from django.contrib.auth import get_user_model
-from builder import deploy_services
-from builder.deploy_models import Deployment, DeploymentStatus, JobStatus, ModelKind, ModelVariant
+from domain.jobs.models import JobStatus
+from domain.deploy import services as deploy_services
+from domain.deploy.models import Deployment, ModelKind, ModelVariant
+from domain.jobs.models import JobStatus
 from tests.deploy_factories import make_artifact
 user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
 artifact = make_artifact(user, "resnet")
@@ -176,9 +179,12 @@ card = json.loads((Path({str(folder)!r}) / "card.json").read_text())
 variant = ModelVariant.objects.create(project=artifact.run.project, kind=ModelKind.TRAINED, name="bench",
     artifact=artifact, status=JobStatus.SUCCEEDED, card=card)
 deployment = Deployment.objects.create(project=variant.project, variant=variant, name="digits",
-    status=DeploymentStatus.READY, rate_limit_per_minute=10**9, folder="deployments/bench")
+    status=JobStatus.SUCCEEDED, rate_limit_per_minute=10**9, folder="deployments/bench")
 shutil.copytree({str(folder)!r}, deploy_services.models_dir() / deployment.folder)
-print(deploy_services._store_key(user, deployment, "bench"))
+key = deploy_services._store_key(user, deployment, "bench")
+from domain.deploy import serving
+serving.publish()
+print(key)
 """
         done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=self.env, check=True, timeout=600,
                               capture_output=True, text=True)
@@ -208,10 +214,11 @@ print(deploy_services._store_key(user, deployment, "bench"))
         self.log.close()
 
 
-# The web process of the embedded default, and docker-compose's serving service (same app).
+# The web process of the embedded default (the serving app mounted beside Django), and
+# docker-compose's serving service (the serving app alone, no Django).
 SERVERS = {
     "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "config.asgi:application"],
-    "uvicorn": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+    "uvicorn": [sys.executable, "-m", "uvicorn", "serving.app:application", "--host", "127.0.0.1",
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
     # The ceiling: the same uvicorn and flags serving bench/bare_asgi.py, an app that does nothing.
     "bare": [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(ROOT / "bench"), "--host",

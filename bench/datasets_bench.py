@@ -6,7 +6,7 @@ run). Each figure is printed with a ratio against a baseline measured in the sam
 
 - ingest: our full ingest (safe extraction, checks, decode, resample, cache) against a bare
   decode loop over the same files (pydicom ``dcmread`` + ``pixel_array``; PIL ``open`` + ``load``);
-- upload: peak RSS growth of a daphne process while a tus client sends the file in chunks, as a
+- upload: peak RSS growth of the web process (uvicorn, as `make run` starts it) while a tus client sends the file in chunks, as a
   share of the upload size (goal: far below 1, i.e. streamed, not buffered);
 - loader: samples per second of a DataLoader over the memory-mapped cache against one over
   ``torch.rand`` tensors of the same shape (goal: at least 0.9).
@@ -39,6 +39,7 @@ from pipelines.datasets.ingest import ingest  # noqa: E402
 from pipelines.datasets.loader import CachedDataset  # noqa: E402
 from pipelines.datasets.samples import write_digits  # noqa: E402
 from pipelines.datasets.synthetic_ct import write_chest_ct  # noqa: E402
+from scripts.run import web_command  # noqa: E402
 
 LOADER_GOAL = 0.9
 MiB = 1024 * 1024
@@ -135,8 +136,7 @@ def bench_upload(tmp: Path, megabytes: int, chunk_mb: int) -> None:
                             "print(Token.objects.create(user=User.objects.create_user('bench', password='x')).key)"],
                            env=env, check=True, cwd=ROOT, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     port = _free_port()
-    web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                            "config.asgi:application"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    web = subprocess.Popen(web_command("127.0.0.1", str(port)), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
         _wait_for(port)
@@ -174,7 +174,7 @@ def _wait_for(port: int) -> None:
                 return
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError("daphne did not start")
+    raise RuntimeError("the web server did not start")
 
 
 def _tus_upload(port: int, token: str, size: int, chunk: int) -> None:

@@ -8,7 +8,7 @@
 - dynamic: best validation accuracy of dynamic precision against fp32, in points (goal: within
   0.5), and the probe's share of training time (goal: under 5%);
 - ddp: two gloo processes on the CPU, overlapped all-reduce against syncing after backward;
-- events: latency from a separate process publishing through ``pipelines.events.publish`` to a
+- events: latency from a separate process publishing through ``domain.events.publish`` to a
   receiver on the run's Channels group, as a consumer gets them (goal: p95 under 50 ms; needs
   the Redis at REDIS_URL).
 
@@ -109,7 +109,7 @@ import json, os, sys, time
 import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 django.setup()
-from pipelines.events import publish
+from domain.events import publish
 group, count = sys.argv[1], int(sys.argv[2])
 time.sleep(1.0)
 for i in range(count):

@@ -1,9 +1,11 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-``/v2/models/...`` (the inference endpoints) is served by ``api.asgi_inference.FastInferenceApp``:
-the same async views, called without Django's full middleware chain and request signals, which
-cost far more than the model itself (see that class for what it keeps). Everything else, and any
-/v2/ path that is not one of its async views, goes to Django as before.
+``/v2`` (the Open Inference Protocol) is the serving app (``serving/``, no Django in its request
+path), mounted here by ``config.serving.ServingRouter``; compose's ``serving`` service runs the same
+app alone. Everything else goes to Django.
+
+Every HTTP request first passes ``config.asgi_limits``: bodies over their limit are refused
+before Django reads them (Django's handler reads the whole body before any middleware runs).
 """
 import os
 
@@ -16,12 +18,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from api.asgi_inference import FastInferenceApp  # noqa: E402
 from api.routing import websocket_urlpatterns  # noqa: E402
+from config import asgi_limits  # noqa: E402
+from config.serving import ServingRouter  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": FastInferenceApp(django_asgi_app),
+        "http": asgi_limits.from_settings(ServingRouter(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

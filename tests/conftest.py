@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from scripts.run import web_command
+
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
@@ -118,7 +120,8 @@ class LiveStack:
 
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[LiveStack]:
-    """daphne and one Celery worker as real processes, sharing the test database."""
+    """The web server as `make run` starts it (uvicorn) and one Celery worker, as real processes
+    sharing the test database."""
     logs = tmp_path_factory.mktemp("stack")
     env = _env_for_children()
     port = _free_port()
@@ -131,7 +134,7 @@ def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: 
             cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            web_command("127.0.0.1", str(port)),
             cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
         ),
     ]

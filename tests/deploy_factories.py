@@ -10,13 +10,14 @@ from typing import Any
 from django.conf import settings
 from safetensors.torch import save_file
 
+from domain.jobs.models import JobStatus
 from tests.model_factories import DIGIT_CLASSES, trained_package
 
 
 def make_artifact(user: Any, kind: str = "concat", project: Any = None) -> Any:
-    from builder import services
-    from builder.dataset_models import Dataset, DatasetVersion
-    from builder.run_models import RunArtifact, RunStatus, TrainingRun
+    from domain.datasets.models import Dataset, DatasetVersion
+    from domain.projects import services
+    from domain.runs.models import RunArtifact, TrainingRun
 
     package = trained_package(kind)
     project = project or services.create_project(user, name=f"deploy {uuid.uuid4().hex[:6]}")
@@ -24,10 +25,10 @@ def make_artifact(user: Any, kind: str = "concat", project: Any = None) -> Any:
     version = services.create_graph_version(user, graph, document=package.document, message="trained")
     dataset = Dataset.objects.create(project=project, name="digits", kind="image", created_by=user)
     dataset_version = DatasetVersion.objects.create(
-        dataset=dataset, number=1, status="ready", task="classification", classes=DIGIT_CLASSES,
+        dataset=dataset, number=1, status="succeeded", task="classification", classes=DIGIT_CLASSES,
         recipe={"input": "image", "task": "classification"}, created_by=user)
     run = TrainingRun.objects.create(project=project, graph_version=version, dataset_version=dataset_version,
-                                     status=RunStatus.SUCCEEDED, config={"epochs": 3}, created_by=user)
+                                     status=JobStatus.SUCCEEDED, config={"epochs": 3}, created_by=user)
     folder = Path(settings.TRAINING_RUNS_DIR) / f"test-deploy-{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     weights = folder / "model.safetensors"

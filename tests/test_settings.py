@@ -51,3 +51,17 @@ def test_serving_threads_default_to_onnx_runtime_and_can_be_set(extra: dict[str,
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == str(threads)
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("dev-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz", "development key"),
+    ("django-insecure-" + "k" * 40 + "abcdefgh", "development key"),
+    ("short-but-random-Q9$wL4^zR8&mN3", "too weak"),
+    ("a" * 30 + "b" * 30, "too weak"),
+])
+def test_production_refuses_a_weak_or_committed_secret_key(key: str, why: str) -> None:
+    """`check --deploy` passes with these keys today (it only warns about some); production must not start."""
+    result = _manage({"DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": key,
+                      "ALLOWED_HOSTS": "vmb.example.org"}, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "SECRET_KEY is" in result.stderr and why in result.stderr

@@ -1,23 +1,30 @@
 """Settings shared by every environment. Environment variables are documented in README.md."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VMB_VAR_DIR", str(BASE_DIR / "var")))
+# The metrics every process writes and /metrics reads (pipelines/metrics.py, docs/metrics.md).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+# A bearer token that lets a scraper on another host read /metrics (empty: loopback and staff only).
+VMB_METRICS_TOKEN = env_str("VMB_METRICS_TOKEN", "")
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 
-SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz")
+# Development only: production refuses this key (config/settings/production.py).
+DEVELOPMENT_SECRET_KEY = "dev-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -30,12 +37,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "builder",
+    "domain",
     "api",
-    "pipelines",
 ]
 
 MIDDLEWARE = [
+    "api.metrics.RequestMetricsMiddleware",  # first: it times and counts every answer
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -108,10 +115,18 @@ API_MAX_BODY_BYTES = env_int("VMB_API_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=
 # core). Measured in bench/compress_bench.py, a 1 ms model served by 2 processes on 2 cores did
 # better with all cores each than with a share, once idle threads sleep instead of spinning.
 SERVING_THREADS = env_int("VMB_SERVING_THREADS", 0, minimum=0)
+# The serving app (serving/) shares rate-limit windows and request counts through Redis under this prefix.
+SERVING_REDIS_PREFIX = env_str("VMB_CHANNEL_PREFIX", "vmb")
+# How often a worker folds the serving app's request counts into the database and rewrites its index.
+SERVING_SYNC_S = env_int("VMB_SERVING_SYNC_S", 30, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Open WebSockets per user, across every web process (api/sockets.py); a claim lapses after
+# WS_CLAIM_TTL_S unless its client pings.
+WS_MAX_PER_USER = env_int("VMB_WS_MAX_PER_USER", 32, minimum=1)
+WS_CLAIM_TTL_S = env_int("VMB_WS_CLAIM_TTL_S", 3600, minimum=30)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -137,7 +152,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("VMB_TASK_TIME_LIMIT", 24 * 3600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("VMB_TASK_SOFT_TIME_LIMIT", 24 * 3600 - 60, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {"pipelines.tasks.gpu.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"runs.train_run": {"queue": "gpu"}}
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 24 * 3600}
@@ -156,10 +171,14 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],  # bounds nesting (api/parsers.py)
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",  # documents the error responses
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": env_str("VMB_AUTH_THROTTLE", "30/min")},
+    # How many reverse proxies in front append to X-Forwarded-For. 0: the client is REMOTE_ADDR
+    # and the header is ignored; N: the N-th address from its right. Every throttle reads the
+    # client through DRF's get_ident, which follows this (docs/security-login.md).
+    "NUM_PROXIES": env_int("VMB_TRUSTED_PROXIES", 0, minimum=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -174,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "api.schema.json_schema_to_openapi30"],
 }
 
 LOGGING = {
@@ -187,7 +208,7 @@ LOGGING = {
 # Uploads arrive in tus chunks at /api/v1/uploads/, staged on local disk, then saved to STORAGES.
 DATASET_UPLOAD_PREFIX = "/api/v1/uploads/"
 DATASET_UPLOAD_MAX_BYTES = env_int("VMB_UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
-# daphne holds one chunk in memory while handing it over, so this bounds memory per upload.
+# The upload view reads one chunk at a time, so this bounds the web process's memory per upload.
 DATASET_UPLOAD_CHUNK_MAX_BYTES = env_int("VMB_UPLOAD_CHUNK_MAX_BYTES", 16 * 1024**2, minimum=1024)
 DATASET_USER_QUOTA_BYTES = env_int("VMB_USER_QUOTA_BYTES", 50 * 1024**3, minimum=1)
 DATASET_UPLOAD_STAGING_DIR = Path(env_str("VMB_UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
@@ -201,11 +222,12 @@ DATASET_INGEST_LIMITS = {
     "max_image_pixels": env_int("VMB_INGEST_MAX_IMAGE_PIXELS", 64_000_000, minimum=1),
     "max_volume_voxels": env_int("VMB_INGEST_MAX_VOLUME_VOXELS", 256_000_000, minimum=1),
     "max_csv_field": env_int("VMB_INGEST_MAX_CSV_FIELD", 4 * 1024**2, minimum=1024),
+    # Extraction stops while writing when the filesystem would have less than this share free.
+    "min_free_fraction": env_int("VMB_INGEST_MIN_FREE_PERCENT", 10, minimum=0) / 100,
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
-    "UploadStatusEnum": "builder.dataset_models.UploadStatus",
-    "DatasetStatusEnum": "builder.dataset_models.DatasetStatus",
+    "UploadStatusEnum": "domain.datasets.models.UploadStatus",
 }
 
 # ---- Training runs (issue 5): checkpoints, heartbeats, the reaper, socket rate ----------------------
@@ -219,19 +241,15 @@ TRAINING_WS_MAX_EVENTS_PER_S = env_int("VMB_RUN_WS_MAX_EVENTS_PER_S", 20, minimu
 # The Celery queue a run goes to: runs asking for the CPU go to "cpu", all others to "gpu".
 TRAINING_QUEUES = {"cpu": env_str("VMB_RUN_CPU_QUEUE", "cpu"), "gpu": env_str("VMB_RUN_GPU_QUEUE", "gpu")}
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-training-runs": {"task": "pipelines.tasks_training.reap_stale_runs",
+    "reap-stale-training-runs": {"task": "runs.reap_stale_runs",
                                  "schedule": float(TRAINING_STALE_AFTER_S), "options": {"queue": "cpu"}},
-}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
-    "RunStatusEnum": "builder.run_models.RunStatus",
+    "sync-serving": {"task": "deploy.sync_serving", "schedule": float(SERVING_SYNC_S), "options": {"queue": "cpu"}},
 }
 
 # Each model's status choices get their own name in the OpenAPI schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],
-    "JobStatusEnum": "builder.deploy_models.JobStatus",
-    "DeploymentStatusEnum": "builder.deploy_models.DeploymentStatus",
+    "JobStatusEnum": "domain.jobs.models.JobStatus",
 }
 
 # ---- Models, deployments and the market: folders web and workers must share (a volume) -------
@@ -241,3 +259,35 @@ MARKET_DIR = Path(env_str("VMB_MARKET_DIR", str(MEDIA_ROOT / "market")))
 # these two paths take bodies up to this size instead of API_MAX_BODY_BYTES.
 MARKET_UPLOAD_PATHS = ("/api/v1/market/import/", "/api/v1/market/import-torchvision/")
 MARKET_UPLOAD_MAX_BYTES = env_int("VMB_MARKET_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
+
+# ---- Sign-in throttling (issue 15): per account and per client, shared through Redis ----------
+# Throttle counters (DRF's request rates) must be shared by every web process and replica.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": "vmb"},
+}
+AUTHENTICATION_BACKENDS = ["api.auth_backend.ThrottledModelBackend"]
+# See api/login_throttle.py and docs/security-login.md.
+LOGIN_THROTTLE = {
+    # Failed sign-ins for one username (known or not) before each further try waits 1 s, 2 s, ...
+    "account_free_failures": env_int("VMB_LOGIN_FREE_FAILURES", 5, minimum=1),
+    # Failed sign-ins that lock the account, even to the right password, and mail its owner a link.
+    "account_lockout_failures": env_int("VMB_LOGIN_LOCKOUT_FAILURES", 10, minimum=1),
+    # How long a lock lasts unless the owner or an admin clears it; also the longest backoff.
+    "lockout_s": env_int("VMB_LOGIN_LOCKOUT_S", 3600, minimum=1),
+    # Failed sign-ins from one client address, to any accounts, before its tries back off.
+    "client_free_failures": env_int("VMB_LOGIN_CLIENT_FREE_FAILURES", 20, minimum=1),
+}
+if LOGIN_THROTTLE["account_lockout_failures"] < LOGIN_THROTTLE["account_free_failures"]:
+    raise ImproperlyConfigured("VMB_LOGIN_LOCKOUT_FAILURES must be at least VMB_LOGIN_FREE_FAILURES")
+# The site's address for links in emails, e.g. https://vmb.example.org; unset: the request's host.
+PUBLIC_URL = env_str("VMB_PUBLIC_URL", "")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")

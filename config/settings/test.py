@@ -1,6 +1,13 @@
 """`make test`: the real PostgreSQL and Redis named by DATABASE_URL and REDIS_URL."""
 import os
+import tempfile
 
+# One metrics folder per test session, inherited by its web and worker processes: never the
+# var/prometheus of `make run`, nor another session's.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="vmb-metrics-"))
+# Files (datasets, runs, models, the market) likewise: folders are named by database ids, which
+# another session's database reuses.
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="vmb-media-"))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("VMB_CHANNEL_PREFIX", "vmbtest")

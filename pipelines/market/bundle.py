@@ -11,8 +11,9 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 MANIFEST_FILE = "manifest.json"
@@ -23,6 +24,9 @@ BUNDLE_VERSION = 1
 KNOWN_MEMBERS = (MANIFEST_FILE, GRAPH_FILE, CARD_FILE, WEIGHTS_FILE)
 MAX_JSON_BYTES = 64 << 20
 MAX_WEIGHTS_BYTES = 4 << 30
+CHUNK = 1 << 20
+# A zip held in memory, or a path to one (an upload spooled to disk).
+Source = bytes | Path
 
 
 class BundleError(ValueError):
@@ -46,6 +50,11 @@ class MarketBundle:
     @property
     def is_template(self) -> bool:
         return self.weights is None
+
+    @property
+    def lists_weights(self) -> bool:
+        """The manifest lists a weights member (true of a trained model even before it is read)."""
+        return WEIGHTS_FILE in self.manifest.get("files", {})
 
 
 def sha256(data: bytes) -> str:
@@ -82,36 +91,103 @@ def write_bundle(bundle: MarketBundle) -> bytes:
     return out.getvalue()
 
 
-def read_bundle(data: bytes, *, known_layer_types: Collection[str], registry_version: int) -> MarketBundle:
-    """Read and check a bundle. Raises ``BundleError`` for the first problem found.
-
-    ``known_layer_types`` are the type ids registered here; ``registry_version`` is this
-    installation's registry version (a bundle made by a newer registry is refused).
-    """
+def _open(source: Source) -> zipfile.ZipFile:
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except zipfile.BadZipFile as exc:
         raise BundleError("not_a_zip", f"the file is not a zip archive: {exc}") from exc
-    with zf:
+
+
+def inspect_bundle(source: Source, *, known_layer_types: Collection[str], registry_version: int) -> MarketBundle:
+    """Check everything but the weights: member names and sizes, the manifest, ``graph.json`` and
+    ``card.json`` (parsed, against their SHA-256) and the layer types. The weights member is not
+    read (``weights`` is None; ``lists_weights`` says whether there is one), so this costs at most
+    the JSON members' size. Raises ``BundleError`` for the first problem found."""
+    with _open(source) as zf:
         infos = _checked_members(zf)
         manifest = _json(zf, infos, MANIFEST_FILE)
         _check_manifest(manifest, infos, registry_version)
-        raw = {name: _read(zf, infos[name]) for name in infos if name != MANIFEST_FILE}
+        raw = {name: _read(zf, infos[name]) for name in infos if name not in (MANIFEST_FILE, WEIGHTS_FILE)}
     for name, blob in raw.items():
-        expected = manifest["files"][name]["sha256"]
-        if sha256(blob) != expected:
-            raise BundleError("checksum_mismatch", f"{name} does not match the SHA-256 in {MANIFEST_FILE}; "
-                                                   "the bundle was changed after it was made", name)
+        _check_sum(manifest, name, sha256(blob))
     document = _parse_json(raw, GRAPH_FILE)
     card = _parse_json(raw, CARD_FILE)
     unknown = [t for t in layer_types(document) if t not in known_layer_types]
     if unknown:
         raise BundleError("unknown_layer_type", f"{GRAPH_FILE} uses layer types this installation does not "
                                                 f"have: {', '.join(unknown)}", GRAPH_FILE)
-    weights = raw.get(WEIGHTS_FILE)
-    if weights is not None:
+    return MarketBundle(document, card, int(manifest["registry_version"]), None, manifest)
+
+
+def extract_weights(source: Source, dest: Path, manifest: dict[str, Any],
+                    progress: Callable[[float], None] | None = None) -> dict[str, tuple[int, ...]]:
+    """Stream the weights member to ``dest`` (never whole in memory), check it against the
+    manifest's SHA-256, and read its safetensors header: the tensors' names and shapes, with no
+    tensor loaded. ``progress`` gets the fraction copied. Raises ``BundleError``."""
+    digest = hashlib.sha256()
+    with _open(source) as zf:
+        info = _checked_members(zf)[WEIGHTS_FILE]
+        done = 0
+        try:
+            with zf.open(info) as member, open(dest, "wb") as out:
+                while chunk := member.read(CHUNK):
+                    done += len(chunk)
+                    if done > info.file_size:
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(done / max(info.file_size, 1))
+        except (zipfile.BadZipFile, ValueError, NotImplementedError) as exc:
+            raise BundleError("unreadable", f"{WEIGHTS_FILE} cannot be read: {exc}", WEIGHTS_FILE) from exc
+        if done != info.file_size:
+            raise BundleError("unreadable", f"{WEIGHTS_FILE} is not the size its zip entry says", WEIGHTS_FILE)
+    _check_sum(manifest, WEIGHTS_FILE, digest.hexdigest())
+    return safetensors_shapes(dest)
+
+
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of a safetensors file's tensors, from its header alone (the library checks
+    that the header's offsets cover the file exactly). Raises ``BundleError("invalid_weights")``."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}  # noqa: SIM118
+    except Exception as exc:  # noqa: BLE001  (safetensors' own error types)
+        raise BundleError("invalid_weights", f"{WEIGHTS_FILE} is not a readable safetensors file: {exc}",
+                          WEIGHTS_FILE) from exc
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_bundle(data: Source, *, known_layer_types: Collection[str], registry_version: int) -> MarketBundle:
+    """Read and check a whole bundle, weights included, in memory. Raises ``BundleError`` for the
+    first problem found.
+
+    ``known_layer_types`` are the type ids registered here; ``registry_version`` is this
+    installation's registry version (a bundle made by a newer registry is refused).
+    """
+    bundle = inspect_bundle(data, known_layer_types=known_layer_types, registry_version=registry_version)
+    if bundle.lists_weights:
+        with _open(data) as zf:
+            weights = _read(zf, _checked_members(zf)[WEIGHTS_FILE])
+        _check_sum(bundle.manifest, WEIGHTS_FILE, sha256(weights))
         _check_safetensors(weights)
-    return MarketBundle(document, card, int(manifest["registry_version"]), weights, manifest)
+        bundle.weights = weights
+    return bundle
+
+
+def _check_sum(manifest: dict[str, Any], name: str, digest: str) -> None:
+    if digest != manifest["files"][name]["sha256"]:
+        raise BundleError("checksum_mismatch", f"{name} does not match the SHA-256 in {MANIFEST_FILE}; "
+                                               "the bundle was changed after it was made", name)
 
 
 def _checked_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -191,3 +267,16 @@ def _check_safetensors(weights: bytes) -> None:
     except Exception as exc:  # noqa: BLE001  (safetensors' own error types)
         raise BundleError("invalid_weights", f"{WEIGHTS_FILE} is not a readable safetensors file: {exc}",
                           WEIGHTS_FILE) from exc
+
+
+def graph_state_shapes(document: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The names and shapes of the state dict the graph compiles to, built on the ``meta`` device:
+    no parameter gets memory, so a graph near the size cap costs what a small one does. Raises
+    ``GraphError`` for an invalid graph."""
+    import torch
+
+    from builder.graph import compile_graph
+
+    with torch.device("meta"):
+        module = compile_graph(document)
+    return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}

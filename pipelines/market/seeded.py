@@ -1,6 +1,6 @@
 """The market's own trained models: small networks that the real engine trains on the sample
 datasets, with everything their model cards report measured here. Pure Python and PyTorch, no
-Django; ``builder.market_seed`` publishes them.
+Django; ``domain.market.seed`` publishes them.
 
 Each model goes the way a user's run goes: the sample is written, ingested into a cache (with its
 train / validation / test split), trained by ``pipelines.training.engine.fit`` on the cached
@@ -54,19 +54,13 @@ class TrainedModel:
     seconds: float
 
 
-def _node(node_id: str, type_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"id": node_id, "type": type_id, "params": params, "position": {"x": 0.0, "y": 0.0}}
-
-
 def chain(name: str, *nodes: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
-    """A graph document of nodes each feeding the next, laid out left to right."""
-    from builder.graph.layout import auto_layout
-
-    return auto_layout({
+    """A graph document of nodes each feeding the next (no positions: the canvas lays it out)."""
+    return {
         "schema_version": 1, "name": name,
-        "nodes": [_node(*node) for node in nodes],
+        "nodes": [{"id": node_id, "type": type_id, "params": params} for node_id, type_id, params in nodes],
         "edges": [{"source": a[0], "source_port": "out", "target": b[0], "target_port": "in"}
-                  for a, b in zip(nodes, nodes[1:], strict=False)]})
+                  for a, b in zip(nodes, nodes[1:], strict=False)]}
 
 
 def digits_cnn(recipe: dict[str, Any]) -> dict[str, Any]:

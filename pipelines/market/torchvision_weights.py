@@ -154,6 +154,20 @@ def head_classes(architecture: str, state: Mapping[str, torch.Tensor], input_siz
     return None
 
 
+def static_param_count(architecture: str, num_classes: int = 1000, input_size: int = 224) -> int | None:
+    """The parameters of ``architecture`` built on the meta device (no memory, no compute), or
+    None where its constructor needs real tensors (RegNet computes its widths from them).
+    ``KeyError`` / ``InputSizeError`` come from ``torchvision_model``."""
+    from builder.graph.templates import torchvision_model
+
+    try:
+        with torch.device("meta"):
+            model = torchvision_model(architecture, num_classes, input_size)
+    except NotImplementedError:
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
 def import_weights(architecture: str, state: Mapping[str, torch.Tensor], *, filename: str,
                    num_classes: int | None = None, input_size: int = 224) -> ImportedWeights:
     """The graph of ``architecture`` (``num_classes``, default: the weights' head) for

@@ -9,8 +9,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
-from builder.dataset_models import DatasetVersion, Upload
-from builder.services import add_member, create_project
+from domain.datasets.models import DatasetVersion, Upload
+from domain.projects.services import add_member, create_project
 
 pytestmark = pytest.mark.django_db
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
@@ -147,7 +147,7 @@ def test_create_dataset_and_version_validation(api: Any, alice: Any) -> None:
     unknown = api.post(versions, {"upload": upload_id, "options": {"target_column": "b", "colour": 1}}, format="json")
     assert unknown.status_code == 400 and "options.colour" in unknown.json()
     ok = api.post(versions, {"upload": upload_id, "options": {"target_column": "b"}}, format="json")
-    assert ok.status_code == 202 and ok.json()["status"] == "pending" and ok.json()["number"] == 1
+    assert ok.status_code == 202 and ok.json()["status"] == "queued" and ok.json()["number"] == 1
     listed = api.get(versions).json()["results"]
     assert [v["number"] for v in listed] == [1]
 
@@ -223,7 +223,7 @@ def test_sample_catalog_and_sample_dataset(api: Any, alice: Any) -> None:
 
 
 def test_versions_are_immutable(api: Any, alice: Any) -> None:
-    from builder.dataset_models import ImmutableDatasetVersionError
+    from domain.datasets.models import ImmutableDatasetVersionError
 
     project = create_project(alice, name="p")
     api.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "digits"}, format="json")
@@ -240,7 +240,7 @@ def test_samples_and_previews_of_an_unfinished_version_answer_400(api: Any, alic
     version = api.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "digits"},
                        format="json").json()
     response = api.get(f"/api/v1/dataset-versions/{version['id']}/samples/0/preview/")
-    assert response.status_code == 400 and "pending" in response.json()["version"][0]
+    assert response.status_code == 400 and "queued" in response.json()["version"][0]
     assert api.get(f"/api/v1/dataset-versions/{version['id']}/samples/").json()["results"] == []
 
 

@@ -1,7 +1,10 @@
-"""Models, exports and deployments through the API, and the Open Inference Protocol under /v2/.
-The Celery tasks are called in-process here (the integration test runs them in a real worker)."""
+"""Models, exports and deployments through the API, and the Open Inference Protocol under /v2/
+as the serving app answers it (over HTTP, ``tests/serving_client.py``). The Celery tasks are
+called in-process here (the integration test runs them in a real worker). Transactional: the
+serving index is written when a change commits, as in production."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +12,33 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from pipelines import tasks_deploy
+from domain.deploy import tasks as tasks_deploy
 from tests.deploy_factories import make_artifact
+from tests.serving_client import ServingServer, hold_queued_tasks, serve
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def _models_dir(settings: Any, tmp_path: Path) -> None:
     settings.DEPLOY_DIR = tmp_path / "models"
     settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+
+
+@pytest.fixture(autouse=True)
+def queued(monkeypatch: Any) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    yield from hold_queued_tasks(monkeypatch)
+
+
+@pytest.fixture
+def v2_server(settings: Any, tmp_path: Path) -> Iterator[ServingServer]:
+    yield from serve(tmp_path / "models", settings)
+
+
+@pytest.fixture
+def v2(v2_server: ServingServer) -> Any:
+    """A client of the serving app with one key (or none)."""
+    return v2_server.client
 
 
 @pytest.fixture
@@ -37,20 +57,13 @@ def _deploy(api: APIClient, model_id: int, name: str = "digits") -> tuple[dict, 
     response = api.post("/api/v1/deployments/", {"model": model_id, "name": name}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert tasks_deploy.prepare_deployment(body["deployment"]["id"]) == "ready"
+    assert tasks_deploy.prepare_deployment(body["deployment"]["id"]) == "succeeded"
     return body["deployment"], body["api_key"]
 
 
 def _infer_body(n: int = 2) -> dict:
     x = np.random.default_rng(0).random((n, 1, 8, 8), dtype=np.float32)
     return {"inputs": [{"name": "image", "shape": [n, 1, 8, 8], "datatype": "FP32", "data": x.ravel().tolist()}]}
-
-
-def _v2(key: str | None) -> APIClient:
-    client = APIClient()
-    if key:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 def test_trained_model_from_a_run_has_a_card(model: dict, api: APIClient, artifact: Any) -> None:
@@ -111,13 +124,15 @@ def test_other_users_cannot_see_or_use_models(model: dict, bob: Any, client_for:
     assert other.post("/api/v1/deployments/", {"model": model["id"], "name": "x"}, format="json").status_code == 400
 
 
-def test_deploy_serves_every_protocol_path(api: APIClient, model: dict) -> None:
+def test_deploy_serves_every_protocol_path(api: APIClient, model: dict, v2: Any, queued: list) -> None:
+    from tests.conftest import poll
+
     deployment, key = _deploy(api, model["id"])
-    assert key.startswith("vmb_")
-    client = _v2(key)
-    assert APIClient().get("/v2/health/live").json() == {"live": True}
-    assert APIClient().get("/v2/health/ready").json() == {"ready": True}
-    assert APIClient().get("/v2/").json()["name"] == "visual-model-builder"
+    assert key.startswith("vmb_") and ("deploy.prepare_deployment", (deployment["id"],)) in queued
+    client = v2(key)
+    assert v2(None).get("/v2/health/live").json() == {"live": True}
+    assert v2(None).get("/v2/health/ready").json() == {"ready": True}
+    assert v2(None).get("/v2/").json()["name"] == "visual-model-builder"
     meta = client.get("/v2/models/digits").json()
     assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 1, 8, 8]}]
     assert meta["versions"] == [deployment["version"]] and meta["platform"] == "onnxruntime_onnx"
@@ -129,31 +144,32 @@ def test_deploy_serves_every_protocol_path(api: APIClient, model: dict) -> None:
     versioned = client.post(f"/v2/models/digits/versions/{deployment['version']}/infer", _infer_body(1), format="json")
     assert versioned.status_code == 200
     assert client.get("/v2/models/digits/versions/999").status_code == 404
-    from api.views_inference import flush_metrics
-
-    flush_metrics()
-    detail = api.get(f"/api/v1/deployments/{deployment['id']}/").json()
-    assert detail["status"] == "ready" and detail["metrics"]["requests"] == 2
+    # Counts reach Redis within counts.FLUSH_EVERY_S; reading the deployment folds them in.
+    detail = poll(lambda: (d := api.get(f"/api/v1/deployments/{deployment['id']}/").json())["metrics"]["requests"] == 2
+                  and d, 5, "the two requests counted")
+    assert detail["status"] == "succeeded"
     assert detail["metrics"]["latency_ms"]["p50"] > 0
 
 
-def test_keys_wrong_revoked_and_other_deployments(api: APIClient, model: dict) -> None:
+def test_keys_wrong_revoked_and_other_deployments(api: APIClient, model: dict, v2: Any) -> None:
     _deployment, key = _deploy(api, model["id"], "digits-a")
     other_deployment, other_key = _deploy(api, model["id"], "digits-b")
     body = _infer_body()
     for bad_key in (None, "vmb_wrong", other_key):
-        response = _v2(bad_key).post("/v2/models/digits-a/infer", body, format="json")
+        response = v2(bad_key).post("/v2/models/digits-a/infer", body, format="json")
         assert response.status_code == 401 and response.json()["field"] == "authorization"
         assert "Bearer" in response["WWW-Authenticate"]
-    assert _v2(key).post("/v2/models/unknown/infer", body, format="json").status_code == 404
+    # An unknown name answers as a deployed one without its key: names cannot be probed for.
+    unknown = v2(key).post("/v2/models/unknown/infer", body, format="json")
+    assert unknown.status_code == 401 and unknown.json()["field"] == "authorization"
     new = api.post(f"/api/v1/deployments/{other_deployment['id']}/keys/", {"name": "ci"}, format="json").json()
-    assert _v2(new["api_key"]).post("/v2/models/digits-b/infer", body, format="json").status_code == 200
+    assert v2(new["api_key"]).post("/v2/models/digits-b/infer", body, format="json").status_code == 200
     listed = api.get(f"/api/v1/deployments/{other_deployment['id']}/keys/").json()
     assert len(listed) == 2 and all("api_key" not in k and "digest" not in k for k in listed)
     revoked = api.post(f"/api/v1/deployments/{other_deployment['id']}/keys/{new['key']['id']}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
-    assert _v2(new["api_key"]).post("/v2/models/digits-b/infer", body, format="json").status_code == 401
-    assert _v2(other_key).post("/v2/models/digits-b/infer", body, format="json").status_code == 200
+    assert v2(new["api_key"]).post("/v2/models/digits-b/infer", body, format="json").status_code == 401
+    assert v2(other_key).post("/v2/models/digits-b/infer", body, format="json").status_code == 200
 
 
 @pytest.mark.parametrize(("mutate", "status", "field"), [
@@ -163,40 +179,45 @@ def test_keys_wrong_revoked_and_other_deployments(api: APIClient, model: dict) -
     (lambda b: {"inputs": [{**b["inputs"][0], "data": [1, 2]}]}, 400, "inputs[0].data"),
     (lambda b: {"nothing": 1}, 400, "inputs"),
 ])
-def test_malformed_infer_requests(api: APIClient, model: dict, mutate: Any, status: int, field: str) -> None:
+def test_malformed_infer_requests(api: APIClient, model: dict, mutate: Any, status: int, field: str,
+                                  v2: Any) -> None:
     _deployment, key = _deploy(api, model["id"])
-    response = _v2(key).post("/v2/models/digits/infer", mutate(_infer_body()), format="json")
+    response = v2(key).post("/v2/models/digits/infer", mutate(_infer_body()), format="json")
     assert response.status_code == status and response.json()["field"] == field, response.json()
 
 
-def test_not_json_and_oversized_bodies(api: APIClient, model: dict) -> None:
-    from builder.deploy_models import Deployment
+def test_not_json_and_oversized_bodies(api: APIClient, model: dict, v2: Any) -> None:
+    from domain.deploy import serving as deploy_serving
+    from domain.deploy.models import Deployment
 
     deployment, key = _deploy(api, model["id"])
-    client = _v2(key)
+    client = v2(key)
     response = client.generic("POST", "/v2/models/digits/infer", b"{not json", content_type="application/json")
     assert response.status_code == 400 and response.json()["field"] == "body"
     Deployment.objects.filter(pk=deployment["id"]).update(max_body_bytes=100)
+    deploy_serving.publish()  # a bulk update sends no signal: say so to serving
     response = client.post("/v2/models/digits/infer", _infer_body(), format="json")
     assert response.status_code == 413 and response.json()["field"] == "body"
 
 
-def test_rate_limit(api: APIClient, model: dict) -> None:
-    from builder.deploy_models import Deployment
+def test_rate_limit(api: APIClient, model: dict, v2: Any) -> None:
+    from domain.deploy import serving as deploy_serving
+    from domain.deploy.models import Deployment
 
     deployment, key = _deploy(api, model["id"])
     Deployment.objects.filter(pk=deployment["id"]).update(rate_limit_per_minute=1)
-    client = _v2(key)
+    deploy_serving.publish()
+    client = v2(key)
     assert client.post("/v2/models/digits/infer", _infer_body(), format="json").status_code == 200
     response = client.post("/v2/models/digits/infer", _infer_body(), format="json")
     assert response.status_code == 429 and response.json()["field"] == "rate"
 
 
-def test_undeploy_frees_the_name(api: APIClient, model: dict) -> None:
+def test_undeploy_frees_the_name(api: APIClient, model: dict, v2: Any) -> None:
     deployment, key = _deploy(api, model["id"])
     stopped = api.delete(f"/api/v1/deployments/{deployment['id']}/")
-    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
-    assert _v2(key).post("/v2/models/digits/infer", _infer_body(), format="json").status_code == 404
+    assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled" and stopped.json()["stopped_at"]
+    assert v2(key).post("/v2/models/digits/infer", _infer_body(), format="json").status_code == 401
     again, _key = _deploy(api, model["id"])  # the name can be used again
     assert again["id"] != deployment["id"]
     taken = api.post("/api/v1/deployments/", {"model": model["id"], "name": "digits"}, format="json")

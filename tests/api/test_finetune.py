@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from builder import services
-from builder.dataset_models import Dataset, DatasetStatus, DatasetVersion
 from builder.graph.templates import get_template
-from builder.models import GraphVersion
+from domain.datasets.models import Dataset, DatasetVersion
+from domain.jobs.models import JobStatus
+from domain.projects import services
+from domain.projects.models import GraphVersion
 from pipelines.training.config import FINETUNE_LR
 from tests.deploy_factories import make_artifact
 
@@ -29,7 +30,7 @@ def _dirs(settings: Any, tmp_path: Path) -> None:
 def _dataset_version(project: Any, user: Any, classes: int) -> DatasetVersion:
     dataset = Dataset.objects.create(project=project, name="scans", kind="image", created_by=user)
     return DatasetVersion.objects.create(
-        dataset=dataset, number=1, status=DatasetStatus.READY, task="classification",
+        dataset=dataset, number=1, status=JobStatus.SUCCEEDED, task="classification",
         classes=[f"c{i}" for i in range(classes)], sample_count=300, created_by=user,
         recipe={"input": "image", "channels": 1, "size": [8, 8], "layout": "NCHW"})
 

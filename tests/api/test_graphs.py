@@ -68,7 +68,7 @@ def test_versions_are_immutable(api: Any, graph_id: int) -> None:
     assert api.patch(url, {"message": "rewrite"}, format="json").status_code == 405
     assert api.put(url, {"document": {}}, format="json").status_code == 405
     assert api.delete(url).status_code == 405
-    from builder.models import GraphVersion, ImmutableVersionError
+    from domain.projects.models import GraphVersion, ImmutableVersionError
 
     version = GraphVersion.objects.get(pk=vid)
     version.message = "sneaky"

@@ -15,12 +15,14 @@ from rest_framework.test import APIClient
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from builder import services
 from builder.graph.templates import get_template, list_templates
-from builder.market_models import MarketEntry, MarketFork
-from builder.market_services import SYSTEM_USERNAME
+from domain.market.imports import run_import
+from domain.market.models import MarketEntry, MarketFork, MarketImport
+from domain.market.services import SYSTEM_USERNAME
+from domain.projects import services
 from pipelines.market.bundle import sha256
 from tests.deploy_factories import make_artifact
+from tests.market_bundles import bundle_of, wide_linear
 
 pytestmark = pytest.mark.django_db
 MARKET = "/api/v1/market/entries/"
@@ -70,6 +72,23 @@ def _import(api: APIClient, data: bytes, **extra: Any) -> Any:
     upload = io.BytesIO(data)
     upload.name = "model.zip"
     return api.post("/api/v1/market/import/", {"file": upload, **extra}, format="multipart")
+
+
+def _imported(api: APIClient, data: bytes, **extra: Any) -> dict:
+    """Import ``data``: the request answers 202 with a queued job, which the worker's own function
+    runs here (tests/api/test_market_import_jobs.py runs it through the real Celery worker)."""
+    response = _import(api, data, **extra)
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["status"] == "queued" and response["Location"] == f"/api/v1/market/imports/{job['id']}/"
+    run_import(job["id"])
+    return api.get(f"/api/v1/market/imports/{job['id']}/").json()
+
+
+def _imported_entry(api: APIClient, data: bytes, **extra: Any) -> dict:
+    job = _imported(api, data, **extra)
+    assert job["status"] == "succeeded" and job["progress"] == 1.0, job
+    return api.get(f"{MARKET}{job['entry']}/").json()
 
 
 # ---- publish and versions ------------------------------------------------------------------------
@@ -268,9 +287,7 @@ def test_bundle_round_trip_into_another_account(api: APIClient, client_for: Any,
     assert api.get(f"{MARKET}{entry['id']}/").json()["downloads"] == 1
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == ["card.json", "graph.json", "manifest.json", "weights.safetensors"]
-    response = _import(client_for(bob), data)
-    assert response.status_code == 201, response.content
-    imported = response.json()
+    imported = _imported_entry(client_for(bob), data)
     assert imported["author"] == "bob" and imported["visibility"] == "private" and imported["kind"] == "model"
     assert imported["title"] == "Digits" and imported["licence"] == "MIT"
     assert imported["classes"] == list(artifact.classes) and imported["latest_accuracy"] == pytest.approx(0.95)
@@ -283,7 +300,7 @@ def test_bundle_round_trip_into_another_account(api: APIClient, client_for: Any,
 
 def test_template_bundle_round_trip(api: APIClient, alice: Any) -> None:
     entry = _publish(api, graph_version=_template_version(alice).pk, title="LeNet")
-    imported = _import(api, _bundle(api, entry["versions"][0]["id"])).json()
+    imported = _imported_entry(api, _bundle(api, entry["versions"][0]["id"]))
     assert imported["kind"] == "template" and imported["title"] == "LeNet"
 
 
@@ -333,20 +350,32 @@ def _weights_for_another_graph(m: dict[str, bytes]) -> bytes:
     return _with(m, "weights.safetensors", st_save({"stranger.weight": torch.ones(3)}))
 
 
+# Refused by the request (400 naming the file): what can be read without the weights.
 REFUSED = {
-    "tampered_weights": (_tampered_weights, "weights.safetensors", "SHA-256"),
     "unknown_layer": (_unknown_layer, "graph.json", "quantum_entangler"),
     "newer_registry": (_newer_registry, "manifest.json", "registry version"),
     "path_traversal": (lambda m: _zip({**m, "../../etc/cron.d/x": b"{}"}), "../../etc/cron.d/x", "unsafe path"),
     "absolute_path": (lambda m: _zip({**m, "/tmp/x.json": b"{}"}), "/tmp/x.json", "unsafe path"),
     "pickle_inside": (lambda m: _zip({**m, "model.pkl": b"\x80\x04."}), "model.pkl", "unexpected file"),
-    "weights_are_a_pickle": (lambda m: _with(m, "weights.safetensors", b"\x80\x04\x95."), "weights.safetensors",
-                             "safetensors"),
-    "weights_do_not_fit": (_weights_for_another_graph, "weights.safetensors", "does not fit"),
     "missing_manifest": (lambda m: _zip({k: v for k, v in m.items() if k != "manifest.json"}), "manifest.json",
                          "no manifest.json"),
     "not_a_zip": (lambda m: b"this is not a zip", "", "not a zip"),
+    "tampered_graph": (lambda m: _zip({**m, "graph.json": m["graph.json"] + b" "}), "graph.json", "SHA-256"),
 }
+# Refused by the worker (the job fails naming the file): what needs the weights.
+REFUSED_BY_THE_WORKER = {
+    "tampered_weights": (_tampered_weights, "weights.safetensors", "SHA-256"),
+    "weights_are_a_pickle": (lambda m: _with(m, "weights.safetensors", b"\x80\x04\x95."), "weights.safetensors",
+                             "safetensors"),
+    "weights_do_not_fit": (_weights_for_another_graph, "weights.safetensors", "does not fit"),
+}
+
+
+def _uploads_left() -> list[Path]:
+    from domain.market.services import market_dir
+
+    folder = market_dir() / "imports"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
@@ -359,7 +388,40 @@ def test_refused_bundles_answer_400_naming_the_file(api: APIClient, artifact: An
     assert response.status_code == 400, response.content
     message = response.json()["file"][0]
     assert file in message and words in message, message
-    assert MarketEntry.objects.count() == before
+    assert MarketEntry.objects.count() == before and not MarketImport.objects.exists()
+    assert _uploads_left() == []
+
+
+@pytest.mark.parametrize("case", list(REFUSED_BY_THE_WORKER))
+def test_bundles_refused_by_the_worker_fail_the_job_naming_the_file(api: APIClient, artifact: Any,
+                                                                    case: str) -> None:
+    entry = _publish(api, run=artifact.run_id, title="Digits")
+    members = _members(_bundle(api, entry["versions"][0]["id"]))
+    make, file, words = REFUSED_BY_THE_WORKER[case]
+    before = MarketEntry.objects.count()
+    job = _imported(api, make(members))
+    assert job["status"] == "failed" and job["entry"] is None and job["finished_at"], job
+    assert job["error"]["field"] == "file" and file in job["error"]["message"] and words in job["error"]["message"]
+    assert MarketEntry.objects.count() == before and _uploads_left() == []
+
+
+def test_a_graph_over_the_parameter_cap_is_refused_before_anything_is_built(api: APIClient) -> None:
+    # 529M parameters (the cap is 500M): refused from the shape rules, with no weights at all.
+    response = _import(api, bundle_of(wide_linear(23_000, 23_000)))
+    assert response.status_code == 400, response.content
+    message = response.json()["file"][0]
+    assert message == "graph.json: the model has 529.0M parameters; the limit is 500.0M", message
+    assert not MarketImport.objects.exists() and _uploads_left() == []
+
+
+def test_the_job_counts_parameters_statically_and_only_its_owner_sees_it(api: APIClient, client_for: Any,
+                                                                         bob: Any) -> None:
+    response = _import(api, bundle_of(wide_linear(20_000, 20_000)))  # 400M parameters: under the cap
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["params"] == 400_020_000 and job["kind"] == "bundle" and job["filename"] == "model.zip"
+    assert client_for(bob).get(f"/api/v1/market/imports/{job['id']}/").status_code == 404
+    assert [j["id"] for j in api.get("/api/v1/market/imports/").json()["results"]] == [job["id"]]
 
 
 def test_import_requires_a_file(api: APIClient) -> None:

@@ -16,12 +16,12 @@ from rest_framework.test import APIClient
 from safetensors.torch import load as st_load
 
 from builder.graph import compile_graph
-from builder.market_models import MarketEntry, MarketEntryVersion
-from builder.market_seed import missing_models
-from builder.market_services import SYSTEM_USERNAME
+from domain.market.models import MarketEntry, MarketEntryVersion
+from domain.market.seed import missing_models
+from domain.market.services import SYSTEM_USERNAME
+from domain.market.tasks import seed_market_models
 from pipelines.datasets.loader import CachedDataset
 from pipelines.market.seeded import SEED_MODELS, cache_folder
-from pipelines.tasks_market import seed_market_models
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 MARKET = "/api/v1/market/entries/"

@@ -1,7 +1,9 @@
 """POST /api/v1/market/import-torchvision/: a torchvision architecture with weights the user
 uploads (made here with torchvision, saved as safetensors and with torch.save) becomes a trained
-market entry whose fork compiles to the same outputs as the torchvision model; files that do not
-fit, are not state dicts, or would run code when unpickled are refused with a 400 naming the file."""
+market entry whose fork compiles to the same outputs as the torchvision model. The request answers
+202 with an import job; bad fields are 400s at once, and files that do not fit, are not state dicts,
+or would run code when unpickled fail the job with an error naming the file. The worker's function
+runs here in-process; tests/api/test_market_import_jobs.py runs it through the real Celery worker."""
 from __future__ import annotations
 
 import io
@@ -16,10 +18,11 @@ from rest_framework.test import APIClient
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from builder import services
 from builder.graph import compile_graph
-from builder.market_models import MarketEntryVersion, MarketFork
-from builder.models import GraphVersion
+from domain.market.imports import run_import
+from domain.market.models import MarketEntryVersion, MarketFork, MarketImport
+from domain.projects import services
+from domain.projects.models import GraphVersion
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/market/import-torchvision/"
@@ -57,16 +60,28 @@ def _upload(api: APIClient, data: bytes, name: str, **fields: Any) -> Any:
     return api.post(URL, body, format="multipart")
 
 
+def _imported(api: APIClient, data: bytes, name: str, **fields: Any) -> dict:
+    """The finished job of an import the request accepted (202)."""
+    response = _upload(api, data, name, **fields)
+    assert response.status_code == 202, response.content
+    run_import(response.json()["id"])
+    return api.get(f"/api/v1/market/imports/{response.json()['id']}/").json()
+
+
+def _entry(api: APIClient, data: bytes, name: str, **fields: Any) -> dict:
+    job = _imported(api, data, name, **fields)
+    assert job["status"] == "succeeded", job
+    return api.get(f"/api/v1/market/entries/{job['entry']}/").json()
+
+
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.contiguous() for k, v in model.state_dict().items()}
 
 
 def test_import_fork_and_compile_gives_the_torchvision_outputs(api: APIClient, alice: Any,
                                                              resnet: torch.nn.Module) -> None:
-    response = _upload(api, st_save(_state(resnet)), "resnet18-digits.safetensors", title="ResNet-18 digits",
-                       licence="BSD-3-Clause", visibility="public", classes=[f"d{i}" for i in range(10)])
-    assert response.status_code == 201, response.content
-    entry = response.json()
+    entry = _entry(api, st_save(_state(resnet)), "resnet18-digits.safetensors", title="ResNet-18 digits",
+                   licence="BSD-3-Clause", visibility="public", classes=[f"d{i}" for i in range(10)])
     assert entry["kind"] == "model" and entry["title"] == "ResNet-18 digits" and entry["visibility"] == "public"
     assert entry["licence"] == "BSD-3-Clause" and entry["classes"] == [f"d{i}" for i in range(10)]
     assert entry["latest_params"] == sum(p.numel() for p in resnet.parameters())
@@ -92,17 +107,15 @@ def test_import_fork_and_compile_gives_the_torchvision_outputs(api: APIClient, a
 def test_a_torch_save_checkpoint_imports_to_the_same_weights(api: APIClient, resnet: torch.nn.Module) -> None:
     state = _state(resnet)
     checkpoint = {"model": state, "epoch": 3, "best_acc1": 0.7}  # as torchvision's reference scripts save
-    first = _upload(api, st_save(state), "a.safetensors")
-    second = _upload(api, _torch_save(checkpoint), "b.pth")
-    assert first.status_code == 201 and second.status_code == 201, second.content
-    digests = {MarketEntryVersion.objects.get(pk=r.json()["versions"][0]["id"]).weights_sha256
-               for r in (first, second)}
+    first = _entry(api, st_save(state), "a.safetensors")
+    second = _entry(api, _torch_save(checkpoint), "b.pth")
+    digests = {MarketEntryVersion.objects.get(pk=e["versions"][0]["id"]).weights_sha256 for e in (first, second)}
     assert len(digests) == 1
 
 
 def test_a_long_file_name_keeps_its_extension(api: APIClient, resnet: torch.nn.Module) -> None:
-    response = _upload(api, st_save(_state(resnet)), "w" * 300 + ".safetensors")
-    assert response.status_code == 201, response.content  # read as safetensors, not as a checkpoint
+    job = _imported(api, st_save(_state(resnet)), "w" * 300 + ".safetensors")
+    assert job["status"] == "succeeded", job  # read as safetensors, not as a checkpoint
 
 
 class Payload:
@@ -119,9 +132,9 @@ def test_a_pickle_that_would_run_code_is_refused_without_running(api: APIClient,
                                                                 tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     data = _torch_save({**_state(resnet), "fc.bias": Payload(marker)})
-    response = _upload(api, data, "evil.pt")
-    assert response.status_code == 400, response.content
-    message = response.json()["weights"][0]
+    job = _imported(api, data, "evil.pt")
+    assert job["status"] == "failed" and job["error"]["field"] == "weights", job
+    message = job["error"]["message"]
     assert "evil.pt" in message and "weights_only" in message and "not run" in message
     assert not marker.exists()
 
@@ -145,7 +158,7 @@ def _without(state: dict[str, torch.Tensor], *names: str) -> dict[str, torch.Ten
     ("class_names", "classes", ["3 class names for a head of 10 classes"]),
     ("organization", "project", ["needs a project"]),
 ])
-def test_refusals_are_400s_naming_the_field_and_file(api: APIClient, resnet: torch.nn.Module, case: str,
+def test_refusals_name_the_field_and_file(api: APIClient, resnet: torch.nn.Module, case: str,
                                                      field: str, words: list[str]) -> None:
     state = _state(resnet)
     name, data, fields = "m.safetensors", b"", {}
@@ -175,11 +188,25 @@ def test_refusals_are_400s_naming_the_field_and_file(api: APIClient, resnet: tor
     elif case == "organization":
         data, fields = st_save(state), {"visibility": "organization"}
     response = _upload(api, data, name, **fields)
-    assert response.status_code == 400, response.content
-    message = " ".join(response.json()[field])
+    if field == "weights" or case == "class_names":  # needs the weights (their head): the worker's
+        assert response.status_code == 202, response.content
+        run_import(response.json()["id"])
+        job = MarketImport.objects.get(pk=response.json()["id"])
+        assert job.status == "failed" and job.error["field"] == field, job.error
+        message = job.error["message"]
+    else:
+        assert response.status_code == 400, response.content
+        message = " ".join(response.json()[field])
+        assert not MarketImport.objects.exists()
     for word in words:
         assert word in message, (word, message)
     assert MarketEntryVersion.objects.count() == 0
+    assert not (Path(settings.MARKET_DIR) / "imports").is_dir() or not any((Path(settings.MARKET_DIR) / "imports").iterdir())
+
+
+def test_classes_that_do_not_match_num_classes_are_refused_at_once(api: APIClient, resnet: torch.nn.Module) -> None:
+    response = _upload(api, st_save(_state(resnet)), "m.safetensors", num_classes=10, classes=["a", "b"])
+    assert response.status_code == 400 and "2 class names for a head of 10" in response.json()["classes"][0]
 
 
 def test_weights_larger_than_the_market_upload_limit_are_refused(api: APIClient, settings: Any) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from builder import services
-from builder.dataset_models import DatasetVersion
-from pipelines import tasks_deploy
+from domain.datasets.models import DatasetVersion
+from domain.deploy import tasks as tasks_deploy
+from domain.projects import services
 from tests.deploy_factories import make_artifact
 
 pytestmark = pytest.mark.django_db

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from builder import run_services
-from builder.dataset_models import Dataset, DatasetStatus, DatasetVersion
 from builder.graph.templates import get_template
-from builder.models import ProjectMembership, Role
-from builder.run_models import DeviceLease, RunEvent, RunStatus, TrainingRun, WorkerNode
-from builder.services import create_graph, create_graph_version, create_project
+from domain.datasets.models import Dataset, DatasetVersion
+from domain.jobs.models import JobStatus
+from domain.projects.models import ProjectMembership, Role
+from domain.projects.services import create_graph, create_graph_version, create_project
+from domain.runs import services as run_services
+from domain.runs import workers as run_workers
+from domain.runs.models import DeviceLease, RunEvent, TrainingRun, WorkerNode
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def _dataset_version(project: Any, user: Any, classes: int = 10) -> DatasetVersion:
     dataset = Dataset.objects.create(project=project, name="digits", kind="image", created_by=user)
     return DatasetVersion.objects.create(
-        dataset=dataset, number=1, status=DatasetStatus.READY, task="classification",
+        dataset=dataset, number=1, status=JobStatus.SUCCEEDED, task="classification",
         classes=[str(i) for i in range(classes)], sample_count=100, created_by=user,
         recipe={"input": "image", "channels": 1, "size": [8, 8], "layout": "NCHW"})
 
@@ -134,7 +136,7 @@ def test_cancel_a_queued_run_ends_it_once(api: Any, setup: dict[str, Any]) -> No
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
     again = api.post(f"/api/v1/runs/{run['id']}/cancel/")
     assert again.status_code == 400 and "status" in again.json()
-    assert not run_services.finish_run(run["id"], RunStatus.FAILED)  # a terminal status never changes
+    assert not run_services.finish_run(run["id"], JobStatus.FAILED)  # a terminal status never changes
     statuses = [e.data["status"] for e in RunEvent.objects.filter(run_id=run["id"], type="run.status")]
     assert statuses == ["queued", "cancelled"]
     assert api.get(f"/api/v1/runs/{run['id']}/artifact/").status_code == 404
@@ -155,9 +157,9 @@ def test_events_continue_after_an_id(api: Any, setup: dict[str, Any]) -> None:
 def test_attempts_are_bounded_then_the_run_fails(api: Any, setup: dict[str, Any]) -> None:
     run_id = api.post("/api/v1/runs/", _body(setup, max_attempts=2), format="json").json()["id"]
     for attempt in (1, 2):
-        run, why = run_services.begin_attempt(run_id, pid=999_999_000 + attempt)  # no such process: "died"
+        run, why = run_workers.begin_attempt(run_id, pid=999_999_000 + attempt)  # no such process: "died"
         assert run is not None and run.attempts == attempt and why == ""
-    run, why = run_services.begin_attempt(run_id, pid=999_999_003)
+    run, why = run_workers.begin_attempt(run_id, pid=999_999_003)
     assert run is None and why == "failed"
     failed = TrainingRun.objects.get(pk=run_id)
     assert failed.status == "failed" and failed.error["code"] == "too_many_attempts"
@@ -165,9 +167,9 @@ def test_attempts_are_bounded_then_the_run_fails(api: Any, setup: dict[str, Any]
 
 def test_the_reaper_fails_a_silent_run_with_no_attempts_left(api: Any, setup: dict[str, Any]) -> None:
     run_id = api.post("/api/v1/runs/", _body(setup, max_attempts=1), format="json").json()["id"]
-    run_services.begin_attempt(run_id, pid=999_999_001)
+    run_workers.begin_attempt(run_id, pid=999_999_001)
     TrainingRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert run_services.reap_stale_runs() == [run_id]
+    assert run_workers.reap_stale_runs() == [run_id]
     run = TrainingRun.objects.get(pk=run_id)
     assert run.status == "failed" and run.error["code"] == "worker_lost"
 
@@ -183,58 +185,58 @@ def _runs(api: Any, setup: dict[str, Any], n: int) -> list[int]:
 def test_a_device_is_leased_to_one_run_at_a_time(api: Any, setup: dict[str, Any]) -> None:
     first, second, third = _runs(api, setup, 3)
     mine = os.getpid()  # a live process on this host: its leases are not stale
-    a = run_services.acquire_devices(first, mine, GPUS, 1)
-    b = run_services.acquire_devices(second, mine, GPUS, 1)
+    a = run_workers.acquire_devices(first, mine, GPUS, 1)
+    b = run_workers.acquire_devices(second, mine, GPUS, 1)
     assert a and b and {a[0].device, b[0].device} == {"cuda:gpu-a", "cuda:gpu-b"} and a[0].index != b[0].index
-    assert run_services.acquire_devices(third, mine, GPUS, 1) is None
-    assert run_services.release_devices(first, mine) == 1
-    c = run_services.acquire_devices(third, mine, GPUS, 1)
+    assert run_workers.acquire_devices(third, mine, GPUS, 1) is None
+    assert run_workers.release_devices(first, mine) == 1
+    c = run_workers.acquire_devices(third, mine, GPUS, 1)
     assert c and c[0].device == a[0].device
-    assert run_services.acquire_devices(first, mine, GPUS, 2) is None  # data parallel needs both free
+    assert run_workers.acquire_devices(first, mine, GPUS, 2) is None  # data parallel needs both free
 
 
 def test_a_data_parallel_run_leases_all_its_devices(api: Any, setup: dict[str, Any]) -> None:
     first, second = _runs(api, setup, 2)
-    leases = run_services.acquire_devices(first, os.getpid(), GPUS, 2)
+    leases = run_workers.acquire_devices(first, os.getpid(), GPUS, 2)
     assert leases and [lease.index for lease in leases] == [0, 1]
-    assert run_services.acquire_devices(second, os.getpid(), GPUS, 1) is None
+    assert run_workers.acquire_devices(second, os.getpid(), GPUS, 1) is None
 
 
 def test_a_stale_lease_is_taken_over_and_reaped(api: Any, setup: dict[str, Any]) -> None:
     first, second, third = _runs(api, setup, 3)
     one = GPUS[:1]
-    assert run_services.acquire_devices(first, 999_999_001, one, 1)  # no such process on this host: dead
-    assert run_services.acquire_devices(second, os.getpid(), one, 1)
+    assert run_workers.acquire_devices(first, 999_999_001, one, 1)  # no such process on this host: dead
+    assert run_workers.acquire_devices(second, os.getpid(), one, 1)
     assert list(DeviceLease.objects.values_list("run_id", flat=True)) == [second]
     DeviceLease.objects.update(host="elsewhere")  # a holder on another host: only its heartbeat counts
-    run_services.heartbeat(second, os.getpid())
-    assert run_services.reap_stale_leases() == 0
+    run_workers.heartbeat(second, os.getpid())
+    assert run_workers.reap_stale_leases() == 0
     DeviceLease.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert run_services.reap_stale_leases() == 1 and not DeviceLease.objects.exists()
-    assert run_services.acquire_devices(third, os.getpid(), one, 1)
+    assert run_workers.reap_stale_leases() == 1 and not DeviceLease.objects.exists()
+    assert run_workers.acquire_devices(third, os.getpid(), one, 1)
 
 
 def test_a_finished_runs_lease_is_free(api: Any, setup: dict[str, Any]) -> None:
     first, second = _runs(api, setup, 2)
-    assert run_services.acquire_devices(first, os.getpid(), GPUS[:1], 1)
-    run_services.finish_run(first, RunStatus.FAILED, error={"code": "error", "message": "x"})
-    assert run_services.acquire_devices(second, os.getpid(), GPUS[:1], 1)
-    assert run_services.reap_stale_leases() == 0  # the finished run's lease went to the second run
+    assert run_workers.acquire_devices(first, os.getpid(), GPUS[:1], 1)
+    run_services.finish_run(first, JobStatus.FAILED, error={"code": "error", "message": "x"})
+    assert run_workers.acquire_devices(second, os.getpid(), GPUS[:1], 1)
+    assert run_workers.reap_stale_leases() == 0  # the finished run's lease went to the second run
 
 
 def test_heartbeat_keeps_a_lease_fresh(api: Any, setup: dict[str, Any]) -> None:
     (run_id,) = _runs(api, setup, 1)
-    run_services.acquire_devices(run_id, os.getpid(), GPUS[:1], 1)
+    run_workers.acquire_devices(run_id, os.getpid(), GPUS[:1], 1)
     DeviceLease.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    run_services.heartbeat(run_id, os.getpid())
-    assert run_services.reap_stale_leases() == 0 and DeviceLease.objects.filter(run_id=run_id).exists()
+    run_workers.heartbeat(run_id, os.getpid())
+    assert run_workers.reap_stale_leases() == 0 and DeviceLease.objects.filter(run_id=run_id).exists()
 
 
 @pytest.mark.parametrize(("raw", "ok"), [("0", True), ("2", True), ("-1", False), ("two", False)])
 def test_cpu_slots_are_read_loudly(monkeypatch: Any, raw: str, ok: bool) -> None:
     monkeypatch.setenv("VMB_TRAINING_CPU_SLOTS", raw)
     if ok:
-        assert run_services.cpu_slots() == int(raw)
+        assert run_workers.cpu_slots() == int(raw)
     else:
         with pytest.raises(ValueError, match="VMB_TRAINING_CPU_SLOTS"):
-            run_services.cpu_slots()
+            run_workers.cpu_slots()

@@ -57,6 +57,18 @@ def section(page: Any, click: Clicks, name: str) -> None:
     click(page.get_by_role("navigation", name="Project sections").get_by_role("link", name=name))
 
 
+def fill_field(locator: Any, value: str) -> None:
+    """A field of a form generated from a schema (the Train form, the canvas's parameters) takes
+    what was typed when it is committed: Enter, as a person ends typing."""
+    locator.fill(value)
+    locator.press("Enter")
+
+
+def open_advanced_settings(page: Any, click: Clicks) -> None:
+    """The Train form's collapsed group of settings beyond epochs, batch, optimizer and precision."""
+    click(page.locator("summary", has_text="Advanced settings"))
+
+
 def number_in(cell: Any) -> float:
     """A number shown in a table cell ("61,706", "12.3 KiB")."""
     return float(re.sub(r"[^\d.]", "", cell.inner_text().split()[0]))

@@ -248,5 +248,8 @@ def test_start_from_a_template(live_stack: Any, page: Any) -> None:
     page.get_by_role("button", name="Use template LeNet-5").click()
     page.get_by_test_id("graph-editor").wait_for()
     _status(page).filter(has_text=re.compile("^Valid")).wait_for()
+    # Templates carry no positions: the canvas lays the graph out left to right as it opens.
+    boxes = [_node(page, node_id).bounding_box() for node_id in ("image", "c1", "tanh1", "s2")]
+    assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), boxes
     page.get_by_role("tab", name="History").click()
     assert "from template lenet5" in page.get_by_test_id("version-1").inner_text()

@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from .journey import IMAGES, Clicks, number_in, poll, section, sign_up_and_open_project
+from .journey import (
+    IMAGES,
+    Clicks,
+    fill_field,
+    number_in,
+    open_advanced_settings,
+    poll,
+    section,
+    sign_up_and_open_project,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 # LeNet-5 as a person builds it: (node id the canvas gives it, layer, parameters to set).
@@ -76,7 +85,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     # The digits sample, ingested by the worker, live over the project socket.
     section(page, click, "Datasets")
     click(page.get_by_role("button", name="Add sample digits"))
-    page.get_by_text(re.compile(r"^ready$")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"^Ready$")).first.wait_for(timeout=120_000)
     chart = page.get_by_role("img", name="Class counts")
     chart.wait_for()
     assert chart.locator("[data-label]").count() == 10
@@ -86,13 +95,14 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     # Train a few epochs on the CPU; the dashboard fills in live.
     section(page, click, "Train")
     page.get_by_role("option", name=re.compile(r"digits")).wait_for(state="attached")
-    page.get_by_label("Epochs").fill(str(EPOCHS))
-    page.get_by_label("Learning rate").fill("0.005")
-    page.get_by_label("Schedule").select_option("cosine")
-    page.get_by_label("Device").select_option("cpu")
+    fill_field(page.get_by_label("Epochs"), str(EPOCHS))
+    fill_field(page.get_by_label("Learning rate"), "0.005")
     # Dynamic precision, with a threshold under LeNet's bf16 error so some layers move to fp32.
     page.get_by_label("Precision", exact=True).select_option("dynamic")
-    page.get_by_label("Precision threshold").fill("0.003")
+    open_advanced_settings(page, click)
+    page.get_by_label("Schedule").select_option("cosine")
+    page.get_by_label("Device").select_option("cpu")
+    fill_field(page.get_by_label("Threshold"), "0.003")
     click(page.get_by_role("button", name="Start training"))
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     page.get_by_role("status", name="Live updates: open").wait_for(timeout=30_000)

@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .journey import IMAGES, Clicks, poll, section, sign_up_and_open_project
+from .journey import (
+    IMAGES,
+    Clicks,
+    fill_field,
+    open_advanced_settings,
+    poll,
+    section,
+    sign_up_and_open_project,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 EPOCHS = 3
@@ -73,7 +81,7 @@ def test_chest_ct_from_nothing_to_a_deployed_model(live_stack: Any, page: Any, t
     # The chest CT sample in one click; the worker reads its DICOM series.
     section(page, click, "Datasets")
     click(page.get_by_role("button", name="Add sample chest_ct"))
-    page.get_by_text(re.compile(r"^ready$")).first.wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"^Ready$")).first.wait_for(timeout=180_000)
     bars = page.get_by_role("img", name="Class counts").locator("[data-label]")
     bars.first.wait_for()
     assert bars.count() == 2
@@ -105,7 +113,8 @@ def test_chest_ct_from_nothing_to_a_deployed_model(live_stack: Any, page: Any, t
     section(page, click, "Train")
     page.get_by_role("option", name=re.compile(r"chest CT")).wait_for(state="attached")
     assert page.get_by_label("Batch size").input_value() == "4"
-    page.get_by_label("Epochs").fill(str(EPOCHS))
+    fill_field(page.get_by_label("Epochs"), str(EPOCHS))
+    open_advanced_settings(page, click)
     page.get_by_label("Device").select_option("cpu")
     click(page.get_by_role("button", name="Start training"))
     page.wait_for_url(re.compile(r"/runs/\d+$"))

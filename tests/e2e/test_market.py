@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from .journey import IMAGES, poll
+from .journey import IMAGES, fill_field, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery"
-USABLE = ("ready", "ready_with_warnings")
+USABLE = ("succeeded",)
 
 
 @pytest.fixture
@@ -30,9 +30,9 @@ def world(live_stack: Any, make_user: Any) -> dict[str, Any]:
     """Made before the browser opens (Django refuses database calls while Playwright's loop runs):
     Alice with a trained digits model, Bob with a project whose digits sample the worker ingests
     while the browser part runs."""
-    from builder import services
-    from builder.dataset_services import create_sample_dataset
-    from builder.deploy_services import variant_from_artifact
+    from domain.datasets.services import create_sample_dataset
+    from domain.deploy.services import variant_from_artifact
+    from domain.projects import services
     from tests.deploy_factories import make_artifact
 
     tag = uuid.uuid4().hex[:6]
@@ -130,7 +130,8 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
     with zipfile.ZipFile(bundle) as zf:
         assert sorted(zf.namelist()) == ["card.json", "graph.json", "manifest.json", "weights.safetensors"]
 
-    # Import it back; a tampered copy is refused, in words a person understands.
+    # Import it back (the server answers with a job a worker runs; the page polls it); a tampered
+    # copy is refused by the worker, in words a person understands.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Market").click()
     page.get_by_label("Bundle file").set_input_files(str(bundle))
     page.get_by_role("button", name="Import bundle").click()
@@ -181,7 +182,8 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
     page.get_by_role("button", name="Freeze all but the head").click()
     page.get_by_text("4 of 5 frozen").wait_for()
     assert not page.get_by_role("checkbox", name="Freeze logits").is_checked()
-    page.get_by_label("Epochs").fill("1")
+    fill_field(page.get_by_label("Epochs"), "1")
+    page.locator("summary", has_text="Advanced settings").click()
     page.get_by_label("Device").select_option("cpu")
     page.screenshot(path=str(IMAGES / "market-finetune.png"), full_page=True)
     page.get_by_role("button", name="Start training").click()
@@ -199,7 +201,7 @@ def test_publish_search_fork_fine_tune_and_bundles(live_stack: Any, world: dict[
     for _ in range(3):  # close enough to read the badges in the middle of the chain
         page.get_by_role("button", name="Zoom In").click()
     page.screenshot(path=str(IMAGES / "market-frozen.png"))
-    # The refused import and Bob's look at the private entry are answered 400 and 404 on purpose.
+    # Bob's look at the private entry is answered 404 on purpose (the refused import is a failed job).
     unexpected = [e for e in console_errors if not e.startswith("Failed to load resource")]
     assert unexpected == [], unexpected
 
@@ -241,7 +243,8 @@ def test_import_torchvision_weights(live_stack: Any, carol: str, page: Any, tmp_
     form.get_by_label("Title").fill("SqueezeNet pets")
     form.get_by_label("Licence of the weights").fill("BSD-3-Clause")
 
-    # Another architecture's weights: refused at the file field, in words, with the tensors named.
+    # Another architecture's weights: the worker refuses them, and the page shows it at the file
+    # field, in words, with the tensors named.
     form.get_by_label("Weights file").set_input_files(str(other))
     form.get_by_role("button", name="Import weights").click()
     refusal = form.get_by_text("These weights do not fit squeezenet1_1 with 3 classes")
@@ -266,6 +269,5 @@ def test_import_torchvision_weights(live_stack: Any, carol: str, page: Any, tmp_
     assert graph.locator(".react-flow__handle.connectable").count() == 0
     assert page.get_by_role("button", name="Fine-tune").count() == 1  # it has weights
     page.screenshot(path=str(IMAGES / "market-torchvision.png"), full_page=True)
-    # The refused import answers 400 on purpose.
     unexpected = [e for e in console_errors if not e.startswith("Failed to load resource")]
     assert unexpected == [], unexpected

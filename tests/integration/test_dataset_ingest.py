@@ -1,4 +1,4 @@
-"""Datasets end to end: tus upload over HTTP to daphne, ingest in a real Celery worker process,
+"""Datasets end to end: tus upload over HTTP to the web server, ingest in a real Celery worker process,
 progress on the project's WebSocket, then stats, samples and previews through the API."""
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from django.core.files.storage import default_storage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from builder.dataset_models import DatasetVersion, Upload
-from builder.dataset_services import cache_folder
-from builder.services import create_project
 from config.asgi import application
+from domain.datasets.models import DatasetVersion, Upload
+from domain.datasets.services import cache_folder
+from domain.projects.services import create_project
 from pipelines.datasets.loader import CachedDataset
 from tests.conftest import run_async
 from tests.dataset_factories import (
@@ -152,7 +152,7 @@ def test_image_upload_over_http_ingests_with_progress_events(owner: Any, live_st
     phases = [e["phase"] for e in events if e["type"] == "dataset.progress"]
     assert {"extract", "scan", "decode"} <= set(phases)
     version = finished(client, events[-1]["version"], live_stack)
-    assert version["status"] == "ready_with_warnings" and events[-1]["status"] == "ready_with_warnings"
+    assert version["status"] == events[-1]["status"] == "succeeded" and version["has_warnings"] and events[-1]["warnings"]
     assert {s["file"]: s["code"] for s in version["skipped"]} == {"pets/cat/bomb.png": "image_too_large",
                                                                  "../escape.png": "unsafe_name"}
     assert version["progress"]["type"] == "dataset.progress"  # kept for late viewers
@@ -176,13 +176,13 @@ def test_table_and_text(owner: Any, live_stack: Any, tmp_path: Path) -> None:
                   upload_in_process(client, text_csv(tmp_path / "x.csv").read_bytes(), "x.csv"),
                   {"vocab_size": 100, "max_length": 16, "stride": 4})
     table_version = finished(client, table, live_stack)
-    assert table_version["status"] == "ready" and table_version["classes"] == ["no", "yes"]
+    assert table_version["status"] == "succeeded" and table_version["classes"] == ["no", "yes"]
     assert table_version["recipe"]["encoding"]["target"]["column"] == "label"
     row = client.get(f"/api/v1/dataset-versions/{table}/samples/0/").json()
     assert set(row["features"]) == set(table_version["recipe"]["features"])
     assert client.get(f"/api/v1/dataset-versions/{table}/samples/0/preview/").status_code == 400
     text_version = finished(client, text, live_stack)
-    assert text_version["status"] == "ready" and text_version["stats"]["documents"] == 40
+    assert text_version["status"] == "succeeded" and text_version["stats"]["documents"] == 40
     last = text_version["sample_count"] - 1
     sample = client.get(f"/api/v1/dataset-versions/{text}/samples/{last}/").json()
     assert "number 39" in sample["text"]
@@ -199,7 +199,7 @@ def test_dicom_and_nifti_are_deidentified(owner: Any, live_stack: Any, tmp_path:
                    upload_in_process(client, nifti_zip(tmp_path / "n.zip").read_bytes(), "n.zip"),
                    {"volume_shape": [3, 4, 4]})
     version = finished(client, dicom, live_stack)
-    assert version["status"] == "ready" and version["classes"] == ["normal", "pneumonia"]
+    assert version["status"] == "succeeded" and version["classes"] == ["normal", "pneumonia"]
     assert version["recipe"]["window"]["preset"] == "mediastinum"
     shown = json.dumps(version) + json.dumps(client.get(f"/api/v1/dataset-versions/{dicom}/samples/").json())
     assert "SYNTHETIC" not in shown and "SYN0000" not in shown
@@ -217,8 +217,8 @@ def test_sample_datasets_are_one_call_away(owner: Any, live_stack: Any) -> None:
     ids = [client.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": name},
                        format="json").json()["id"] for name in ("digits", "chest_ct")]
     digits, chest = (finished(client, i, live_stack, timeout=180) for i in ids)
-    assert digits["status"] == "ready" and digits["sample_count"] == 1797 and len(digits["classes"]) == 10
-    assert chest["status"] == "ready" and chest["classes"] == ["normal", "pneumonia"]
+    assert digits["status"] == "succeeded" and digits["sample_count"] == 1797 and len(digits["classes"]) == 10
+    assert chest["status"] == "succeeded" and chest["classes"] == ["normal", "pneumonia"]
     assert chest["recipe"]["splits"]["grouped_by"] == "patient"
 
 
@@ -234,7 +234,7 @@ def test_segmentation_upload_and_the_shapes_sample(owner: Any, live_stack: Any, 
     sample = client.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "shapes"}, format="json")
     assert sample.status_code == 202, sample.content
     version = finished(client, uploaded, live_stack)
-    assert version["status"] == "ready_with_warnings" and version["task"] == "segmentation"
+    assert version["status"] == "succeeded" and version["has_warnings"] and version["task"] == "segmentation"
     assert {s["file"]: s["code"] for s in version["skipped"]} == {
         "seg/images/lonely.png": "missing_mask", "seg/masks/small.png": "mask_size_mismatch",
         "seg/images/small.png": "partner_skipped", "seg/masks/nine.png": "invalid_mask_value",
@@ -252,7 +252,7 @@ def test_segmentation_upload_and_the_shapes_sample(owner: Any, live_stack: Any, 
     assert drawn.status_code == plain.status_code == 200 and drawn["Content-Type"] == "image/png"
     assert drawn.content.startswith(b"\x89PNG") and drawn.content != plain.content
     shapes = finished(client, sample.json()["id"], live_stack, timeout=180)
-    assert shapes["status"] == "ready" and shapes["classes"] == ["background", "circle", "square"]
+    assert shapes["status"] == "succeeded" and shapes["classes"] == ["background", "circle", "square"]
     assert shapes["sample_count"] == 120 and shapes["task"] == "segmentation"
     dataset_version = DatasetVersion.objects.select_related("dataset").get(pk=shapes["id"])
     x, y = CachedDataset(cache_folder(dataset_version), "train", {"flip_horizontal": True})[0]
@@ -274,6 +274,6 @@ def test_hostile_archive_fails_cleanly_and_the_worker_lives_on(owner: Any, live_
     corrupt = finished(client, ingest(client, new_dataset(client, project, "ct_dicom"),
                                       upload_in_process(client, b"PK\x03\x04 not really a zip", "x.zip")), live_stack)
     assert corrupt["status"] == "failed" and corrupt["error"]["code"] in ("not_a_zip", "bad_archive")
-    from pipelines.tasks import ping_project
+    from domain.projects.tasks import ping_project
 
     assert ping_project.delay(project.pk, "alive").get(timeout=60)["nonce"] == "alive"

@@ -1,7 +1,8 @@
-"""`make run`'s launcher on the embedded default: SQLite, embedded Valkey, a worker, daphne.
+"""`make run`'s launcher on the embedded default: SQLite, embedded Valkey, a worker, uvicorn.
 
 Starts scripts/run.py as a user would (no DATABASE_URL, no REDIS_URL), checks that /, the OpenAPI
-schema and a green /healthz are served, then sends Ctrl-C (SIGINT) and checks that it all stops.
+schema and a green /healthz are served, that the broker wants the password made on first start,
+then sends Ctrl-C (SIGINT) and checks that it all stops.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -16,7 +18,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -73,6 +77,20 @@ def test_embedded_stack_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         assert f"ready: open {base}/" in (tmp_path / "run.log").read_text()
+        # The web server streams request bodies (issue 15): uvicorn, not daphne.
+        commands = [" ".join(child.cmdline()) for child in psutil.Process(proc.pid).children(recursive=True)]
+        assert any("-m uvicorn" in c and "config.asgi:application" in c for c in commands), commands
+        assert not any("daphne" in c for c in commands), commands
+        # The embedded broker has a password, made on first start and readable by its owner only.
+        password_file = tmp_path / "var" / "valkey.password"
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        password = password_file.read_text().strip()
+        assert len(password) >= 32 and password not in (tmp_path / "run.log").read_text()
+        anonymous = redis.Redis(port=broker_port, socket_timeout=2)
+        with pytest.raises(redis.exceptions.RedisError, match="(?i)auth"):
+            anonymous.ping()
+        anonymous.close()
+        assert redis.Redis(port=broker_port, password=password, socket_timeout=2).ping()
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:

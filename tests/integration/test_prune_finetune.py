@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from builder.run_models import RunEvent
+from domain.runs.models import RunEvent
 from tests.integration.test_training import _finished, _start, trainer  # noqa: F401  (trainer is a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

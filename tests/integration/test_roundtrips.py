@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from builder.services import create_project
 from config.asgi import application
+from domain.projects.services import create_project
 from tests.conftest import run_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -30,7 +30,7 @@ def _signed_in(username: str) -> tuple[Any, APIClient]:
 
 
 def test_celery_task_runs_in_a_worker_process(live_stack: Any) -> None:
-    from pipelines.tasks import ping_project
+    from domain.projects.tasks import ping_project
 
     user, _ = _signed_in("worker_user")
     project = create_project(user, name="celery")

@@ -1,7 +1,7 @@
 """docker-compose's `serving` service, run here exactly as compose runs it (its own command line,
-on a loopback port): uvicorn starts one worker process per SERVING_WORKERS, answers the health
-paths and routes /v2/models/ through the same application, with a deployed model's answer
-checked against the model itself."""
+on a loopback port): uvicorn starts one worker process per SERVING_WORKERS serving the serving app
+(no Django), which answers the health paths and a deployed model (checked against the model
+itself) from the index the stack's worker wrote, and whose request counts reach the deployment."""
 from __future__ import annotations
 
 import json
@@ -22,7 +22,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from builder.deploy_models import ModelVariant
+from domain.deploy.models import ModelVariant
 from pipelines.export.package import load_package
 from tests.conftest import ROOT, _env_for_children, _free_port
 from tests.deploy_factories import make_artifact
@@ -57,7 +57,7 @@ def test_the_serving_service_command_serves_a_deployment_with_its_workers(live_s
     model = client.post("/api/v1/models/", {"run": make_artifact(user, "concat").run_id}, format="json").json()
     created = client.post("/api/v1/deployments/", {"model": model["id"], "name": "served"}, format="json").json()
     deadline = time.monotonic() + 120
-    while (state := client.get(f"/api/v1/deployments/{created['deployment']['id']}/").json())["status"] != "ready":
+    while (state := client.get(f"/api/v1/deployments/{created['deployment']['id']}/").json())["status"] != "succeeded":
         assert state["status"] != "failed" and time.monotonic() < deadline, (state, live_stack.log_tail())
         time.sleep(0.3)
 
@@ -94,6 +94,13 @@ def test_the_serving_service_command_serves_a_deployment_with_its_workers(live_s
             assert np.allclose(np.array(answer["outputs"][0]["data"]).reshape(2, 10), expected, atol=1e-4)
         status, refused = _get(base + "/v2/models/served/infer", body, "vmb_not-a-key")
         assert status == 401, refused
+        # The workers push their counts to Redis; reading the deployment folds them in.
+        deadline = time.monotonic() + 10
+        while (shown := client.get(f"/api/v1/deployments/{created['deployment']['id']}/").json())["metrics"][
+                "requests"] < 4:
+            assert time.monotonic() < deadline, shown["metrics"]
+            time.sleep(0.3)
+        assert shown["metrics"]["requests"] == 4 and shown["metrics"]["errors"] == 0
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -19,8 +19,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from builder.run_models import DeviceLease, RunEvent, TrainingRun
 from config.asgi import application
+from domain.runs.models import DeviceLease, RunEvent, TrainingRun
 from pipelines.training import checkpoint
 from tests.conftest import ROOT, _env_for_children, poll, run_async
 
@@ -39,12 +39,12 @@ def trainer(live_stack: Any) -> Iterator[dict[str, Any]]:
     graph_version = client.get(f"/api/v1/graphs/{graph.json()['id']}/versions/").json()["results"][0]["id"]
     dataset_version = client.post("/api/v1/datasets/from-sample/", {"project": project, "sample": "digits"},
                                   format="json").json()["id"]
-    poll(lambda: client.get(f"/api/v1/dataset-versions/{dataset_version}/").json()["status"] == "ready", 120,
+    poll(lambda: client.get(f"/api/v1/dataset-versions/{dataset_version}/").json()["status"] == "succeeded", 120,
           "the digits ingest")
     yield {"client": client, "body": {"graph_version": graph_version, "dataset_version": dataset_version}}
     from django.conf import settings
 
-    from builder.run_services import run_folder
+    from domain.runs.services import run_folder
 
     for run in TrainingRun.objects.filter(project_id=project):
         shutil.rmtree(run_folder(run), ignore_errors=True)
@@ -153,7 +153,7 @@ def test_cancel_stops_a_running_run_and_keeps_its_checkpoint(trainer: dict[str, 
     assert client.post(f"/api/v1/runs/{run_id}/cancel/").status_code == 202
     run = _finished(client, run_id, timeout=60)
     assert run["status"] == "cancelled"
-    from builder.run_services import run_folder
+    from domain.runs.services import run_folder
 
     assert checkpoint.latest(run_folder(TrainingRun.objects.get(pk=run_id)) / "checkpoints") is not None
     statuses = list(RunEvent.objects.filter(run_id=run_id, type="run.status").values_list("data__status", flat=True))
@@ -198,7 +198,7 @@ def test_a_sigkilled_worker_process_resumes_from_its_checkpoint(trainer: dict[st
     assert run["attempts"] == 2
     history = client.get(f"/api/v1/runs/{run_id}/events/").json()
     assert any("resumed from epoch-" in e["data"].get("message", "") for e in history)
-    from builder.run_services import run_folder
+    from domain.runs.services import run_folder
 
     final = checkpoint.load(checkpoint.latest(run_folder(TrainingRun.objects.get(pk=run_id)) / "checkpoints"))
     assert [h["epoch"] for h in final.state["history"]] == list(range(4))  # no epoch lost, none repeated

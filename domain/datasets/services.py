@@ -1,0 +1,301 @@
+"""The rules for datasets: uploads and quota, datasets and their immutable versions, and the
+state changes the ingest task makes. Views and tasks call these; nothing else writes the models."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max, QuerySet, Sum
+from django.utils.text import get_valid_filename
+
+from domain.datasets.models import Dataset, DatasetKind, DatasetSample, DatasetVersion, Upload, UploadStatus
+from domain.jobs import lifecycle
+from domain.projects.models import Project, Role
+from domain.projects.services import DomainError, require_role
+from domain.queue import enqueue
+from pipelines.datasets.augment import AugmentationSettings
+from pipelines.datasets.options import option_errors
+from pipelines.datasets.samples import SAMPLES
+
+COPY_CHUNK = 1024 * 1024
+SAMPLE_BATCH = 2000
+
+
+class UploadError(Exception):
+    """A tus request the server refuses, with the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ---- uploads ---------------------------------------------------------------------------------
+def quota_used(user: AbstractBaseUser) -> int:
+    return int(Upload.objects.filter(owner=user).aggregate(total=Sum("length"))["total"] or 0)
+
+
+def extraction_budget(version: DatasetVersion) -> int | None:
+    """How many bytes ingesting ``version`` may extract: what is left of its uploader's quota
+    (the upload itself included in what is used). Sample datasets have no uploader: no budget."""
+    if version.upload is None:
+        return None
+    return max(settings.DATASET_USER_QUOTA_BYTES - quota_used(version.upload.owner), 0)
+
+
+def staging_path(upload: Upload) -> Path:
+    return Path(settings.DATASET_UPLOAD_STAGING_DIR) / f"{upload.pk}.part"
+
+
+def clean_filename(raw: str) -> str:
+    """A storable file name from what the client sent (no folders, NUL or control characters)."""
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable())
+    return (get_valid_filename(base) if base.strip(". ") else "")[:200] or "upload"
+
+
+def create_upload(user: AbstractBaseUser, *, length: int, filename: str, metadata: dict[str, str]) -> Upload:
+    """Reserve ``length`` bytes of the user's quota for a new upload."""
+    if length < 1:
+        raise UploadError(400, "Upload-Length must be at least 1 byte")
+    if length > settings.DATASET_UPLOAD_MAX_BYTES:
+        raise UploadError(413, f"Upload-Length {length} is over the limit of {settings.DATASET_UPLOAD_MAX_BYTES} bytes")
+    with transaction.atomic():
+        # One user's uploads are created one at a time, so two cannot both squeeze under the quota.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        used = quota_used(user)
+        if used + length > settings.DATASET_USER_QUOTA_BYTES:
+            raise UploadError(413, f"this upload of {length} bytes would exceed your quota of "
+                              f"{settings.DATASET_USER_QUOTA_BYTES} bytes ({used} bytes in use)")
+        upload = Upload.objects.create(owner=user, length=length, filename=clean_filename(filename),
+                                       metadata=metadata)
+    path = staging_path(upload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return upload
+
+
+def append_chunk(user: AbstractBaseUser, upload_id: Any, *, offset: int, length: int | None,
+                 stream: IO[bytes]) -> Upload:
+    """Write one PATCH body at ``offset``, streaming; completes the upload on its last byte."""
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id, owner=user)
+        if offset != upload.offset:
+            raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}")
+        room = upload.length - upload.offset
+        if length is not None and length > room:
+            raise UploadError(413, f"the chunk of {length} bytes goes past Upload-Length ({room} bytes left)")
+        written = _write_at(staging_path(upload), offset, stream, room if length is None else length)
+        upload.offset += written
+        fields = ["offset", "updated_at"]
+        if upload.offset == upload.length:
+            upload.storage_name = _to_storage(upload)
+            upload.status = UploadStatus.COMPLETE
+            fields += ["storage_name", "status"]
+        upload.save(update_fields=fields)
+        return upload
+
+
+def _write_at(path: Path, offset: int, stream: IO[bytes], most: int) -> int:
+    written = 0
+    with open(path, "r+b") as out:
+        out.seek(offset)
+        while written < most:
+            chunk = stream.read(min(COPY_CHUNK, most - written))
+            if not chunk:
+                break
+            out.write(chunk)
+            written += len(chunk)
+    return written
+
+
+class _StagedFile(File):
+    """Lets FileSystemStorage move the staged file into place instead of copying it."""
+
+    def temporary_file_path(self) -> str:
+        return str(self.file.name)
+
+
+def _to_storage(upload: Upload) -> str:
+    path = staging_path(upload)
+    name = f"datasets/uploads/{upload.owner_id}/{upload.pk}/{upload.filename}"
+    with open(path, "rb") as fh:
+        stored = default_storage.save(name, _StagedFile(fh, name=upload.filename))
+    path.unlink(missing_ok=True)
+    return stored
+
+
+def terminate_upload(user: AbstractBaseUser, upload_id: Any) -> None:
+    upload = Upload.objects.get(pk=upload_id, owner=user)
+    staging_path(upload).unlink(missing_ok=True)
+    if upload.storage_name:
+        default_storage.delete(upload.storage_name)
+    upload.delete()
+
+
+# ---- datasets and versions -------------------------------------------------------------------
+def visible_datasets(user: AbstractBaseUser) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(project__memberships__user=user).distinct()
+
+
+def visible_versions(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(dataset__project__memberships__user=user).distinct()
+
+
+def create_dataset(user: AbstractBaseUser, project: Project, *, name: str, kind: str,
+                   description: str = "") -> Dataset:
+    require_role(user, project, Role.EDITOR)
+    if kind not in DatasetKind.values:
+        raise DomainError("kind", f"unknown kind {kind!r}; use one of {', '.join(DatasetKind.values)}")
+    return Dataset.objects.create(project=project, name=name, kind=kind, description=description, created_by=user)
+
+
+def set_augmentation(user: AbstractBaseUser, dataset: Dataset, values: Any) -> Dataset:
+    require_role(user, dataset.project, Role.EDITOR)
+    from pydantic import ValidationError
+
+    try:
+        parsed = AugmentationSettings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DomainError(f"augmentation.{where}" if where else "augmentation", first["msg"]) from exc
+    dataset.augmentation = parsed.model_dump()
+    dataset.save(update_fields=["augmentation", "updated_at"])
+    return dataset
+
+
+def create_version(user: AbstractBaseUser, dataset: Dataset, *, options: dict[str, Any],
+                   upload: Upload | None = None, sample: str = "") -> DatasetVersion:
+    """A new pending version, ingested by a worker once this transaction commits."""
+    require_role(user, dataset.project, Role.EDITOR)
+    errors = option_errors(dataset.kind, options)
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise DomainError(field, "; ".join(messages))
+    if upload is not None:
+        if upload.owner_id != user.pk:
+            raise DomainError("upload", "this upload belongs to someone else")
+        if upload.status != UploadStatus.COMPLETE:
+            raise DomainError("upload", f"the upload is not complete ({upload.offset} of {upload.length} bytes)")
+    elif not sample:
+        raise DomainError("upload", "an upload id is required")
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                last = dataset.versions.aggregate(n=Max("number"))["n"] or 0
+                version = DatasetVersion.objects.create(
+                    dataset=dataset, number=last + 1, upload=upload, sample_source=sample,
+                    source_name=upload.filename if upload else SAMPLES[sample]["file"],  # type: ignore[index]
+                    options=options, created_by=user,
+                )
+                Dataset.objects.filter(pk=dataset.pk).update(updated_at=version.created_at)
+                transaction.on_commit(lambda pk=version.pk: enqueue("datasets.ingest_dataset_version", pk))
+                return version
+        except IntegrityError:
+            continue
+    raise DomainError("upload", "the dataset is being changed by someone else; try again")
+
+
+@transaction.atomic
+def create_sample_dataset(user: AbstractBaseUser, project: Project, sample: str, name: str = "") -> DatasetVersion:
+    if sample not in SAMPLES:
+        raise DomainError("sample", f"unknown sample {sample!r}; use one of {', '.join(sorted(SAMPLES))}")
+    spec = SAMPLES[sample]
+    dataset = create_dataset(user, project, name=name or str(spec["title"]), kind=str(spec["kind"]),
+                             description=str(spec["title"]))
+    return create_version(user, dataset, options=dict(spec["options"]), sample=sample)  # type: ignore[arg-type]
+
+
+def delete_dataset(user: AbstractBaseUser, dataset: Dataset) -> None:
+    require_role(user, dataset.project, Role.EDITOR)
+    folder = dataset_folder(dataset)
+    dataset.delete()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- folders and sources -----------------------------------------------------------------------
+def dataset_folder(dataset: Dataset) -> Path:
+    return Path(settings.DATASETS_ROOT) / f"project-{dataset.project_id}" / f"dataset-{dataset.pk}"
+
+
+def version_folder(version: DatasetVersion) -> Path:
+    return dataset_folder(version.dataset) / f"v{version.number}"
+
+
+def cache_folder(version: DatasetVersion) -> Path:
+    return version_folder(version) / "cache"
+
+
+@contextmanager
+def open_source(version: DatasetVersion) -> Iterator[tuple[Path, str]]:
+    """(local path, name) of the version's source: a sample written now, or the upload, read in
+    place from local storage or streamed from remote storage into the version's folder."""
+    from pipelines.datasets.samples import write_sample
+
+    scratch = version_folder(version) / "source"
+    try:
+        if version.sample_source:
+            path = write_sample(version.sample_source, scratch)
+            yield path, path.name
+            return
+        upload = version.upload
+        if upload is None or not upload.storage_name:
+            raise FileNotFoundError("the upload of this version was deleted")
+        try:
+            yield Path(default_storage.path(upload.storage_name)), upload.filename
+            return
+        except NotImplementedError:
+            pass
+        scratch.mkdir(parents=True, exist_ok=True)
+        local = scratch / upload.filename
+        with default_storage.open(upload.storage_name, "rb") as src, open(local, "wb") as out:
+            shutil.copyfileobj(src, out, COPY_CHUNK)
+        yield local, upload.filename
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ---- the ingest task's state changes -------------------------------------------------------------
+def begin_ingest(version_id: int) -> DatasetVersion | None:
+    """Claim the version's ingest (again, after a lost worker); None when it already finished."""
+    if not lifecycle.begin(DatasetVersion, version_id, resume=True):
+        return None
+    return DatasetVersion.objects.select_related("dataset", "upload").get(pk=version_id)
+
+
+def record_progress(version: DatasetVersion, event: dict[str, Any], group: str) -> None:
+    """Keep the ingest's last progress event for late viewers and send it to ``group``."""
+    lifecycle.progress(DatasetVersion, version.pk, event, group=group)
+
+
+@transaction.atomic
+def finish_ingest(version: DatasetVersion, result: Any, progress: dict[str, Any]) -> bool:
+    """Store an IngestResult: samples, stats, recipe; the version succeeds. False when it had
+    already ended (nothing is stored then)."""
+    DatasetSample.objects.filter(version=version).delete()  # a re-run after a lost worker
+    rows = [DatasetSample(version=version, index=s["index"], name=s["name"][:300], label=s["label"][:200],
+                          target=s["target"], group=s["group"][:200], split=s["split"], meta=s["meta"])
+            for s in result.samples]
+    DatasetSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH)
+    finished = lifecycle.finish(
+        DatasetVersion, version.pk, skipped=result.skipped, skipped_total=result.skipped_total, task=result.task,
+        classes=result.classes, stats=result.stats, recipe=result.recipe, sample_count=len(rows), progress=progress)
+    if not finished:
+        transaction.set_rollback(True)
+    return finished
+
+
+def fail_ingest(version: DatasetVersion, error: dict[str, str], skipped: list[dict[str, Any]],
+                skipped_total: int, progress: dict[str, Any]) -> None:
+    lifecycle.fail(DatasetVersion, version.pk, error, skipped=skipped, skipped_total=skipped_total,
+                   progress=progress)

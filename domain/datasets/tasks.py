@@ -1,0 +1,88 @@
+"""The dataset ingest task: ids in, the pure runtime in ``pipelines.datasets`` does the work,
+progress leaves through ``domain.events.publish`` and is kept on the version for late viewers."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import torch  # noqa: F401  (the runtime's resampling uses it; loaded once per worker process)
+from celery import shared_task
+from django.conf import settings
+
+from domain.datasets import services as dataset_services
+from domain.datasets.models import DatasetVersion
+from domain.events import project_group, publish
+from domain.jobs.models import JobStatus
+from domain.metrics import record_ingest
+from pipelines.datasets.ingest import ingest
+from pipelines.datasets.limits import Limits
+from pipelines.datasets.report import IngestError
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 0.5
+
+
+class _Progress:
+    """Publishes at most every PROGRESS_EVERY_S, and on every phase change."""
+
+    def __init__(self, version: DatasetVersion) -> None:
+        self.version = version
+        self.group = project_group(version.dataset.project_id)
+        self.phase = ""
+        self.last = 0.0
+        self.event: dict[str, Any] = {}
+
+    def base(self) -> dict[str, Any]:
+        return {"dataset": self.version.dataset_id, "version": self.version.pk, "number": self.version.number}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase == self.phase and now - self.last < PROGRESS_EVERY_S and done != total:
+            return
+        self.phase, self.last = phase, now
+        self.event = {"type": "dataset.progress", **self.base(), "phase": phase, "done": done, "total": total}
+        dataset_services.record_progress(self.version, self.event, self.group)
+
+    def finished(self, status: str, **extra: Any) -> dict[str, Any]:
+        event = {"type": "dataset.finished", **self.base(), "status": status, **extra}
+        publish(self.group, event)
+        return event
+
+
+@shared_task(name="datasets.ingest_dataset_version")
+def ingest_dataset_version(version_id: int) -> dict[str, Any]:
+    """Ingest one dataset version; it ends succeeded (with warnings when files were skipped) or
+    failed, never raising."""
+    version = dataset_services.begin_ingest(version_id)
+    if version is None:
+        return {"version": version_id, "status": "already finished"}
+    progress = _Progress(version)
+    progress("start", 0, 1)
+    limits = dataclasses.replace(Limits.from_dict(settings.DATASET_INGEST_LIMITS),
+                                 max_extract_bytes=dataset_services.extraction_budget(version))
+    try:
+        with dataset_services.open_source(version) as (source, name):
+            result = ingest(version.dataset.kind, source, name, dataset_services.version_folder(version),
+                            version.options, limits, progress)
+            record_ingest(version.dataset.kind, source)  # /metrics: vmb_dataset_ingest_bytes_total
+    except IngestError as exc:
+        report = exc.report
+        skipped = report.to_list() if report else []
+        total = report.skipped_total if report else 0
+        dataset_services.fail_ingest(version, exc.to_dict(), skipped, total, progress.event)
+        progress.finished(JobStatus.FAILED, error=exc.to_dict(), skipped=total)
+        return {"version": version_id, "status": JobStatus.FAILED, "error": exc.to_dict()}
+    except Exception as exc:  # the worker survives anything a file can do; the reason is kept
+        log.exception("ingest of dataset version %s failed", version_id)
+        error = {"code": "internal_error", "reason": f"{type(exc).__name__}: {exc}"[:1000], "file": ""}
+        dataset_services.fail_ingest(version, error, [], 0, progress.event)
+        progress.finished(JobStatus.FAILED, error=error)
+        return {"version": version_id, "status": JobStatus.FAILED, "error": error}
+    if not dataset_services.finish_ingest(version, result, progress.event):
+        return {"version": version_id, "status": "already finished"}
+    status = JobStatus.SUCCEEDED
+    progress.finished(status, samples=len(result.samples), skipped=result.skipped_total,
+                      warnings=result.skipped_total > 0)
+    return {"version": version_id, "status": status, "samples": len(result.samples)}

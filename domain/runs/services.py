@@ -1,0 +1,236 @@
+"""The rules for training runs: validation before queueing, the state changes the training task
+makes (each a conditional update, so a run ends in exactly one terminal status), cancel, resume,
+stored events, device leases (one training per GPU), the reaper and worker registration. Views
+and the task call these."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from domain.datasets.models import DatasetVersion
+from domain.events import publish
+from domain.jobs import lifecycle
+from domain.jobs.models import JobStatus
+from domain.projects.models import GraphVersion, Role
+from domain.projects.services import DomainError, create_graph_version, require_role
+from domain.queue import enqueue as queue_task
+from domain.runs.models import RunEvent, TrainingRun, WorkerNode
+from pipelines.training.config import ConfigError, RunConfig, parse_config
+
+from . import finetune
+
+
+def run_group(run_id: int) -> str:
+    return f"run.{run_id}"
+
+
+def run_folder(run: TrainingRun) -> Path:
+    # The creation time keeps a folder from being reused when a database is reset and ids restart.
+    return Path(settings.TRAINING_RUNS_DIR) / f"run-{run.pk}-{run.created_at:%Y%m%d%H%M%S%f}"
+
+
+def visible_runs(user: AbstractBaseUser) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project__memberships__user=user).distinct()
+
+
+def can_view(user: Any, run_id: int) -> bool:
+    return bool(user and user.is_authenticated and visible_runs(user).filter(pk=run_id).exists())
+
+
+# ---- validation --------------------------------------------------------------------------------
+def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_config: Any, *,
+             document: dict[str, Any] | None = None) -> tuple[RunConfig, dict[str, Any]]:
+    """Check a run request before it is queued. Returns the parsed config and the plan (input
+    resize, classes, memory estimate); raises ``DomainError`` naming the first bad field.
+    ``document`` stands in for the version's graph (a fine-tuning run's replaced head)."""
+    from builder.graph import validate
+
+    config = raw_config if isinstance(raw_config, RunConfig) else _parse(raw_config)
+    if not graph_version.is_valid:
+        raise DomainError("graph_version", "this graph version is a draft with errors; fix them and save first")
+    if not dataset_version.is_usable:
+        raise DomainError("dataset_version", f"this dataset version is {dataset_version.status}: only a succeeded "
+                          "ingest can be trained on")
+    if dataset_version.task and dataset_version.task != config.task:
+        raise DomainError("config.task", f"the dataset is for {dataset_version.task}, not {config.task}")
+    report = validate(document or graph_version.document, batch_size=config.batch_size)
+    if not report.ok:
+        raise DomainError("graph_version", "the graph does not validate at this batch size: "
+                          + "; ".join(e.message for e in report.errors[:3]))
+    if len(report.inputs) != 1 or len(report.outputs) != 1:
+        raise DomainError("graph_version", f"training needs one input and one output; the graph has "
+                          f"{len(report.inputs)} inputs and {len(report.outputs)} outputs")
+    plan: dict[str, Any] = {"classes": list(dataset_version.classes), "input": report.inputs[0],
+                            "output": report.outputs[0], "flops": report.flops, "params": report.params}
+    plan["resize"] = _input_plan(report, dataset_version.recipe)
+    _check_output(report, config, len(dataset_version.classes))
+    plan["memory"] = _check_memory(report, config)
+    plan["layer_flops"] = {node_id: info.flops for node_id, info in report.nodes.items() if info.flops}
+    return config, plan
+
+
+def _parse(raw_config: Any) -> RunConfig:
+    try:
+        return parse_config(raw_config)
+    except ConfigError as exc:
+        raise DomainError(exc.field, exc.message) from exc
+
+
+# ---- fine-tuning: starting weights, frozen nodes, a replaced head --------------------------------------
+def _prepare(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+             raw_config: Any) -> tuple[RunConfig, dict[str, Any], dict[str, Any] | None]:
+    """The checks of ``estimate_run``, plus the graph to save as a new version when fine-tuning
+    needs a new head for the dataset's classes (None when the version trains as it is)."""
+    project = graph_version.graph.project
+    require_role(user, project, Role.EDITOR)
+    if dataset_version.dataset.project_id != project.pk:
+        raise DomainError("dataset_version", "the dataset version belongs to another project")
+    config = _parse(raw_config)
+    document = None
+    if config.init_weights is not None:
+        config.init_weights = finetune.resolve_init_weights(user, project, config.init_weights)
+        document, head = finetune.new_head(graph_version.document, config, len(dataset_version.classes))
+        if head is not None:
+            config.init_weights.drop = sorted({*config.init_weights.drop, head})
+        finetune.check_weights_fit(document or graph_version.document, config.init_weights)
+    from pipelines.training.finetune import unknown_nodes
+
+    for index, node_id in unknown_nodes(document or graph_version.document, config.freeze)[:1]:
+        raise DomainError(f"config.freeze[{index}]", f"the graph has no node {node_id!r}")
+    config, plan = plan_run(graph_version, dataset_version, config, document=document)
+    return config, plan, document
+
+
+def _input_plan(report: Any, recipe: dict[str, Any]) -> list[int] | None:
+    shape = list(report.nodes[report.inputs[0]].outputs["out"])
+    kind = recipe.get("input")
+    if kind == "image":
+        channels, size = int(recipe["channels"]), [int(s) for s in recipe["size"]]
+        if len(shape) != 4:
+            raise DomainError("graph_version", f"the dataset holds images (N, {channels}, H, W) but the graph's "
+                              f"input is {shape}")
+        if shape[1] != channels:
+            raise DomainError("graph_version", f"the graph's input has {shape[1]} channels; the dataset's images "
+                              f"have {channels}")
+        return shape[2:] if shape[2:] != size else None
+    sample = recipe.get("sample_shape") or recipe.get("shape")
+    if sample and list(shape[1:]) != [int(s) for s in sample]:
+        raise DomainError("graph_version", f"the graph's input is {shape[1:]} per sample; the dataset's is {sample}")
+    return None
+
+
+def _check_output(report: Any, config: RunConfig, classes: int) -> None:
+    node_id, port = report.outputs[0].split(":")
+    shape = list(report.nodes[node_id].outputs[port])
+    if config.task == "classification":
+        if len(shape) != 2 or shape[1] != classes:
+            raise DomainError("graph_version", f"the graph's output is {shape[1:]} per sample but the dataset has "
+                              f"{classes} classes: end with a linear layer of {classes} outputs")
+    elif config.task == "regression":
+        if shape[1:] not in ([], [1]):
+            raise DomainError("graph_version", f"regression needs one output per sample; the graph gives {shape[1:]}")
+    elif len(shape) < 3 or shape[1] != classes:
+        raise DomainError("graph_version", f"segmentation needs (N, {classes}, ...) outputs; the graph gives {shape}")
+
+
+def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
+    key = config.precision.precision_mode  # the graph core's estimate uses the run's names
+    needed = int(report.memory.get(key, {}).get("total", 0))
+    kind = config.device.kind
+    fresh = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S * 10)
+    devices = [d for w in WorkerNode.objects.filter(seen_at__gte=fresh) for d in w.devices
+               if kind == "auto" or d["kind"] == kind]
+    if config.device.gpus > 1:
+        if kind in ("cpu", "mps"):
+            raise DomainError("config.device.gpus", f"{kind} training uses one device; ask for cuda or xpu")
+        if devices and not any(d["kind"] in ("cuda", "xpu") and d["count"] >= config.device.gpus for d in devices):
+            raise DomainError("config.device.gpus", f"no worker has {config.device.gpus} GPUs")
+    largest = max((int(d["memory_bytes"]) for d in devices), default=0)
+    if largest and needed > largest:
+        raise DomainError("config.batch_size", f"training needs about {needed / 2**30:.2f} GiB at batch size "
+                          f"{config.batch_size} in {key}; the largest device has {largest / 2**30:.2f} GiB. "
+                          "Lower the batch size or use lower precision")
+    return {"precision": key, "estimated_bytes": needed, "device_bytes": largest or None}
+
+
+# ---- estimate, create, cancel, resume ----------------------------------------------------------------
+def estimate_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+                 raw_config: Any) -> tuple[RunConfig, dict[str, Any]]:
+    """The checks and plan ``create_run`` would make (memory estimate against the registered
+    devices included), without creating or queueing anything. Raises ``DomainError`` as it would."""
+    config, plan, _document = _prepare(user, graph_version, dataset_version, raw_config)
+    return config, plan
+
+
+def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_version: DatasetVersion,
+               raw_config: Any, *, resumed_from: TrainingRun | None = None) -> TrainingRun:
+    """Check and queue a run. Fine-tuning onto another number of classes first saves the graph
+    with its head resized as a new version, and trains that version."""
+    project = graph_version.graph.project
+    config, plan, document = _prepare(user, graph_version, dataset_version, raw_config)
+    with transaction.atomic():
+        if document is not None:
+            graph_version = create_graph_version(
+                user, graph_version.graph, document=document, parent=graph_version,
+                message=f"head resized to {len(dataset_version.classes)} classes for fine-tuning")
+        run = TrainingRun.objects.create(project=project, graph_version=graph_version,
+                                         dataset_version=dataset_version, config=config.model_dump(mode="json"),
+                                         plan=plan, created_by=user, resumed_from=resumed_from)
+        record_event(run, {"type": "run.status", "status": run.status})
+        transaction.on_commit(lambda: enqueue(run))
+    return run
+
+
+def enqueue(run: TrainingRun) -> None:
+    kind = "cpu" if run.config.get("device", {}).get("kind") == "cpu" else "gpu"
+    queue_task("runs.train_run", run.pk, queue=settings.TRAINING_QUEUES[kind])
+
+
+def cancel_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
+    """Ask a run to stop. A queued run is cancelled at once; a running one within seconds (its
+    heartbeat sees the flag) and keeps its last checkpoint."""
+    require_role(user, run.project, Role.EDITOR)
+    if run.is_finished:
+        raise DomainError("status", f"the run already ended ({run.status})")
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    finish_run(run.pk, JobStatus.CANCELLED, only_from=(JobStatus.QUEUED,))
+    run.refresh_from_db()
+    return run
+
+
+def resume_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
+    """A new run continuing a failed or cancelled one from its last checkpoint."""
+    if run.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise DomainError("status", f"only failed or cancelled runs can be resumed; this one is {run.status}")
+    from pipelines.training import checkpoint
+
+    if checkpoint.latest(run_folder(run) / "checkpoints") is None:
+        raise DomainError("status", "this run has no checkpoint to resume from")
+    return create_run(user, run.graph_version, run.dataset_version, run.config, resumed_from=run)
+
+
+# ---- events ----------------------------------------------------------------------------------------
+def record_event(run: TrainingRun | int, event: dict[str, Any]) -> dict[str, Any]:
+    """Store an event for late viewers and send it to the run's group; returns it with its id."""
+    run_id = run if isinstance(run, int) else run.pk
+    stored = RunEvent.objects.create(run_id=run_id, type=str(event.get("type", "run.log"))[:40], data=event)
+    full = {**event, "id": stored.pk, "run": run_id, "at": stored.created_at.isoformat()}
+    publish(run_group(run_id), full)
+    return full
+
+
+def finish_run(run_id: int, status: str, *, only_from: tuple[str, ...] = (JobStatus.QUEUED, JobStatus.RUNNING),
+               **fields: Any) -> bool:
+    """Move a run to a terminal status once; False when it had already ended (nothing changes)."""
+    changed = lifecycle.finish(TrainingRun, run_id, status, only_from=only_from, **fields)
+    if changed:
+        extra = {"error": fields["error"]} if "error" in fields else {}
+        record_event(run_id, {"type": "run.status", "status": status, **extra})
+    return bool(changed)
