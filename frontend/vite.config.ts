@@ -24,6 +24,9 @@ export default defineConfig({
     emptyOutDir: true,
   },
   test: {
+    // The browser build, as `vite build` picks through the package's "browser" field; the tests
+    // run in Node, which would otherwise get the build that reads files from disk.
+    alias: { "tus-js-client": "tus-js-client/lib.esm/browser/index.js" },
     environment: "jsdom",
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],

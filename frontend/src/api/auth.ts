@@ -1,50 +1,35 @@
-import { apiRequest, forgetCsrfToken } from "./client";
+import { api, forgetCsrfToken, unwrap } from "./client";
+import type { Schemas } from "./types";
 
-export interface User {
-  id: number;
-  username: string;
-  email: string;
-}
+export type User = Schemas["User"];
 
 /** Another user, as other resources refer to them. */
-export interface UserRef {
-  id: number;
-  username: string;
-}
+export type UserRef = Schemas["UserRef"];
 
-export interface SignUpInput {
-  username: string;
-  email?: string;
-  password: string;
-}
+export type SignUpInput = Schemas["SignUpRequest"];
 
-export interface SignInInput {
-  username: string;
-  password: string;
-}
-
-const AUTH = "/api/v1/auth";
+export type SignInInput = Schemas["LoginRequest"];
 
 /** The signed-in user, or null when nobody is signed in (a 200 either way: no console noise). */
 export async function fetchCurrentUser(signal?: AbortSignal): Promise<User | null> {
-  const session = await apiRequest<{ user: User | null }>(`${AUTH}/session/`, { signal });
+  const session = await unwrap(api.GET("/api/v1/auth/session/", { signal }));
   return session.user;
 }
 
 /** Creates an account and signs it in. */
 export async function signUp(input: SignUpInput): Promise<User> {
-  const user = await apiRequest<User>(`${AUTH}/signup/`, { method: "POST", body: input });
+  const user = await unwrap(api.POST("/api/v1/auth/signup/", { body: input }));
   forgetCsrfToken();
   return user;
 }
 
 export async function signIn(input: SignInInput): Promise<User> {
-  const user = await apiRequest<User>(`${AUTH}/login/`, { method: "POST", body: input });
+  const user = await unwrap(api.POST("/api/v1/auth/login/", { body: input }));
   forgetCsrfToken();
   return user;
 }
 
 export async function signOut(): Promise<void> {
-  await apiRequest<void>(`${AUTH}/logout/`, { method: "POST" });
+  await unwrap(api.POST("/api/v1/auth/logout/"));
   forgetCsrfToken();
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { json, mockApi } from "../test/mockApi";
-import { ApiError, apiRequest } from "./client";
+import { ApiError, api, apiRequest, unwrap } from "./client";
 
 function setCsrfCookie(value: string) {
   document.cookie = `csrftoken=${value}; path=/`;
@@ -142,5 +142,31 @@ describe("apiRequest", () => {
 
     expect(error.isNetworkError).toBe(true);
     expect(error.message).toMatch(/could not reach the server/i);
+  });
+});
+
+describe("api (typed by the generated schema)", () => {
+  it("fills path parameters, sends the JSON body with the CSRF token and returns the typed answer", async () => {
+    const run = { id: 12, status: "queued" };
+    const api_ = mockApi({ "POST /api/v1/runs/12/cancel/": json(202, run), "POST /api/v1/graphs/": json(201, { id: 3 }) });
+    setCsrfCookie("cookie-token");
+
+    const cancelled = await unwrap(api.POST("/api/v1/runs/{id}/cancel/", { params: { path: { id: 12 } } }));
+    await unwrap(api.POST("/api/v1/graphs/", { body: { project: 1, name: "LeNet" } }));
+
+    expect(cancelled.status).toBe("queued");
+    const [graph] = api_.sent("POST", "/api/v1/graphs/");
+    expect(graph?.body).toEqual({ project: 1, name: "LeNet" });
+    expect(graph?.headers.get("X-CSRFToken")).toBe("cookie-token");
+    expect(graph?.headers.get("Accept")).toBe("application/json");
+  });
+
+  it("turns an error answer into the same ApiError as apiRequest", async () => {
+    mockApi({ "GET /api/v1/runs/5/": json(404, { detail: "Not found." }) });
+
+    const error = await rejectionOf(unwrap(api.GET("/api/v1/runs/{id}/", { params: { path: { id: 5 } } })));
+
+    expect(error.status).toBe(404);
+    expect(error.message).toBe("Not found.");
   });
 });

@@ -1,8 +1,8 @@
-import { apiRequest } from "./client";
-import type { Paginated, ResourceId } from "./types";
+import { api, unwrap } from "./client";
+import { type Full, type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
-export type DatasetKind = "image" | "table" | "text" | "ct_dicom" | "ct_nifti";
-export type DatasetStatus = "pending" | "ingesting" | "ready" | "ready_with_warnings" | "failed";
+export type DatasetKind = Schemas["Dataset"]["kind"];
+export type DatasetStatus = Schemas["DatasetVersion"]["status"];
 
 export interface DatasetVersionRef {
   id: number;
@@ -13,16 +13,8 @@ export interface DatasetVersionRef {
   created_at: string;
 }
 
-export interface Dataset {
-  id: number;
-  project: number;
-  name: string;
-  description: string;
-  kind: DatasetKind;
-  created_at: string;
-  updated_at: string;
-  latest_version: DatasetVersionRef | null;
-}
+// schema gap: `latest_version` is declared as any object; it is a DatasetVersionRef.
+export type Dataset = Refine<Full<Schemas["Dataset"]>, { readonly latest_version: DatasetVersionRef | null }>;
 
 export interface IngestProgress {
   phase?: string;
@@ -47,73 +39,93 @@ export interface DatasetStats {
   [key: string]: unknown;
 }
 
-export interface DatasetVersion {
-  id: number;
-  dataset: number;
-  number: number;
-  source_name: string;
-  status: DatasetStatus;
-  progress: IngestProgress | null;
-  error: { code: string; reason: string; file: string } | null;
-  skipped?: SkippedFile[];
-  skipped_total: number;
-  task: string;
-  classes: string[];
-  sample_count: number;
-  stats?: DatasetStats;
-  recipe?: Record<string, unknown>;
-  created_at: string;
+/** The JSON fields of a dataset version, which the schema declares as any value. */
+interface DatasetVersionJson {
+  readonly upload: string | null;
+  readonly progress: IngestProgress | null;
+  readonly error: { code: string; reason: string; file: string } | null;
+  readonly classes: string[];
 }
 
-export interface SampleEntry {
-  id: string;
-  kind: DatasetKind;
-  title: string;
-}
+// schema gap: progress, error, skipped, classes, stats and recipe are JSON fields declared as any
+// value; `upload` is declared a UUID but is null for a version made from a sample dataset.
+export type DatasetVersion = Refine<
+  Schemas["DatasetVersion"],
+  DatasetVersionJson & { readonly skipped?: SkippedFile[]; readonly stats?: DatasetStats; readonly recipe?: Record<string, unknown> }
+>;
 
-export interface DatasetSample {
-  index: number;
-  name: string;
-  label: string;
-  split: string;
-}
+/** A version as listed (no skipped files, stats or recipe). */
+export type DatasetVersionListItem = Refine<Schemas["DatasetVersionList"], DatasetVersionJson>;
 
-export const FINISHED_STATUSES: ReadonlySet<DatasetStatus> = new Set(["ready", "ready_with_warnings", "failed"]);
+/** One of the sample datasets the server ships (GET /datasets/sample-catalog/). */
+// schema gap: `id` and `kind` are declared plain strings; they are a SampleEnum and a DatasetKind.
+export type SampleEntry = Refine<Schemas["SampleDataset"], { id: Schemas["SampleEnum"]; kind: DatasetKind }>;
 
+export type DatasetSample = Schemas["DatasetSample"];
+
+/** An ingest that will not change any more (the job lifecycle shared by every background job). */
+export const FINISHED_STATUSES: ReadonlySet<DatasetStatus> = new Set(["succeeded", "failed", "cancelled"]);
+
+/** Whether a version can be trained on: its ingest succeeded (with or without skipped files). */
 export function isUsable(status: DatasetStatus): boolean {
-  return status === "ready" || status === "ready_with_warnings";
+  return status === "succeeded";
 }
 
-export function listDatasets(project: ResourceId, signal?: AbortSignal): Promise<Paginated<Dataset>> {
-  return apiRequest("/api/v1/datasets/", { query: { project, page_size: 100, ordering: "-created_at" }, signal });
+/**
+ * Succeeded, but some files were skipped. A full version says so (`has_warnings`); the reference
+ * in a dataset list does not carry the flag, and the server derives it from the same two fields.
+ */
+export function hasWarnings(version: { status: DatasetStatus; skipped_total: number; has_warnings?: boolean }): boolean {
+  return version.has_warnings ?? (version.status === "succeeded" && version.skipped_total > 0);
 }
 
-export function createDataset(input: { project: number; name: string; kind: DatasetKind }): Promise<Dataset> {
-  return apiRequest("/api/v1/datasets/", { method: "POST", body: input });
+const STATUS_TEXT: Record<DatasetStatus, string> = {
+  queued: "Queued",
+  running: "Ingesting",
+  succeeded: "Ready",
+  failed: "Failed",
+  cancelled: "Cancelled",
+};
+
+/** A version's state in words: "Ready, with warnings" when it succeeded but skipped files. */
+export function statusText(status: DatasetStatus, warnings: boolean): string {
+  return status === "succeeded" && warnings ? "Ready, with warnings" : STATUS_TEXT[status];
 }
 
-export function listSampleCatalog(signal?: AbortSignal): Promise<SampleEntry[]> {
-  return apiRequest("/api/v1/datasets/sample-catalog/", { signal });
+export async function listDatasets(project: ResourceId, signal?: AbortSignal): Promise<Paginated<Dataset>> {
+  const query = { project: idParam(project), page_size: 100, ordering: "-created_at" };
+  return (await unwrap(api.GET("/api/v1/datasets/", { params: { query }, signal }))) as Paginated<Dataset>;
 }
 
-export function createFromSample(project: number, sample: string): Promise<DatasetVersion> {
-  return apiRequest("/api/v1/datasets/from-sample/", { method: "POST", body: { project, sample } });
+export async function createDataset(input: Schemas["DatasetRequest"]): Promise<Dataset> {
+  return (await unwrap(api.POST("/api/v1/datasets/", { body: input }))) as Dataset;
 }
 
-export function ingestUpload(dataset: number, upload: string, options: Record<string, unknown> = {}): Promise<DatasetVersion> {
-  return apiRequest(`/api/v1/datasets/${dataset}/versions/`, { method: "POST", body: { upload, options } });
+export async function listSampleCatalog(signal?: AbortSignal): Promise<SampleEntry[]> {
+  return (await unwrap(api.GET("/api/v1/datasets/sample-catalog/", { signal }))) as SampleEntry[];
 }
 
-export function listDatasetVersions(dataset: ResourceId, signal?: AbortSignal): Promise<Paginated<DatasetVersion>> {
-  return apiRequest(`/api/v1/datasets/${dataset}/versions/`, { query: { page_size: 100 }, signal });
+export async function createFromSample(project: number, sample: SampleEntry["id"]): Promise<DatasetVersion> {
+  return (await unwrap(api.POST("/api/v1/datasets/from-sample/", { body: { project, sample } }))) as DatasetVersion;
 }
 
-export function getDatasetVersion(id: ResourceId, signal?: AbortSignal): Promise<DatasetVersion> {
-  return apiRequest(`/api/v1/dataset-versions/${id}/`, { signal });
+export async function ingestUpload(dataset: number, upload: string, options: Record<string, unknown> = {}): Promise<DatasetVersion> {
+  const answer = await unwrap(api.POST("/api/v1/datasets/{id}/versions/", { params: { path: { id: dataset } }, body: { upload, options } }));
+  return answer as DatasetVersion;
 }
 
-export function listSamples(version: number, page: number, signal?: AbortSignal): Promise<Paginated<DatasetSample>> {
-  return apiRequest(`/api/v1/dataset-versions/${version}/samples/`, { query: { page, page_size: 24 }, signal });
+export async function listDatasetVersions(dataset: ResourceId, signal?: AbortSignal): Promise<Paginated<DatasetVersionListItem>> {
+  const params = { path: { id: idParam(dataset) }, query: { page_size: 100 } };
+  return (await unwrap(api.GET("/api/v1/datasets/{id}/versions/", { params, signal }))) as Paginated<DatasetVersionListItem>;
+}
+
+export async function getDatasetVersion(id: ResourceId, signal?: AbortSignal): Promise<DatasetVersion> {
+  return (await unwrap(api.GET("/api/v1/dataset-versions/{id}/", { params: { path: { id: idParam(id) } }, signal }))) as DatasetVersion;
+}
+
+export async function listSamples(version: number, page: number, signal?: AbortSignal): Promise<Paginated<DatasetSample>> {
+  const params = { path: { id: version }, query: { page, page_size: 24 } };
+  return (await unwrap(api.GET("/api/v1/dataset-versions/{id}/samples/", { params, signal }))) as Paginated<DatasetSample>;
 }
 
 export type WindowPreset = "lung" | "mediastinum" | "bone" | "brain";

@@ -1,7 +1,7 @@
-import { apiRequest } from "./client";
-import type { Paginated, ResourceId } from "./types";
+import { api, unwrap } from "./client";
+import { type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
-export type JobStatus = "queued" | "running" | "succeeded" | "failed";
+export type JobStatus = Schemas["ModelVariant"]["status"];
 
 export interface TensorSpec {
   name: string;
@@ -29,32 +29,29 @@ export interface ReportSide {
   [key: string]: unknown;
 }
 
-export interface ModelVariant {
-  id: number;
-  project: number;
-  kind: "trained" | "pruned" | "quantized";
-  name: string;
-  run: number | null;
-  parent: number | null;
-  graph_version: number | null;
-  status: JobStatus;
-  card: ModelCard | null;
-  report: { before?: ReportSide; after?: ReportSide; ratios?: Record<string, number>; [key: string]: unknown } | null;
-  error: unknown;
-  created_at: string;
+export interface CompressionReport {
+  before?: ReportSide;
+  after?: ReportSide;
+  ratios?: Record<string, number>;
+  [key: string]: unknown;
 }
 
-export type ExportFormat = "onnx" | "torchscript" | "bundle" | "pytorch_source";
+// schema gap: card and report are JSON fields declared as any value.
+export type ModelVariant = Refine<Schemas["ModelVariant"], { card: ModelCard | null; readonly report: CompressionReport | null }>;
 
-export interface ModelExport {
-  id: number;
-  model: number;
-  format: ExportFormat;
-  status: JobStatus;
-  verification: { max_abs_diff?: number; tolerance?: number; samples?: number; samples_source?: string; passed?: boolean } | null;
-  error: unknown;
-  download: string | null;
+export type ExportFormat = Schemas["ExportRequestRequest"]["format"];
+
+export interface ExportVerification {
+  max_abs_diff?: number;
+  tolerance?: number;
+  samples?: number;
+  samples_source?: string;
+  passed?: boolean;
 }
+
+// schema gap: `format` is declared a plain string (it is a FormatEnum); `verification` is a JSON
+// field declared as any value.
+export type ModelExport = Refine<Schemas["ModelExport"], { readonly format: ExportFormat; readonly verification: ExportVerification | null }>;
 
 export interface DeploymentMetrics {
   requests?: number;
@@ -62,67 +59,66 @@ export interface DeploymentMetrics {
   latency_ms?: { p50: number | null; p95: number | null; p99: number | null };
 }
 
-export interface Deployment {
-  id: number;
-  project: number;
-  model: number;
-  name: string;
-  version: string | number;
-  status: "deploying" | "ready" | "failed" | "stopped";
-  url: string;
-  error: unknown;
-  metrics: DeploymentMetrics;
-  created_at: string;
-}
+// schema gap: `metrics` is declared as any object.
+export type Deployment = Refine<Schemas["Deployment"], { readonly metrics: DeploymentMetrics }>;
 
 /** A model that is still being made (pruned, quantized) comes with an empty card (`{}`): no card yet. */
-function withCard(model: ModelVariant): ModelVariant {
+function withCard(loose: LooseVariant): ModelVariant {
+  const model = loose as ModelVariant;
   return model.card && Array.isArray(model.card.inputs) ? model : { ...model, card: null };
 }
 
+type LooseVariant = Schemas["ModelVariant"];
+
 export async function modelFromRun(run: number): Promise<ModelVariant> {
-  return withCard(await apiRequest<ModelVariant>("/api/v1/models/", { method: "POST", body: { run } }));
+  return withCard(await unwrap(api.POST("/api/v1/models/", { body: { run } })));
 }
 
 export async function listModels(project: ResourceId, signal?: AbortSignal): Promise<Paginated<ModelVariant>> {
-  const page = await apiRequest<Paginated<ModelVariant>>("/api/v1/models/", { query: { project, page_size: 100 }, signal });
+  const query = { project: idParam(project), page_size: 100 };
+  const page = (await unwrap(api.GET("/api/v1/models/", { params: { query }, signal }))) as Paginated<LooseVariant>;
   return { ...page, results: page.results.map(withCard) };
 }
 
 export async function getModel(id: ResourceId, signal?: AbortSignal): Promise<ModelVariant> {
-  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/`, { signal }));
+  return withCard(await unwrap(api.GET("/api/v1/models/{id}/", { params: { path: { id: idParam(id) } }, signal })));
 }
 
 export async function pruneModel(id: number, config: Record<string, unknown>): Promise<ModelVariant> {
-  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/prune/`, { method: "POST", body: { config } }));
+  return withCard(await unwrap(api.POST("/api/v1/models/{id}/prune/", { params: { path: { id } }, body: { config } })));
 }
 
-export async function quantizeModel(id: number, mode: string): Promise<ModelVariant> {
-  return withCard(await apiRequest<ModelVariant>(`/api/v1/models/${id}/quantize/`, { method: "POST", body: { mode } }));
+export type QuantizeMode = NonNullable<Schemas["QuantizeRequestRequest"]["mode"]>;
+
+export async function quantizeModel(id: number, mode: QuantizeMode): Promise<ModelVariant> {
+  return withCard(await unwrap(api.POST("/api/v1/models/{id}/quantize/", { params: { path: { id } }, body: { mode } })));
 }
 
-export function exportModel(id: number, format: ExportFormat): Promise<ModelExport> {
-  return apiRequest(`/api/v1/models/${id}/exports/`, { method: "POST", body: { format } });
+export async function exportModel(id: number, format: ExportFormat): Promise<ModelExport> {
+  return (await unwrap(api.POST("/api/v1/models/{id}/exports/", { params: { path: { id } }, body: { format } }))) as ModelExport;
 }
 
-export function listExports(model: number, signal?: AbortSignal): Promise<Paginated<ModelExport>> {
-  return apiRequest("/api/v1/exports/", { query: { variant: model, page_size: 100 }, signal });
+export async function listExports(model: number, signal?: AbortSignal): Promise<Paginated<ModelExport>> {
+  const query = { variant: model, page_size: 100 };
+  return (await unwrap(api.GET("/api/v1/exports/", { params: { query }, signal }))) as Paginated<ModelExport>;
 }
 
-export function listDeployments(project: ResourceId, signal?: AbortSignal): Promise<Paginated<Deployment>> {
-  return apiRequest("/api/v1/deployments/", { query: { project, page_size: 100 }, signal });
+export async function listDeployments(project: ResourceId, signal?: AbortSignal): Promise<Paginated<Deployment>> {
+  const query = { project: idParam(project), page_size: 100 };
+  return (await unwrap(api.GET("/api/v1/deployments/", { params: { query }, signal }))) as Paginated<Deployment>;
 }
 
-export function getDeployment(id: number, signal?: AbortSignal): Promise<Deployment> {
-  return apiRequest(`/api/v1/deployments/${id}/`, { signal });
+export async function getDeployment(id: number, signal?: AbortSignal): Promise<Deployment> {
+  return (await unwrap(api.GET("/api/v1/deployments/{id}/", { params: { path: { id } }, signal }))) as Deployment;
 }
 
-export function deploy(model: number, name: string): Promise<{ deployment: Deployment; api_key: string }> {
-  return apiRequest("/api/v1/deployments/", { method: "POST", body: { model, name } });
+export async function deploy(model: number, name: string): Promise<{ deployment: Deployment; api_key: string }> {
+  const answer = await unwrap(api.POST("/api/v1/deployments/", { body: { model, name } }));
+  return answer as { deployment: Deployment; api_key: string };
 }
 
-export function undeploy(id: number): Promise<Deployment> {
-  return apiRequest(`/api/v1/deployments/${id}/`, { method: "DELETE" });
+export async function undeploy(id: number): Promise<Deployment> {
+  return (await unwrap(api.DELETE("/api/v1/deployments/{id}/", { params: { path: { id } } }))) as Deployment;
 }
 
 export interface InferResponse {

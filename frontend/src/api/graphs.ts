@@ -1,6 +1,5 @@
-import type { UserRef } from "./auth";
-import { apiRequest } from "./client";
-import { type Paginated, type ResourceId, resourcePath } from "./types";
+import { api, unwrap } from "./client";
+import { type Full, type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
 /** The newest saved version of a graph, as listed with the graph. */
 export interface GraphVersionSummary {
@@ -12,37 +11,20 @@ export interface GraphVersionSummary {
   created_at: string;
 }
 
-export interface Graph {
-  id: number;
-  project: number;
-  name: string;
-  description: string;
-  created_by: UserRef | null;
-  created_at: string;
-  updated_at: string;
-  latest_version: GraphVersionSummary | null;
+// schema gap: `latest_version` is declared as any object; it is a GraphVersionSummary.
+export type Graph = Refine<Full<Schemas["Graph"]>, { readonly latest_version: GraphVersionSummary | null }>;
+
+export type GraphInput = Schemas["GraphRequest"];
+
+export async function listGraphs(project: ResourceId, page?: number, signal?: AbortSignal): Promise<Paginated<Graph>> {
+  const answer = await unwrap(api.GET("/api/v1/graphs/", { params: { query: { project: idParam(project), page } }, signal }));
+  return answer as Paginated<Graph>;
 }
 
-export interface GraphInput {
-  project: number;
-  name: string;
-  description: string;
+export async function createGraph(input: GraphInput): Promise<Graph> {
+  return (await unwrap(api.POST("/api/v1/graphs/", { body: input }))) as Graph;
 }
 
-const GRAPHS = "/api/v1/graphs/";
-
-export function listGraphs(
-  project: ResourceId,
-  page?: number,
-  signal?: AbortSignal,
-): Promise<Paginated<Graph>> {
-  return apiRequest(GRAPHS, { query: { project, page }, signal });
-}
-
-export function createGraph(input: GraphInput): Promise<Graph> {
-  return apiRequest(GRAPHS, { method: "POST", body: input });
-}
-
-export function getGraph(id: ResourceId, signal?: AbortSignal): Promise<Graph> {
-  return apiRequest(resourcePath(GRAPHS, id), { signal });
+export async function getGraph(id: ResourceId, signal?: AbortSignal): Promise<Graph> {
+  return (await unwrap(api.GET("/api/v1/graphs/{id}/", { params: { path: { id: idParam(id) } }, signal }))) as Graph;
 }

@@ -1,4 +1,5 @@
-import { apiRequest } from "./client";
+import { api, unwrap } from "./client";
+import type { Refine, Schemas } from "./types";
 
 /** A JSON Schema fragment as pydantic writes it for layer parameters. */
 export interface JsonSchema {
@@ -47,12 +48,9 @@ export interface LayerSpec {
   source?: string;
 }
 
-export interface LayerRegistry {
-  registry_version: number;
-  categories: string[];
-  layers: LayerSpec[];
-}
+// schema gap: `layers` is declared as a list of any objects; each is a LayerSpec.
+export type LayerRegistry = Refine<Schemas["LayerRegistry"], { layers: LayerSpec[] }>;
 
-export function listLayers(signal?: AbortSignal): Promise<LayerRegistry> {
-  return apiRequest("/api/v1/layers/", { signal });
+export async function listLayers(signal?: AbortSignal): Promise<LayerRegistry> {
+  return (await unwrap(api.GET("/api/v1/layers/", { signal }))) as unknown as LayerRegistry;
 }

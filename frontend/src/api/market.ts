@@ -3,11 +3,11 @@
  * forks into projects, bundle export and import, and importing torchvision weights.
  */
 import type { GraphDocument } from "../editor/model/document";
-import { ApiError, apiRequest, csrfToken } from "./client";
+import { ApiError, api, csrfToken, unwrap } from "./client";
 import type { TensorSpec } from "./deploy";
-import type { Paginated, ResourceId } from "./types";
+import { type Full, type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
-export type Visibility = "private" | "organization" | "public";
+export type Visibility = NonNullable<Schemas["MarketEntry"]["visibility"]>;
 export type EntryKind = "model" | "template";
 export type MarketSort = "recent" | "accuracy" | "size" | "-size" | "popularity" | "stars" | "downloads";
 
@@ -19,70 +19,36 @@ export interface InputContract {
   preprocessing?: Record<string, unknown>;
 }
 
-export interface MarketEntry {
-  id: number;
-  title: string;
-  description: string;
-  kind: EntryKind;
-  task: string;
-  modality: string;
+// schema gap: `kind` is declared a plain string (it is "model" or "template"); `classes` and
+// `input_contract` are JSON fields declared as any value.
+interface EntryJson {
+  readonly kind: EntryKind;
   classes: string[];
   input_contract: InputContract;
-  licence: string;
-  /** The author's username. */
-  author: string;
-  project: number | null;
-  visibility: Visibility;
-  stars: number;
-  forks: number;
-  downloads: number;
-  latest_params: number;
-  latest_flops: number;
-  latest_accuracy: number | null;
-  latest_version: number | null;
-  starred: boolean;
-  created_at: string;
-  updated_at: string;
 }
 
-export interface MarketVersionSummary {
-  id: number;
-  entry: number;
-  number: number;
-  has_weights: boolean;
-  weights_sha256: string;
+export type MarketEntry = Refine<Full<Schemas["MarketEntry"]>, EntryJson>;
+
+// schema gap: metrics, metrics_dataset and card are JSON fields declared as any value;
+// `document` is a GraphDocument.
+interface VersionJson {
   metrics: Record<string, unknown>;
   metrics_dataset: Record<string, unknown>;
-  params: number;
-  flops: number;
-  registry_version: number;
-  source_artifact: number | null;
-  source_graph_version: number | null;
-  changelog: string;
-  created_by: string | null;
-  created_at: string;
 }
 
-export interface MarketVersion extends MarketVersionSummary {
-  card: Record<string, unknown>;
-  document: GraphDocument;
-}
+export type MarketVersionSummary = Refine<Full<Schemas["MarketVersionSummary"]>, VersionJson>;
 
-export interface MarketEntryDetail extends MarketEntry {
-  /** Newest first. */
-  versions: MarketVersionSummary[];
-}
+export type MarketVersion = Refine<Full<Schemas["MarketVersion"]>, VersionJson & { card: Record<string, unknown>; document: GraphDocument }>;
 
-export interface MarketFork {
-  id: number;
-  version: number;
-  project: number;
-  graph: number;
-  graph_version: number;
-  has_weights: boolean;
-  weights_sha256: string;
-  created_at: string;
-}
+export type MarketEntryDetail = Refine<
+  Full<Schemas["MarketEntryDetail"]>,
+  EntryJson & {
+    /** Newest first. */
+    readonly versions: MarketVersionSummary[];
+  }
+>;
+
+export type MarketFork = Full<Schemas["MarketFork"]>;
 
 /** What the list can be searched and sorted by (GET /market/entries/). */
 export interface MarketQuery {
@@ -101,57 +67,63 @@ export interface MarketQuery {
 /** Exactly one source: a finished run with a trained model, or a graph version as a template. */
 export type PublishSource = { run: number } | { graph_version: number };
 
-export interface PublishFields {
-  title?: string;
-  description?: string;
-  task?: string;
-  modality?: string;
-  licence?: string;
-  visibility?: Visibility;
-  changelog?: string;
-}
+export type PublishFields = Omit<Schemas["PublishRequest"], "run" | "graph_version">;
 
-const ENTRIES = "/api/v1/market/entries/";
 const VERSIONS = "/api/v1/market/versions/";
 export const MARKET_PAGE_SIZE = 12;
 
-export function listEntries(query: MarketQuery, signal?: AbortSignal): Promise<Paginated<MarketEntry>> {
-  return apiRequest(ENTRIES, { query: { ...query, page_size: MARKET_PAGE_SIZE }, signal });
+// schema gap: min_params, max_params and min_accuracy are declared as strings (they are numbers).
+function numberText(value: number | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+export async function listEntries(query: MarketQuery, signal?: AbortSignal): Promise<Paginated<MarketEntry>> {
+  const { min_params, max_params, min_accuracy, ...rest } = query;
+  const numbers = { min_params: numberText(min_params), max_params: numberText(max_params), min_accuracy: numberText(min_accuracy) };
+  const params = { query: { ...rest, ...numbers, page_size: MARKET_PAGE_SIZE } };
+  return (await unwrap(api.GET("/api/v1/market/entries/", { params, signal }))) as Paginated<MarketEntry>;
 }
 
 /** Up to 200 entries of one kind (the API's largest page), for pickers. */
-export function listEntriesOfKind(kind: EntryKind, signal?: AbortSignal): Promise<Paginated<MarketEntry>> {
-  return apiRequest(ENTRIES, { query: { kind, page_size: 200 }, signal });
+export async function listEntriesOfKind(kind: EntryKind, signal?: AbortSignal): Promise<Paginated<MarketEntry>> {
+  const params = { query: { kind, page_size: 200 } };
+  return (await unwrap(api.GET("/api/v1/market/entries/", { params, signal }))) as Paginated<MarketEntry>;
 }
 
-export function getEntry(id: ResourceId, signal?: AbortSignal): Promise<MarketEntryDetail> {
-  return apiRequest(`${ENTRIES}${encodeURIComponent(String(id))}/`, { signal });
+export async function getEntry(id: ResourceId, signal?: AbortSignal): Promise<MarketEntryDetail> {
+  const params = { path: { id: idParam(id) } };
+  return (await unwrap(api.GET("/api/v1/market/entries/{id}/", { params, signal }))) as MarketEntryDetail;
 }
 
-export function getMarketVersion(id: number, signal?: AbortSignal): Promise<MarketVersion> {
-  return apiRequest(`${VERSIONS}${id}/`, { signal });
+export async function getMarketVersion(id: number, signal?: AbortSignal): Promise<MarketVersion> {
+  return (await unwrap(api.GET("/api/v1/market/versions/{id}/", { params: { path: { id } }, signal }))) as MarketVersion;
 }
 
 /** Publishes a new entry; the answer is the entry with its first version. */
-export function publishEntry(source: PublishSource, fields: PublishFields): Promise<MarketEntryDetail> {
-  return apiRequest(ENTRIES, { method: "POST", body: { ...source, ...fields } });
+export async function publishEntry(source: PublishSource, fields: PublishFields): Promise<MarketEntryDetail> {
+  return (await unwrap(api.POST("/api/v1/market/entries/", { body: { ...source, ...fields } }))) as MarketEntryDetail;
 }
 
 /** Publishes the next version of an entry the user authors. */
-export function publishVersion(entry: number, source: PublishSource, fields: PublishFields): Promise<MarketVersion> {
-  return apiRequest(`${ENTRIES}${entry}/versions/`, { method: "POST", body: { ...source, ...fields } });
+export async function publishVersion(entry: number, source: PublishSource, fields: PublishFields): Promise<MarketVersion> {
+  const params = { path: { id: entry } };
+  return (await unwrap(api.POST("/api/v1/market/entries/{id}/versions/", { params, body: { ...source, ...fields } }))) as MarketVersion;
 }
 
-export function updateEntry(entry: number, fields: PublishFields): Promise<MarketEntryDetail> {
-  return apiRequest(`${ENTRIES}${entry}/`, { method: "PATCH", body: fields });
+export async function updateEntry(entry: number, fields: PublishFields): Promise<MarketEntryDetail> {
+  const params = { path: { id: entry } };
+  return (await unwrap(api.PATCH("/api/v1/market/entries/{id}/", { params, body: fields }))) as MarketEntryDetail;
 }
 
-export function setStar(entry: number, starred: boolean): Promise<MarketEntry> {
-  return apiRequest(`${ENTRIES}${entry}/star/`, { method: starred ? "POST" : "DELETE" });
+export async function setStar(entry: number, starred: boolean): Promise<MarketEntry> {
+  const params = { path: { id: entry } };
+  const call = starred ? api.POST("/api/v1/market/entries/{id}/star/", { params }) : api.DELETE("/api/v1/market/entries/{id}/star/", { params });
+  return (await unwrap(call)) as MarketEntry;
 }
 
-export function forkVersion(version: number, project: number, name = ""): Promise<MarketFork> {
-  return apiRequest(`${VERSIONS}${version}/fork/`, { method: "POST", body: { project, name } });
+export async function forkVersion(version: number, project: number, name = ""): Promise<MarketFork> {
+  const params = { path: { id: version } };
+  return (await unwrap(api.POST("/api/v1/market/versions/{id}/fork/", { params, body: { project, name } }))) as MarketFork;
 }
 
 /** The URL that downloads a version's bundle (a zip); the browser sends the session cookie. */
@@ -160,11 +132,22 @@ export function bundleUrl(version: number): string {
 }
 
 /**
- * Uploads a bundle as a new entry of the user's.
+ * An import job: a worker checks the upload (bundle or torchvision weights) and publishes it.
+ * `error.field` is the request field at fault (file, weights, classes, ...).
+ */
+export type MarketImportJob = Schemas["MarketImport"];
+
+/** One of the user's import jobs, to poll until it has succeeded or failed. */
+export async function getImport(id: number, signal?: AbortSignal): Promise<MarketImportJob> {
+  return unwrap(api.GET("/api/v1/market/imports/{id}/", { params: { path: { id } }, signal }));
+}
+
+/**
+ * Uploads a bundle as a new entry of the user's; the answer is the import job that publishes it.
  *
  * @throws ApiError with the server's refusal under `fieldErrors.file`.
  */
-export function importBundle(file: File, visibility: Visibility, project?: number): Promise<MarketEntryDetail> {
+export function importBundle(file: File, visibility: Visibility, project?: number): Promise<MarketImportJob> {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("visibility", visibility);
@@ -191,11 +174,11 @@ export interface TorchvisionImportFields {
 
 /**
  * Publishes a torchvision architecture with the weights in `weights` (.safetensors, or a PyTorch
- * checkpoint) as a new trained-model entry of the user's.
+ * checkpoint) as a new trained-model entry of the user's; the answer is the import job.
  *
  * @throws ApiError with each refusal under the field it concerns (`weights`, `architecture`, ...).
  */
-export function importTorchvision(weights: File, fields: TorchvisionImportFields): Promise<MarketEntryDetail> {
+export function importTorchvision(weights: File, fields: TorchvisionImportFields): Promise<MarketImportJob> {
   const form = new FormData();
   form.append("weights", weights, weights.name);
   const { classes, ...rest } = fields;
@@ -206,8 +189,8 @@ export function importTorchvision(weights: File, fields: TorchvisionImportFields
   return postForm("/api/v1/market/import-torchvision/", form);
 }
 
-// Multipart, so not through `apiRequest` (which sends JSON); the browser sets the boundary.
-async function postForm(path: string, form: FormData): Promise<MarketEntryDetail> {
+// Multipart, so not through the typed client (which sends JSON); the browser sets the boundary.
+async function postForm(path: "/api/v1/market/import/" | "/api/v1/market/import-torchvision/", form: FormData): Promise<MarketImportJob> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -221,7 +204,8 @@ async function postForm(path: string, form: FormData): Promise<MarketEntryDetail
   }
   const body = (await response.json().catch(() => null)) as unknown;
   if (!response.ok) throw ApiError.fromBody(response.status, body);
-  return body as MarketEntryDetail;
+  // Multipart, so outside the typed client; the server answers the import job (202).
+  return body as MarketImportJob;
 }
 
 const REFUSALS: readonly [RegExp, string][] = [

@@ -1,46 +1,33 @@
-import type { UserRef } from "./auth";
-import { apiRequest } from "./client";
-import { type Paginated, type ResourceId, resourcePath } from "./types";
+import { api, unwrap } from "./client";
+import { type Full, type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
-export type ProjectRole = "owner" | "editor" | "viewer";
+export type ProjectRole = Schemas["Membership"]["role"];
 
-export interface Project {
-  id: number;
-  name: string;
-  description: string;
-  owner: UserRef;
-  /** The signed-in user's role in this project. */
-  role: ProjectRole;
-  created_at: string;
-  updated_at: string;
-}
+// schema gap: `role` is declared `string | null`; it is the signed-in user's RoleEnum.
+export type Project = Refine<Full<Schemas["Project"]>, { readonly role: ProjectRole }>;
 
-export interface ProjectInput {
-  name: string;
-  description: string;
-}
+export type ProjectInput = Schemas["ProjectRequest"];
 
 export interface ProjectQuery {
   page?: number;
   search?: string;
 }
 
-const PROJECTS = "/api/v1/projects/";
-
-export function listProjects(query: ProjectQuery = {}, signal?: AbortSignal): Promise<Paginated<Project>> {
-  return apiRequest(PROJECTS, { query: { page: query.page, search: query.search }, signal });
+export async function listProjects(query: ProjectQuery = {}, signal?: AbortSignal): Promise<Paginated<Project>> {
+  const page = await unwrap(api.GET("/api/v1/projects/", { params: { query: { page: query.page, search: query.search } }, signal }));
+  return page as Paginated<Project>;
 }
 
-export function getProject(id: ResourceId, signal?: AbortSignal): Promise<Project> {
-  return apiRequest(resourcePath(PROJECTS, id), { signal });
+export async function getProject(id: ResourceId, signal?: AbortSignal): Promise<Project> {
+  return (await unwrap(api.GET("/api/v1/projects/{id}/", { params: { path: { id: idParam(id) } }, signal }))) as Project;
 }
 
-export function createProject(input: ProjectInput): Promise<Project> {
-  return apiRequest(PROJECTS, { method: "POST", body: input });
+export async function createProject(input: ProjectInput): Promise<Project> {
+  return (await unwrap(api.POST("/api/v1/projects/", { body: input }))) as Project;
 }
 
 export function deleteProject(id: ResourceId): Promise<void> {
-  return apiRequest(resourcePath(PROJECTS, id), { method: "DELETE" });
+  return unwrap(api.DELETE("/api/v1/projects/{id}/", { params: { path: { id: idParam(id) } } }));
 }
 
 /** Whether the role may change the project's contents (create graphs, edit, train). */

@@ -1,48 +1,35 @@
-import { apiRequest } from "./client";
-import type { Paginated, ResourceId } from "./types";
+import { api, unwrap } from "./client";
+import { type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type RunStatus = Schemas["TrainingRun"]["status"];
 
 export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled"]);
 
-export interface RunConfig {
-  task?: string;
-  loss?: string;
-  optimizer?: { name: string; lr: number; weight_decay?: number; momentum?: number };
-  schedule?: { name: string; step_size?: number; gamma?: number };
-  epochs?: number;
-  batch_size?: number;
-  device?: { kind: string; gpus?: number };
-  precision?: { precision_mode: string; threshold?: number };
-  [key: string]: unknown;
-}
+/** What a run request may say; every field is optional and takes its default on the server. */
+export type RunConfigRequest = Schemas["RunConfigRequest"];
 
-export interface TrainingRun {
-  id: number;
-  project: number;
-  /** The graph the trained version belongs to (absent from the list). */
-  graph?: number;
-  graph_version: number;
-  dataset_version: number;
-  resumed_from?: number | null;
-  config: RunConfig;
-  /** The checks' results at creation: classes, input resize, memory estimate, FLOPs, parameters. */
-  plan?: RunPlan | null;
-  status: RunStatus;
-  cancel_requested?: boolean;
-  attempts: number;
-  epoch: number | null;
-  step: number | null;
-  progress?: Record<string, unknown> | null;
-  metrics: Record<string, unknown> | null;
-  best_metrics?: Record<string, unknown> | null;
-  test_metrics?: Record<string, unknown> | null;
-  error?: { code?: string; message?: string } | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  has_artifact?: boolean;
-}
+/** A run's configuration as the server answers it: defaults filled in. */
+export type RunConfig = Schemas["RunConfig"];
+
+type Metrics = Record<string, unknown> | null;
+
+// schema gap: plan, progress, the metrics and error are JSON fields declared as any value.
+export type TrainingRun = Refine<
+  Schemas["TrainingRun"],
+  {
+    /** The checks' results at creation: classes, input resize, memory estimate, FLOPs, parameters. */
+    readonly plan: RunPlan | null;
+    readonly progress: Metrics;
+    readonly metrics: Metrics;
+    readonly best_metrics: Metrics;
+    readonly test_metrics: Metrics;
+    readonly error: { code?: string; message?: string } | null;
+  }
+>;
+
+/** A run as listed (no config, plan or per-epoch detail). */
+// schema gap: `metrics` is a JSON field declared as any value.
+export type TrainingRunListItem = Refine<Schemas["TrainingRunList"], { readonly metrics: Metrics }>;
 
 export interface MemoryEstimate {
   precision: string;
@@ -60,52 +47,42 @@ export interface RunPlan {
   [key: string]: unknown;
 }
 
-export interface RunEstimate {
-  config: RunConfig;
-  plan: RunPlan;
-}
+// schema gap: plan is declared as any value.
+export type RunEstimate = Refine<Schemas["RunEstimate"], { plan: RunPlan }>;
 
 /** A run event as stored (REST history) or streamed (WebSocket); `data` holds the payload. */
-export interface StoredRunEvent {
-  id: number;
-  type: string;
-  data: Record<string, unknown>;
-  created_at: string;
-}
+// schema gap: `data` is a JSON field declared as any value.
+export type StoredRunEvent = Refine<Schemas["RunEvent"], { readonly data: Record<string, unknown> }>;
 
-export interface RunCreateInput {
-  graph_version: number;
-  dataset_version: number;
-  config: RunConfig;
-}
+export type RunCreateInput = Schemas["RunCreateRequest"];
 
-const RUNS = "/api/v1/runs/";
-
-export function createRun(input: RunCreateInput): Promise<TrainingRun> {
-  return apiRequest(RUNS, { method: "POST", body: input });
+export async function createRun(input: RunCreateInput): Promise<TrainingRun> {
+  return (await unwrap(api.POST("/api/v1/runs/", { body: input }))) as TrainingRun;
 }
 
 /** The checks and plan creating this run would make, creating nothing. */
-export function estimateRun(input: RunCreateInput, signal?: AbortSignal): Promise<RunEstimate> {
-  return apiRequest(`${RUNS}estimate/`, { method: "POST", body: input, signal });
+export async function estimateRun(input: RunCreateInput, signal?: AbortSignal): Promise<RunEstimate> {
+  return (await unwrap(api.POST("/api/v1/runs/estimate/", { body: input, signal }))) as RunEstimate;
 }
 
-export function listRuns(project: ResourceId, signal?: AbortSignal): Promise<Paginated<TrainingRun>> {
-  return apiRequest(RUNS, { query: { project, ordering: "-created_at", page_size: 50 }, signal });
+export async function listRuns(project: ResourceId, signal?: AbortSignal): Promise<Paginated<TrainingRunListItem>> {
+  const query = { project: idParam(project), ordering: "-created_at", page_size: 50 };
+  return (await unwrap(api.GET("/api/v1/runs/", { params: { query }, signal }))) as Paginated<TrainingRunListItem>;
 }
 
-export function getRun(id: ResourceId, signal?: AbortSignal): Promise<TrainingRun> {
-  return apiRequest(`${RUNS}${id}/`, { signal });
+export async function getRun(id: ResourceId, signal?: AbortSignal): Promise<TrainingRun> {
+  return (await unwrap(api.GET("/api/v1/runs/{id}/", { params: { path: { id: idParam(id) } }, signal }))) as TrainingRun;
 }
 
-export function cancelRun(id: number): Promise<TrainingRun> {
-  return apiRequest(`${RUNS}${id}/cancel/`, { method: "POST" });
+export async function cancelRun(id: number): Promise<TrainingRun> {
+  return (await unwrap(api.POST("/api/v1/runs/{id}/cancel/", { params: { path: { id } } }))) as TrainingRun;
 }
 
-export function resumeRun(id: number): Promise<TrainingRun> {
-  return apiRequest(`${RUNS}${id}/resume/`, { method: "POST" });
+export async function resumeRun(id: number): Promise<TrainingRun> {
+  return (await unwrap(api.POST("/api/v1/runs/{id}/resume/", { params: { path: { id } } }))) as TrainingRun;
 }
 
-export function getRunEvents(id: number, after = 0, signal?: AbortSignal): Promise<StoredRunEvent[]> {
-  return apiRequest(`${RUNS}${id}/events/`, { query: { after, limit: 5000 }, signal });
+export async function getRunEvents(id: number, after = 0, signal?: AbortSignal): Promise<StoredRunEvent[]> {
+  const params = { path: { id }, query: { after, limit: 5000 } };
+  return (await unwrap(api.GET("/api/v1/runs/{id}/events/", { params, signal }))) as StoredRunEvent[];
 }

@@ -1,5 +1,6 @@
-import { apiRequest } from "./client";
+import { api, unwrap } from "./client";
 import type { Graph } from "./graphs";
+import type { Refine, Schemas } from "./types";
 
 export interface TemplateSummary {
   id: string;
@@ -9,28 +10,19 @@ export interface TemplateSummary {
   modality: string;
 }
 
-export interface TemplateList {
-  templates: TemplateSummary[];
-  /** Architecture names accepted by POST /graphs/from-torchvision/. */
-  torchvision: string[];
+// schema gap: `templates` is declared as a list of any objects; each is a TemplateSummary.
+export type TemplateList = Refine<Schemas["TemplateList"], { templates: TemplateSummary[] }>;
+
+export async function listTemplates(signal?: AbortSignal): Promise<TemplateList> {
+  return (await unwrap(api.GET("/api/v1/templates/", { signal }))) as unknown as TemplateList;
 }
 
-export function listTemplates(signal?: AbortSignal): Promise<TemplateList> {
-  return apiRequest("/api/v1/templates/", { signal });
+export async function createFromTemplate(input: Schemas["FromTemplateRequest"]): Promise<Graph> {
+  return (await unwrap(api.POST("/api/v1/graphs/from-template/", { body: input }))) as Graph;
 }
 
-export function createFromTemplate(input: { project: number; template: string; name?: string }): Promise<Graph> {
-  return apiRequest("/api/v1/graphs/from-template/", { method: "POST", body: input });
-}
+export type TorchvisionImport = Schemas["FromTorchvisionRequest"];
 
-export interface TorchvisionImport {
-  project: number;
-  architecture: string;
-  num_classes?: number;
-  input_size?: number;
-  name?: string;
-}
-
-export function createFromTorchvision(input: TorchvisionImport): Promise<Graph> {
-  return apiRequest("/api/v1/graphs/from-torchvision/", { method: "POST", body: input });
+export async function createFromTorchvision(input: TorchvisionImport): Promise<Graph> {
+  return (await unwrap(api.POST("/api/v1/graphs/from-torchvision/", { body: input }))) as Graph;
 }

@@ -1,5 +1,6 @@
-import { apiRequest } from "./client";
+import { api, unwrap } from "./client";
 import type { GraphDocument } from "../editor/model/document";
+import type { Schemas } from "./types";
 
 /** One problem the server found; `node_id`/`port`/`param` say where it belongs. */
 export interface Issue {
@@ -29,7 +30,8 @@ export interface EdgeReport {
   shape: number[] | null;
 }
 
-export type Precision = "fp32" | "mixed16" | "bf16";
+/** The one precision vocabulary, shared by the run config and the graph core's memory estimate. */
+export type Precision = Schemas["PrecisionModeEnum"];
 
 export interface MemoryBreakdown {
   weights: number;
@@ -57,14 +59,12 @@ export interface ValidationReport {
 }
 
 /** POST /graphs/validate/: the report for any document, valid or not. */
-export function validateDocument(
+export async function validateDocument(
   document: GraphDocument,
   batchSize: number,
   signal?: AbortSignal,
 ): Promise<ValidationReport> {
-  return apiRequest("/api/v1/graphs/validate/", {
-    method: "POST",
-    body: { document, batch_size: batchSize },
-    signal,
-  });
+  const body = { document, batch_size: batchSize };
+  // schema gap: the answer is declared as any object; it is a ValidationReport.
+  return (await unwrap(api.POST("/api/v1/graphs/validate/", { body, signal }))) as unknown as ValidationReport;
 }

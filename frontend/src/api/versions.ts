@@ -1,52 +1,44 @@
-import type { UserRef } from "./auth";
-import { apiRequest } from "./client";
-import type { Paginated } from "./types";
 import type { GraphDocument } from "../editor/model/document";
+import { api, unwrap } from "./client";
+import type { Full, Paginated, Refine, Schemas } from "./types";
 import type { ValidationReport } from "./validation";
 
-export interface GraphVersionListItem {
-  id: number;
-  graph: number;
-  number: number;
-  message: string;
-  author: UserRef | null;
-  parent: number | null;
-  is_valid: boolean;
-  is_draft: boolean;
-  created_at: string;
-}
+export type GraphVersionListItem = Full<Schemas["GraphVersionList"]>;
 
-export interface GraphVersion extends GraphVersionListItem {
-  document: GraphDocument;
-  validation: ValidationReport | Record<string, unknown> | null;
-}
+// schema gap: `document` and `validation` are declared as any value; they are a GraphDocument and
+// the validation report (or `{}`/null for a version saved before validation ran).
+export type GraphVersion = Refine<
+  Full<Schemas["GraphVersion"]>,
+  { document: GraphDocument; readonly validation: ValidationReport | Record<string, unknown> | null }
+>;
 
-export interface GraphSource {
-  source: string;
-  filename: string;
-}
+export type GraphSource = Schemas["GraphSource"];
 
-function versionsPath(graphId: number): string {
-  return `/api/v1/graphs/${graphId}/versions/`;
+function graphPath(graphId: number) {
+  return { graph_pk: graphId };
 }
 
 /** Newest first, up to 200 (the API's largest page). */
-export function listVersions(graphId: number, signal?: AbortSignal): Promise<Paginated<GraphVersionListItem>> {
-  return apiRequest(versionsPath(graphId), { query: { ordering: "-number", page_size: 200 }, signal });
+export async function listVersions(graphId: number, signal?: AbortSignal): Promise<Paginated<GraphVersionListItem>> {
+  const params = { path: graphPath(graphId), query: { ordering: "-number", page_size: 200 } };
+  return (await unwrap(api.GET("/api/v1/graphs/{graph_pk}/versions/", { params, signal }))) as Paginated<GraphVersionListItem>;
 }
 
-export function getVersion(graphId: number, versionId: number, signal?: AbortSignal): Promise<GraphVersion> {
-  return apiRequest(`${versionsPath(graphId)}${versionId}/`, { signal });
+export async function getVersion(graphId: number, versionId: number, signal?: AbortSignal): Promise<GraphVersion> {
+  const path = { ...graphPath(graphId), id: versionId };
+  return (await unwrap(api.GET("/api/v1/graphs/{graph_pk}/versions/{id}/", { params: { path }, signal }))) as GraphVersion;
 }
 
-export function createVersion(
+export async function createVersion(
   graphId: number,
   input: { document: GraphDocument; message: string; parent?: number | null },
 ): Promise<GraphVersion> {
-  return apiRequest(versionsPath(graphId), { method: "POST", body: input });
+  const answer = await unwrap(api.POST("/api/v1/graphs/{graph_pk}/versions/", { params: { path: graphPath(graphId) }, body: input }));
+  return answer as GraphVersion;
 }
 
 /** The standalone PyTorch source of a saved version; 400 (ApiError) for a draft. */
 export function getVersionSource(graphId: number, versionId: number, signal?: AbortSignal): Promise<GraphSource> {
-  return apiRequest(`${versionsPath(graphId)}${versionId}/source/`, { signal });
+  const path = { ...graphPath(graphId), id: versionId };
+  return unwrap(api.GET("/api/v1/graphs/{graph_pk}/versions/{id}/source/", { params: { path }, signal }));
 }

@@ -22,7 +22,7 @@ interface GraphEditorProps {
   graphId: number;
   /** Shown above the canvas when unsaved work was brought back from a previous visit. */
   draftNotice?: ReactNode;
-  /** Lay the graph out once it has rendered (a fresh template or import). */
+  /** Lay the graph out once it has rendered (a template or import: nodes without positions). */
   layoutOnOpen?: boolean;
   /** Shown above the canvas while a run's figures decorate it; unsaved drafts are then left alone. */
   runOverlay?: ReactNode;

@@ -1,119 +1,172 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { HttpRequest, HttpResponse, HttpStack, PreviousUpload, UrlStorage } from "tus-js-client";
 
-import { fingerprint, uploadFile } from "./tusUpload";
+import { UploadError, uploadFile } from "./tusUpload";
 
-function memoryStorage() {
-  const data = new Map<string, string>();
+/** tus-js-client's upload store, in memory. */
+function memoryStorage(): UrlStorage & { entries: Map<string, PreviousUpload & { fingerprint: string }> } {
+  const entries = new Map<string, PreviousUpload & { fingerprint: string }>();
   return {
-    data,
-    getItem: (k: string) => data.get(k) ?? null,
-    setItem: (k: string, v: string) => void data.set(k, v),
-    removeItem: (k: string) => void data.delete(k),
+    entries,
+    findAllUploads: async () => [...entries.values()],
+    findUploadsByFingerprint: async (fingerprint) => [...entries.values()].filter((e) => e.fingerprint === fingerprint),
+    removeUpload: async (key) => void entries.delete(key),
+    addUpload: async (fingerprint, upload) => {
+      const key = `k${entries.size}`;
+      entries.set(key, { ...upload, fingerprint, urlStorageKey: key });
+      return key;
+    },
   };
 }
 
-function fakeFile(size: number) {
-  return { name: "digits.zip", size, lastModified: 42, slice: (a: number, b: number) => new Blob([new Uint8Array(b - a)]) };
+function response(status: number, headers: Record<string, string> = {}, body = ""): HttpResponse {
+  return { getStatus: () => status, getHeader: (name) => headers[name], getBody: () => body, getUnderlyingObject: () => null };
 }
 
-/** A tus server in memory; `dropAt` makes one PATCH fail as a network error after storing part of it. */
-function tusServer(options: { known?: Record<string, number>; dropOnce?: boolean } = {}) {
-  const offsets = new Map<string, number>(Object.entries(options.known ?? {}));
-  let dropped = false;
-  const calls: string[] = [];
-  const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = String(input);
-    const method = init.method ?? "GET";
-    const headers = new Headers(init.headers);
-    calls.push(`${method} ${url}`);
-    if (method === "GET" && url.includes("/auth/csrf/")) return Response.json({ csrfToken: "t" });
-    if (method === "POST") {
-      const path = "/api/v1/uploads/new-id/";
-      offsets.set(path, 0);
-      return new Response(null, { status: 201, headers: { Location: `http://localhost${path}` } });
-    }
-    if (method === "HEAD") {
-      const offset = offsets.get(url);
-      return offset === undefined ? new Response(null, { status: 404 }) : new Response(null, { status: 200, headers: { "Upload-Offset": String(offset) } });
-    }
-    if (method === "PATCH") {
-      const offset = Number(headers.get("Upload-Offset"));
-      const length = (init.body as Blob).size;
-      if (offset !== offsets.get(url)) return Response.json({ detail: "wrong offset" }, { status: 409 });
-      if (options.dropOnce && !dropped && offset > 0) {
-        dropped = true;
-        offsets.set(url, offset + Math.floor(length / 2));
-        throw new TypeError("network down");
-      }
-      offsets.set(url, offset + length);
-      return new Response(null, { status: 204, headers: { "Upload-Offset": String(offset + length) } });
-    }
-    return new Response(null, { status: 599 });
-  });
-  vi.stubGlobal("fetch", fetchMock);
-  return { calls, offsets };
+interface ServerOptions {
+  /** PATCHes that fail as a network error after half their bytes arrived (0: the first). */
+  dropPatches?: number[];
+  /** Every PATCH is refused with this status and `{"detail": ...}`. */
+  refuse?: { status: number; detail: string };
 }
 
-afterEach(() => vi.unstubAllGlobals());
+/** A tus 1.0.0 server in memory, speaking tus-js-client's HttpStack; it answers Location as Django does (absolute). */
+function tusServer(options: ServerOptions = {}) {
+  const offsets = new Map<string, number>();
+  const calls: { method: string; url: string; headers: Record<string, string> }[] = [];
+  let patches = 0;
+  let created = 0;
+  const stack: HttpStack = {
+    getName: () => "memory",
+    createRequest(method: string, url: string): HttpRequest {
+      const headers: Record<string, string> = {};
+      let progress: (sent: number) => void = () => {};
+      const answer = async (body: Blob | null): Promise<HttpResponse> => {
+        calls.push({ method, url, headers: { ...headers } });
+        if (method === "POST") {
+          const path = `/api/v1/uploads/id-${++created}/`;
+          offsets.set(path, 0);
+          return response(201, { Location: `http://testserver${path}`, "Tus-Resumable": "1.0.0" });
+        }
+        const offset = offsets.get(url);
+        if (offset === undefined) return response(404);
+        if (method === "HEAD") return response(200, { "Upload-Offset": String(offset), "Upload-Length": "12" });
+        if (options.refuse) return response(options.refuse.status, {}, JSON.stringify({ detail: options.refuse.detail }));
+        if (Number(headers["Upload-Offset"]) !== offset) return response(409, {}, '{"detail": "wrong offset"}');
+        const size = body?.size ?? 0;
+        if (options.dropPatches?.includes(patches++)) {
+          offsets.set(url, offset + Math.floor(size / 2));
+          throw new TypeError("network down");
+        }
+        progress(size);
+        offsets.set(url, offset + size);
+        return response(204, { "Upload-Offset": String(offset + size) });
+      };
+      return {
+        getMethod: () => method,
+        getURL: () => url,
+        setHeader: (name, value) => void (headers[name] = value),
+        getHeader: (name) => headers[name],
+        setProgressHandler: (handler) => void (progress = handler),
+        send: answer,
+        abort: async () => {},
+        getUnderlyingObject: () => null,
+      };
+    },
+  };
+  return { stack, calls, offsets };
+}
+
+const file = () => new File([new Uint8Array(12)], "digits.zip", { lastModified: 42 });
+
+beforeEach(() => {
+  document.cookie = "csrftoken=cookie-token; path=/";
+});
+afterEach(() => {
+  document.cookie = "csrftoken=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/";
+});
 
 describe("uploadFile", () => {
-  it("creates an upload, sends chunks, reports progress and forgets the finished upload", async () => {
+  it("creates an upload with the CSRF token, sends chunks to the same origin, reports progress and forgets the finished upload", async () => {
     const server = tusServer();
-    const storage = memoryStorage();
+    const urlStorage = memoryStorage();
     const progress: number[] = [];
-    const id = await uploadFile(fakeFile(10), { chunkSize: 4, storage, onProgress: (sent) => progress.push(sent) });
-    expect(id).toBe("new-id");
-    expect(progress).toEqual([0, 4, 8, 10]);
-    expect(server.calls.filter((c) => c.startsWith("PATCH"))).toHaveLength(3);
-    expect(storage.data.size).toBe(0);
-  });
 
-  it("resumes a remembered upload from the server's offset instead of starting over", async () => {
-    const server = tusServer({ known: { "/api/v1/uploads/old-id/": 6 } });
-    const storage = memoryStorage();
-    const file = fakeFile(10);
-    storage.setItem(fingerprint(file), "/api/v1/uploads/old-id/");
-    const progress: number[] = [];
-    const id = await uploadFile(file, { chunkSize: 4, storage, onProgress: (sent) => progress.push(sent) });
-    expect(id).toBe("old-id");
-    expect(server.calls.some((c) => c.startsWith("POST"))).toBe(false);
-    expect(progress).toEqual([6, 10]);
-  });
+    const id = await uploadFile(file(), { chunkSize: 5, urlStorage, httpStack: server.stack, onProgress: (sent) => progress.push(sent) });
 
-  it("starts again when the server no longer knows the remembered upload", async () => {
-    const server = tusServer();
-    const storage = memoryStorage();
-    const file = fakeFile(3);
-    storage.setItem(fingerprint(file), "/api/v1/uploads/gone/");
-    expect(await uploadFile(file, { storage })).toBe("new-id");
-    expect(server.calls.some((c) => c.startsWith("POST"))).toBe(true);
+    expect(id).toBe("id-1");
+    const [create, ...rest] = server.calls;
+    expect(create?.url).toBe("/api/v1/uploads/");
+    expect(create?.headers).toMatchObject({ "X-CSRFToken": "cookie-token", "Upload-Length": "12", "Upload-Metadata": `filename ${btoa("digits.zip")}` });
+    // The server named http://testserver/...; the requests stay on this origin.
+    expect(rest.map((c) => `${c.method} ${c.url}`)).toEqual(Array(3).fill("PATCH /api/v1/uploads/id-1/"));
+    expect(rest.every((c) => c.headers["X-CSRFToken"] === "cookie-token")).toBe(true);
+    expect(progress.at(-1)).toBe(12);
+    expect(server.offsets.get("/api/v1/uploads/id-1/")).toBe(12);
+    expect(urlStorage.entries.size).toBe(0);
   });
 
   it("after a dropped connection asks HEAD where it stopped and continues from there", async () => {
-    const server = tusServer({ dropOnce: true });
-    const storage = memoryStorage();
+    const server = tusServer({ dropPatches: [1] });
     const progress: number[] = [];
-    await uploadFile(fakeFile(12), { chunkSize: 4, storage, onProgress: (sent) => progress.push(sent) });
-    expect(server.offsets.get("/api/v1/uploads/new-id/")).toBe(12);
-    expect(server.calls.filter((c) => c.startsWith("HEAD"))).toHaveLength(1);
+
+    await uploadFile(file(), { chunkSize: 4, retryDelays: [0], urlStorage: memoryStorage(), httpStack: server.stack, onProgress: (sent) => progress.push(sent) });
+
+    expect(server.offsets.get("/api/v1/uploads/id-1/")).toBe(12);
+    expect(server.calls.filter((c) => c.method === "HEAD")).toHaveLength(1);
     // 4 sent, then the chunk at 4 dropped after 2 of its bytes arrived: continue from 6, not 4 or 0.
-    expect(progress).toEqual([0, 4, 10, 12]);
-    expect(server.calls.filter((c) => c.startsWith("PATCH"))).toHaveLength(4);
+    expect(server.calls.filter((c) => c.method === "PATCH").map((c) => c.headers["Upload-Offset"])).toEqual(["0", "4", "6", "10"]);
+    expect(progress.at(-1)).toBe(12);
   });
 
-  it("keeps the upload URL while unfinished so a later drop of the same file resumes", async () => {
-    tusServer();
-    vi.stubGlobal(
-      "fetch",
-      vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-        if (String(input).includes("/auth/csrf/")) return Response.json({ csrfToken: "t" });
-        if (init.method === "POST") return new Response(null, { status: 201, headers: { Location: "/api/v1/uploads/kept/" } });
-        throw new TypeError("offline");
-      }),
-    );
-    const storage = memoryStorage();
-    const file = fakeFile(10);
-    await expect(uploadFile(file, { storage, retries: 1 })).rejects.toThrow(/dropped/);
-    expect(storage.getItem(fingerprint(file))).toBe("/api/v1/uploads/kept/");
+  it("keeps an unfinished upload so dropping the same file again resumes it from the server's offset", async () => {
+    const server = tusServer({ dropPatches: [1] });
+    const urlStorage = memoryStorage();
+
+    const failure = uploadFile(file(), { chunkSize: 4, retryDelays: [], urlStorage, httpStack: server.stack });
+    await expect(failure).rejects.toThrow(/connection dropped/);
+    expect(urlStorage.entries.size).toBe(1);
+
+    const id = await uploadFile(file(), { chunkSize: 4, retryDelays: [], urlStorage, httpStack: server.stack });
+
+    expect(id).toBe("id-1");
+    expect(server.calls.filter((c) => c.method === "POST")).toHaveLength(1);
+    expect(server.offsets.get("/api/v1/uploads/id-1/")).toBe(12);
+    expect(urlStorage.entries.size).toBe(0);
+  });
+
+  it("starts again when the server no longer knows the remembered upload", async () => {
+    const first = tusServer({ dropPatches: [0] });
+    const urlStorage = memoryStorage();
+    await expect(uploadFile(file(), { retryDelays: [], urlStorage, httpStack: first.stack })).rejects.toThrow(UploadError);
+
+    const second = tusServer();
+    expect(await uploadFile(file(), { retryDelays: [], urlStorage, httpStack: second.stack })).toBe("id-1");
+    expect(second.calls.map((c) => c.method)).toEqual(["HEAD", "POST", "PATCH"]);
+  });
+
+  it("gives the server's reason for a refusal, with its status, and does not retry it", async () => {
+    const server = tusServer({ refuse: { status: 413, detail: "a chunk is at most 16777216 bytes" } });
+
+    const error = await uploadFile(file(), { retryDelays: [0, 0], urlStorage: memoryStorage(), httpStack: server.stack }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UploadError);
+    expect(error).toMatchObject({ status: 413, message: "a chunk is at most 16777216 bytes" });
+    expect(server.calls.filter((c) => c.method === "PATCH")).toHaveLength(1);
+  });
+
+  it("stops when aborted and rejects with the signal's reason", async () => {
+    const server = tusServer();
+    const controller = new AbortController();
+    const upload = uploadFile(file(), {
+      chunkSize: 4,
+      urlStorage: memoryStorage(),
+      httpStack: server.stack,
+      signal: controller.signal,
+      onProgress: (sent) => sent >= 4 && controller.abort(),
+    });
+
+    await expect(upload).rejects.toMatchObject({ name: "AbortError" });
+    expect(server.offsets.get("/api/v1/uploads/id-1/")).toBeLessThan(12);
   });
 });

@@ -1,143 +1,135 @@
 /**
- * A small tus 1.0.0 client (core + creation) for the server's /api/v1/uploads/ endpoint.
+ * Resumable uploads to the server's tus 1.0.0 endpoint (/api/v1/uploads/), sent by tus-js-client.
  *
- * The upload URL is remembered in localStorage under a fingerprint of the file (name, size,
- * last modified), so after a dropped connection or a reload, dropping the same file again asks
- * the server (HEAD) where it stopped and continues from that offset instead of starting over.
+ * tus-js-client remembers an unfinished upload's URL (localStorage) under a fingerprint of the
+ * file, so after a dropped connection or a reload, dropping the same file again asks the server
+ * (HEAD) where it stopped and continues from that offset instead of starting over. A request that
+ * fails on the way (a dropped connection, a 5xx, a 409 for a wrong offset) is retried after
+ * asking the server for its offset the same way.
  */
+import { DetailedError, type HttpRequest, type HttpStack, Upload, type UrlStorage, defaultOptions } from "tus-js-client";
+
 import { csrfToken } from "../api/client";
 
-export const TUS_VERSION = "1.0.0";
-const STORAGE_PREFIX = "vmb.upload.";
 const UPLOADS = "/api/v1/uploads/";
-
-export interface FileLike {
-  name: string;
-  size: number;
-  lastModified: number;
-  slice: (start: number, end: number) => Blob;
-}
+const CSRF_HEADER = "X-CSRFToken";
+const UNSAFE_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH", "DELETE"]);
+const DROPPED = "The connection dropped. Drop the file again to continue where it stopped.";
 
 export interface UploadOptions {
+  /** Bytes per PATCH; the server takes at most 16 MiB (VMB_UPLOAD_CHUNK_MAX_BYTES). */
   chunkSize?: number;
   onProgress?: (sent: number, total: number) => void;
+  /** Aborting stops sending and rejects; the upload stays remembered, to resume later. */
   signal?: AbortSignal;
-  /** How many times one chunk is retried (after asking the server for its offset) before giving up. */
-  retries?: number;
-  storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
+  /** Milliseconds to wait before each retry of a failed request; one retry per entry. */
+  retryDelays?: number[];
+  /** Where unfinished uploads are remembered; tus-js-client's localStorage store by default. */
+  urlStorage?: UrlStorage;
+  /** How requests are sent; tus-js-client's XMLHttpRequest stack by default. */
+  httpStack?: HttpStack;
 }
 
 export class UploadError extends Error {
   override readonly name = "UploadError";
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
 
-export function fingerprint(file: Pick<FileLike, "name" | "size" | "lastModified">): string {
-  return `${STORAGE_PREFIX}${file.name}:${file.size}:${file.lastModified}`;
+/**
+ * Sends every request to the path of the URL it is given. The server names the upload's URL with
+ * the host it saw; behind a proxy that host may not be the browser's, and the API is same-origin.
+ */
+class SameOriginStack implements HttpStack {
+  private readonly inner: HttpStack;
+
+  constructor(inner: HttpStack) {
+    this.inner = inner;
+  }
+
+  createRequest(method: string, url: string): HttpRequest {
+    const { pathname, search } = new URL(url, window.location.href);
+    return this.inner.createRequest(method, `${pathname}${search}`);
+  }
+
+  getName(): string {
+    return `SameOrigin(${this.inner.getName()})`;
+  }
 }
 
-function base64(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+async function addCsrfToken(request: HttpRequest): Promise<void> {
+  if (UNSAFE_METHODS.has(request.getMethod())) request.setHeader(CSRF_HEADER, await csrfToken());
 }
 
-async function csrfHeaders(): Promise<Record<string, string>> {
-  return { "X-CSRFToken": await csrfToken() };
-}
-
-async function failure(response: Response, what: string): Promise<UploadError> {
+/** The server's refusal (`{"detail": ...}`) in its words, or a dropped connection in ours. */
+function uploadError(error: Error): Error {
+  const response = error instanceof DetailedError ? error.originalResponse : null;
+  if (response === null) {
+    // The CSRF token could not be had: that failure already says what went wrong.
+    const cause = error instanceof DetailedError ? error.causingError : error;
+    return cause !== null && cause.name === "ApiError" ? cause : new UploadError(DROPPED, 0);
+  }
+  const status = response.getStatus();
   let detail = "";
   try {
-    const body = (await response.json()) as { detail?: string };
-    detail = body.detail ?? "";
+    detail = (JSON.parse(response.getBody()) as { detail?: string }).detail ?? "";
   } catch {
     // no JSON body (HEAD, proxies)
   }
-  return new UploadError(detail || `${what} failed (HTTP ${response.status}).`, response.status);
-}
-
-/** Where the server says the upload stands, or null when it no longer knows it. */
-export async function serverOffset(url: string, signal?: AbortSignal): Promise<number | null> {
-  const response = await fetch(url, { method: "HEAD", headers: { "Tus-Resumable": TUS_VERSION }, credentials: "same-origin", signal });
-  if (response.status === 404 || response.status === 410) return null;
-  if (!response.ok) throw await failure(response, "Checking the upload");
-  const offset = Number(response.headers.get("Upload-Offset"));
-  return Number.isFinite(offset) ? offset : null;
-}
-
-async function create(file: FileLike, signal?: AbortSignal): Promise<string> {
-  const response = await fetch(UPLOADS, {
-    method: "POST",
-    credentials: "same-origin",
-    signal,
-    headers: {
-      ...(await csrfHeaders()),
-      "Tus-Resumable": TUS_VERSION,
-      "Upload-Length": String(file.size),
-      "Upload-Metadata": `filename ${base64(file.name)}`,
-    },
-  });
-  if (!response.ok) throw await failure(response, "Starting the upload");
-  const location = response.headers.get("Location");
-  if (!location) throw new UploadError("The server did not say where to send the file.", response.status);
-  // Same origin: keep only the path, so a proxy's host name never matters.
-  return new URL(location, window.location.href).pathname;
-}
-
-async function patch(url: string, file: FileLike, offset: number, chunkSize: number, signal?: AbortSignal): Promise<number> {
-  const end = Math.min(file.size, offset + chunkSize);
-  const response = await fetch(url, {
-    method: "PATCH",
-    credentials: "same-origin",
-    signal,
-    headers: {
-      ...(await csrfHeaders()),
-      "Tus-Resumable": TUS_VERSION,
-      "Upload-Offset": String(offset),
-      "Content-Type": "application/offset+octet-stream",
-    },
-    body: file.slice(offset, end),
-  });
-  if (!response.ok) throw await failure(response, "Sending the file");
-  const next = Number(response.headers.get("Upload-Offset"));
-  return Number.isFinite(next) && next > offset ? next : end;
+  return new UploadError(detail || `Sending the file failed (HTTP ${status}).`, status);
 }
 
 /**
  * Uploads `file`, resuming a remembered upload of the same file when the server still has it.
  * Resolves with the upload's id (the last path segment of its URL).
+ *
+ * @throws UploadError with the server's reason (its status) or a dropped connection (status 0);
+ *   the signal's reason when aborted.
  */
-export async function uploadFile(file: FileLike, options: UploadOptions = {}): Promise<string> {
-  const { chunkSize = 4 * 1024 * 1024, onProgress, signal, retries = 3 } = options;
-  const storage = options.storage ?? window.localStorage;
-  const key = fingerprint(file);
-  let url = storage.getItem(key);
-  let offset: number | null = null;
-  if (url) offset = await serverOffset(url, signal);
-  if (url === null || offset === null) {
-    url = await create(file, signal);
-    storage.setItem(key, url);
-    offset = 0;
-  }
-  onProgress?.(offset, file.size);
-  let failures = 0;
-  while (offset < file.size) {
-    try {
-      offset = await patch(url, file, offset, chunkSize, signal);
-      failures = 0;
-      onProgress?.(offset, file.size);
-    } catch (error) {
-      if (signal?.aborted || (error instanceof UploadError && error.status !== 409 && error.status < 500)) throw error;
-      failures += 1;
-      if (failures > retries) throw error instanceof UploadError ? error : new UploadError("The connection dropped. Drop the file again to continue where it stopped.", 0);
-      // A dropped connection or a wrong offset (409): the server knows where it stands.
-      const known = await serverOffset(url, signal).catch(() => null);
-      if (known !== null) offset = known;
+export function uploadFile(file: File, options: UploadOptions = {}): Promise<string> {
+  const { chunkSize = 4 * 1024 * 1024, onProgress, signal, retryDelays = [0, 1000, 3000] } = options;
+  return new Promise<string>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
     }
-  }
-  storage.removeItem(key);
-  return uploadId(url);
+    const stop = () => {
+      // Not terminated: the server keeps what it has, so the same file resumes later.
+      void upload.abort(false);
+      reject(signal?.reason);
+    };
+    const upload = new Upload(file, {
+      // Absolute, so the server's Location resolves against it.
+      endpoint: new URL(UPLOADS, window.location.href).href,
+      chunkSize,
+      retryDelays,
+      metadata: { filename: file.name },
+      removeFingerprintOnSuccess: true,
+      httpStack: new SameOriginStack(options.httpStack ?? defaultOptions.httpStack),
+      ...(options.urlStorage ? { urlStorage: options.urlStorage } : {}),
+      onBeforeRequest: addCsrfToken,
+      onProgress: (sent, total) => onProgress?.(sent, total),
+      onSuccess: () => {
+        signal?.removeEventListener("abort", stop);
+        resolve(uploadId(upload.url ?? ""));
+      },
+      onError: (error) => {
+        signal?.removeEventListener("abort", stop);
+        reject(uploadError(error));
+      },
+    });
+    signal?.addEventListener("abort", stop, { once: true });
+    upload.findPreviousUploads().then((previous) => {
+      if (signal?.aborted) return;
+      const remembered = previous[0];
+      if (remembered !== undefined) upload.resumeFromPreviousUpload(remembered);
+      upload.start();
+    }, reject);
+  });
 }
 
 export function uploadId(url: string): string {

@@ -1,10 +1,15 @@
 import { create } from "zustand";
 
-import type { IngestProgress } from "../api/datasets";
+import type { DatasetStatus, IngestProgress } from "../api/datasets";
 
 export interface IngestState extends IngestProgress {
-  status?: string;
+  /** From `dataset.finished`: succeeded or failed. */
+  status?: DatasetStatus;
+  /** From `dataset.finished`: succeeded, but files were skipped. */
+  warnings?: boolean;
 }
+
+const FINISHED: ReadonlySet<string> = new Set<DatasetStatus>(["succeeded", "failed", "cancelled"]);
 
 interface IngestStore {
   /** Live ingest state per dataset version id, from the project socket. */
@@ -21,8 +26,9 @@ export const useIngest = create<IngestStore>()((set) => ({
     if (event.type === "dataset.progress") {
       const progress: IngestState = { phase: String(event.phase ?? ""), done: Number(event.done ?? 0), total: Number(event.total ?? 0) };
       set((state) => ({ versions: { ...state.versions, [version]: { ...state.versions[version], ...progress } } }));
-    } else if (event.type === "dataset.finished") {
-      set((state) => ({ versions: { ...state.versions, [version]: { ...state.versions[version], status: String(event.status) } } }));
+    } else if (event.type === "dataset.finished" && FINISHED.has(String(event.status))) {
+      const finished: IngestState = { status: event.status as DatasetStatus, warnings: event.warnings === true };
+      set((state) => ({ versions: { ...state.versions, [version]: { ...state.versions[version], ...finished } } }));
     }
   },
   clear: () => set({ versions: {} }),

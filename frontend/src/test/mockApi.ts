@@ -30,6 +30,32 @@ export function json(status: number, body?: unknown): MockResponse {
   return { status, body };
 }
 
+/** The typed client sends a `Request`; multipart and endpoint calls send a URL and an init. */
+async function record(input: RequestInfo | URL, init: RequestInit): Promise<RecordedRequest> {
+  if (input instanceof Request) {
+    const url = new URL(input.url);
+    const text = await input.clone().text();
+    const isJson = (input.headers.get("Content-Type") ?? "").startsWith("application/json");
+    return {
+      method: input.method,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: input.headers,
+      credentials: input.credentials,
+      body: isJson && text !== "" ? (JSON.parse(text) as unknown) : undefined,
+    };
+  }
+  const url = new URL(String(input), "http://localhost");
+  return {
+    method: init.method ?? "GET",
+    path: url.pathname,
+    query: url.searchParams,
+    headers: new Headers(init.headers),
+    credentials: init.credentials,
+    body: typeof init.body === "string" ? (JSON.parse(init.body) as unknown) : undefined,
+  };
+}
+
 /**
  * Replaces `fetch` with a fake server answering from `routes`. An unrouted request gets a 599 so
  * a test that forgot a route fails visibly instead of hanging.
@@ -39,15 +65,7 @@ export function mockApi(routes: Routes) {
   const table: Routes = { ...defaultRoutes, ...routes };
 
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = new URL(String(input), "http://localhost");
-    const request: RecordedRequest = {
-      method: init.method ?? "GET",
-      path: url.pathname,
-      query: url.searchParams,
-      headers: new Headers(init.headers),
-      credentials: init.credentials,
-      body: typeof init.body === "string" ? (JSON.parse(init.body) as unknown) : undefined,
-    };
+    const request = await record(input, init);
     requests.push(request);
     const handler = table[`${request.method} ${request.path}`];
     const response =

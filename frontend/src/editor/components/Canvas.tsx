@@ -40,8 +40,8 @@ function minimapColor(node: LayerFlowNode): string {
 
 /**
  * The React Flow canvas: nodes and edges from the graph store, drops from the palette.
- * `layoutOnOpen`: lay the graph out once its nodes have been measured (a fresh template or
- * import, whose server-side positions do not know how large the nodes render).
+ * `layoutOnOpen`: lay the graph out once, when its nodes have been measured (a template or an
+ * import, whose nodes come without positions); the next saved version keeps the positions.
  */
 export function Canvas({ layoutOnOpen = false }: { layoutOnOpen?: boolean }) {
   const nodes = useGraph((s) => s.nodes);

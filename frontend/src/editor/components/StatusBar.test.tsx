@@ -30,6 +30,22 @@ describe("StatusBar", () => {
     expect(screen.getByTestId("total-memory")).toHaveTextContent("1.00 GiB");
   });
 
+  it("offers the run config's precisions, fp16 and dynamic included", async () => {
+    const user = userEvent.setup();
+    render(<StatusBar />);
+    const options = screen.getAllByRole("option").map((o) => (o as HTMLOptionElement).value);
+    expect(options).toEqual(["fp32", "fp16", "bf16", "dynamic"]);
+    act(() =>
+      useValidation.getState().setReport(
+        report({ totals: { params: 1, flops: 1, batch_size: 32, memory: { fp32: memory(4 * 1024 ** 2), fp16: memory(2 * 1024 ** 2), dynamic: memory(3 * 1024 ** 2) } } }),
+      ),
+    );
+    await user.selectOptions(screen.getByLabelText("Precision"), "fp16");
+    expect(screen.getByTestId("total-memory")).toHaveTextContent("2.00 MiB");
+    await user.selectOptions(screen.getByLabelText("Precision"), "dynamic");
+    expect(screen.getByTestId("total-memory")).toHaveTextContent("3.00 MiB");
+  });
+
   it("counts errors and shows problems that belong to no node", () => {
     render(<StatusBar />);
     act(() =>

@@ -4,10 +4,16 @@ import type { Precision } from "../../api/validation";
 import { formatBytes, formatCount } from "../model/format";
 import { useValidation } from "../stores/validationStore";
 
-const PRECISIONS: { value: Precision; label: string }[] = [
-  { value: "fp32", label: "fp32" },
-  { value: "mixed16", label: "mixed 16-bit" },
-  { value: "bf16", label: "bf16" },
+// Same values as a run's precision_mode; the labels say what the 16-bit modes keep in fp32.
+const PRECISIONS: { value: Precision; label: string; title: string }[] = [
+  { value: "fp32", label: "fp32", title: "Everything in 32-bit floats." },
+  { value: "fp16", label: "fp16 (mixed)", title: "16-bit activations (autocast), fp32 weights and optimizer state." },
+  { value: "bf16", label: "bf16 (mixed)", title: "bfloat16 activations (autocast), fp32 weights and optimizer state." },
+  {
+    value: "dynamic",
+    label: "dynamic (16-bit, per layer)",
+    title: "Starts every layer in 16 bits; layers that lose accuracy move to fp32, so a run needs between this figure and fp32's.",
+  },
 ];
 
 /** Validation state and whole-model totals: parameters, FLOPs, training memory. */
@@ -61,7 +67,7 @@ export function StatusBar() {
         Precision
         <select aria-label="Precision" value={precision} onChange={(event) => setPrecision(event.target.value as Precision)}>
           {PRECISIONS.map((p) => (
-            <option key={p.value} value={p.value}>
+            <option key={p.value} value={p.value} title={p.title}>
               {p.label}
             </option>
           ))}

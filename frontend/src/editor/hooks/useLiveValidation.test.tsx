@@ -45,7 +45,8 @@ describe("useLiveValidation", () => {
     const api = mockApi({ "POST /api/v1/graphs/validate/": json(200, report()) });
     render(<Probe />);
     await act(async () => vi.advanceTimersByTimeAsync(300));
-    const first = api.fetchMock.mock.calls.at(-1)?.[1]?.signal;
+    // The typed client sends a Request, whose signal follows the one the hook passed.
+    const first = (api.fetchMock.mock.calls.at(-1)?.[0] as Request | undefined)?.signal;
     act(() => void useGraph.getState().addLayer("image_input"));
     expect(first?.aborted).toBe(true);
   });

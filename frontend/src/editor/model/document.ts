@@ -10,7 +10,8 @@ export interface DocNode {
   id: string;
   type: string;
   params: Params;
-  position: { x: number; y: number };
+  /** Absent where a program wrote the document (a template, an import): the canvas lays it out. */
+  position?: { x: number; y: number };
   label?: string;
 }
 

@@ -27,7 +27,8 @@ export function edgeId(edge: DocEdge): string {
 export function toFlowNode(node: DocNode, selected = false): LayerFlowNode {
   const data: LayerNodeData = { type: node.type, params: node.params };
   if (node.label) data.label = node.label;
-  return { id: node.id, type: "layer", position: { ...node.position }, data, selected };
+  // An unplaced node starts at the origin; `needsLayout` on its document asks for a layout.
+  return { id: node.id, type: "layer", position: { x: node.position?.x ?? 0, y: node.position?.y ?? 0 }, data, selected };
 }
 
 export function toFlowEdge(edge: DocEdge, selected = false): ShapeFlowEdge {

@@ -36,9 +36,14 @@ export function layoutPositions(
   return positions;
 }
 
-/** Whether a document's nodes were never placed (all at one point): such a graph gets laid out on open. */
-export function needsLayout(nodes: readonly { position: { x: number; y: number } }[]): boolean {
+/**
+ * Whether a document's nodes were never placed: a node without a position (templates and imports
+ * carry none: only the canvas knows how large nodes render), or every node at one point. Such a
+ * graph is laid out once as it opens, and the next saved version keeps those positions.
+ */
+export function needsLayout(nodes: readonly { position?: { x: number; y: number } }[]): boolean {
+  if (nodes.some((n) => n.position === undefined)) return true;
   if (nodes.length < 2) return false;
   const first = nodes[0]?.position;
-  return nodes.every((n) => n.position.x === first?.x && n.position.y === first?.y);
+  return nodes.every((n) => n.position?.x === first?.x && n.position?.y === first?.y);
 }

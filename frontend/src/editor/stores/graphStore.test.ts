@@ -147,4 +147,24 @@ describe("graph store", () => {
     expect(g().history.past).toHaveLength(0);
     expect(g().nodes[1]!.position.x).toBeGreaterThan(g().nodes[0]!.position.x);
   });
+
+  it("lays out a document without positions on load, unchanged, and saves the positions next time", () => {
+    g().load(7, {
+      schema_version: 1,
+      nodes: [
+        { id: "a", type: "image_input", params: {} },
+        { id: "b", type: "conv2d", params: {} },
+        { id: "c", type: "relu", params: {} },
+      ],
+      edges: [
+        { source: "a", source_port: "out", target: "b", target_port: "in" },
+        { source: "b", source_port: "out", target: "c", target_port: "in" },
+      ],
+    });
+    expect(g().dirty).toBe(false);
+    expect(g().history.past).toHaveLength(0);
+    const saved = g().toDocument().nodes.map((n) => n.position!);
+    expect(saved[0]!.x).toBeLessThan(saved[1]!.x);
+    expect(saved[1]!.x).toBeLessThan(saved[2]!.x);
+  });
 });

@@ -100,7 +100,8 @@ export const useGraph = create<GraphState>()((set, get) => {
     load: (graphId, document, options = {}) => {
       const { nodes, edges, meta } = fromDocument(document);
       let snapshot: Snapshot = { nodes, edges };
-      if (needsLayout(nodes)) snapshot = edits.autoLayout(snapshot);
+      // A first pass at default node sizes; the canvas lays out again once it has measured them.
+      if (needsLayout(document.nodes)) snapshot = edits.autoLayout(snapshot);
       const state = get();
       set({
         ...initial,
@@ -201,7 +202,7 @@ export const useGraph = create<GraphState>()((set, get) => {
     replaceDocument: (document) => {
       const { nodes, edges, meta } = fromDocument(document);
       set({ meta });
-      commit(() => (needsLayout(nodes) ? edits.autoLayout({ nodes, edges }) : { nodes, edges }));
+      commit(() => (needsLayout(document.nodes) ? edits.autoLayout({ nodes, edges }) : { nodes, edges }));
     },
 
     selectAll: () => set(edits.selectAll(get())),

@@ -1,6 +1,6 @@
 import { useEffect, useMemo } from "react";
 
-import { type Dataset, type DatasetVersion, FINISHED_STATUSES, getDatasetVersion, isUsable } from "../../api/datasets";
+import { type Dataset, type DatasetVersion, FINISHED_STATUSES, getDatasetVersion, hasWarnings, isUsable, statusText } from "../../api/datasets";
 import { BarChart } from "../../components/charts/BarChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useResource } from "../../hooks/useResource";
@@ -34,7 +34,7 @@ export function DatasetVersionPanel({ dataset, versionId }: { dataset: Dataset; 
         {dataset.name} <span className="muted">v{data.number}</span>
       </h2>
       <p>
-        Status: <strong className={`status status--${data.status}`}>{data.status.replaceAll("_", " ")}</strong>
+        Status: <strong className={`status status--${data.status}${hasWarnings(data) ? " status--warnings" : ""}`}>{statusText(data.status, hasWarnings(data))}</strong>
         {data.source_name && <span className="muted"> · from {data.source_name}</span>}
       </p>
       {!finished && <IngestProgress progress={live ?? data.progress ?? {}} />}

@@ -1,7 +1,7 @@
 import { useCallback, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 
-import { type Dataset, type DatasetVersion, listDatasets } from "../../api/datasets";
+import { type Dataset, type DatasetVersion, hasWarnings, listDatasets, statusText } from "../../api/datasets";
 import { canEdit, getProject } from "../../api/projects";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { ProjectNav } from "../../components/ProjectNav";
@@ -11,14 +11,6 @@ import { useIngest } from "../../stores/ingest";
 import { DatasetVersionPanel } from "./DatasetVersionPanel";
 import { SampleDatasets } from "./SampleDatasets";
 import { UploadPanel } from "./UploadPanel";
-
-const STATUS_TEXT: Record<string, string> = {
-  pending: "queued",
-  ingesting: "ingesting",
-  ready: "ready",
-  ready_with_warnings: "ready, with warnings",
-  failed: "failed",
-};
 
 /** A project's datasets: add one (upload or sample), watch it ingest, read its summary. */
 export function DatasetsPage() {
@@ -94,15 +86,18 @@ export function DatasetsPage() {
 }
 
 function DatasetItem({ dataset, active, onSelect }: { dataset: Dataset; active: boolean; onSelect: (id: number) => void }) {
-  const live = useIngest((state) => (dataset.latest_version ? state.versions[dataset.latest_version.id]?.status : undefined));
-  const status = live ?? dataset.latest_version?.status ?? "pending";
+  const live = useIngest((state) => (dataset.latest_version ? state.versions[dataset.latest_version.id] : undefined));
+  const latest = dataset.latest_version;
+  // The socket's dataset.finished is newer than the list until the list reloads.
+  const status = live?.status ?? latest?.status ?? "queued";
+  const warnings = live?.warnings ?? (latest ? hasWarnings(latest) : false);
   return (
     <li className={`card card--link${active ? " card--active" : ""}`}>
       <button type="button" className="link-button card__title" aria-current={active ? "true" : undefined} onClick={() => onSelect(dataset.id)}>
         {dataset.name}
       </button>
       <p className="card__meta">
-        {dataset.kind} · <span className={`status status--${status}`}>{STATUS_TEXT[status] ?? status}</span>
+        {dataset.kind} · <span className={`status status--${status}${warnings ? " status--warnings" : ""}`}>{statusText(status, warnings)}</span>
         {dataset.latest_version && ` · ${dataset.latest_version.sample_count} samples`}
       </p>
     </li>

@@ -1,6 +1,6 @@
 import { useState } from "react";
 
-import { type DatasetVersion, createFromSample, listSampleCatalog } from "../../api/datasets";
+import { type DatasetVersion, type SampleEntry, createFromSample, listSampleCatalog } from "../../api/datasets";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useResource } from "../../hooks/useResource";
 
@@ -10,7 +10,7 @@ export function SampleDatasets({ projectId, onStarted }: { projectId: number; on
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const add = async (sample: string, title: string) => {
+  const add = async (sample: SampleEntry["id"], title: string) => {
     setBusy(sample);
     setError(null);
     try {

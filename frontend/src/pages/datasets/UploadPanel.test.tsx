@@ -3,17 +3,23 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { DatasetVersion } from "../../api/datasets";
+import { uploadFile } from "../../lib/tusUpload";
 import { json, mockApi } from "../../test/mockApi";
 import { UploadPanel } from "./UploadPanel";
 
-const UPLOAD = "/api/v1/uploads/7f3c2a9e-0000-4000-8000-000000000001/";
+// The tus transfer itself (tus-js-client over XMLHttpRequest) is tested in lib/tusUpload.test.ts
+// against an in-memory tus server; here it takes the whole file at once.
+vi.mock("../../lib/tusUpload", () => ({
+  uploadFile: vi.fn(async (file: File, options: { onProgress?: (sent: number, total: number) => void } = {}) => {
+    options.onProgress?.(file.size, file.size);
+    return "7f3c2a9e-0000-4000-8000-000000000001";
+  }),
+}));
 
-/** A tus server that takes the whole file in one PATCH, and a dataset API behind it. */
+/** The dataset API behind the upload. */
 function server(versions: (body: unknown) => ReturnType<typeof json>) {
   return mockApi({
     "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
-    "POST /api/v1/uploads/": { status: 201, headers: { Location: UPLOAD } },
-    [`PATCH ${UPLOAD}`]: { status: 204, headers: { "Upload-Offset": "4" } },
     "POST /api/v1/datasets/": json(201, { id: 3, project: 1, name: "scans", kind: "image", description: "", created_at: "", updated_at: "", latest_version: null }),
     "POST /api/v1/datasets/3/versions/": (request) => versions(request.body),
   });
@@ -22,7 +28,10 @@ function server(versions: (body: unknown) => ReturnType<typeof json>) {
 const file = () => new File(["abcd"], "scans.zip", { type: "application/zip", lastModified: 1 });
 
 describe("UploadPanel split settings", () => {
-  beforeEach(() => window.localStorage.clear());
+  beforeEach(() => {
+    window.localStorage.clear();
+    vi.mocked(uploadFile).mockClear();
+  });
   afterEach(() => vi.unstubAllGlobals());
 
   it("checks the shares before uploading anything", async () => {
@@ -42,7 +51,8 @@ describe("UploadPanel split settings", () => {
     await user.clear(screen.getByLabelText("Split seed"));
     await user.type(screen.getByLabelText("Split seed"), "1.5");
     expect(screen.getByText(/Enter a whole number from 0/)).toBeInTheDocument();
-    expect(api.sent("POST", "/api/v1/uploads/")).toHaveLength(0);
+    expect(uploadFile).not.toHaveBeenCalled();
+    expect(api.sent("POST", "/api/v1/datasets/")).toHaveLength(0);
   });
 
   it("sends the split options, shows the server's refusal at its field and retries without uploading again", async () => {
@@ -52,7 +62,7 @@ describe("UploadPanel split settings", () => {
       const options = (body as { options: { val_fraction: number } }).options;
       return options.val_fraction > 0.25
         ? json(400, { "options.val_fraction": ["Input should be less than or equal to 0.25"] })
-        : json(202, { id: 11, dataset: 3, number: 1, status: "pending" });
+        : json(202, { id: 11, dataset: 3, number: 1, status: "queued" });
     });
     render(<UploadPanel projectId={1} onStarted={started} />);
 
@@ -78,7 +88,7 @@ describe("UploadPanel split settings", () => {
 
     await waitFor(() => expect(started).toHaveBeenCalledWith(expect.objectContaining({ id: 11 }), "scans"));
     expect(api.sent("POST", "/api/v1/datasets/3/versions/")[1]!.body).toMatchObject({ options: { val_fraction: 0.2, test_fraction: 0.1 } });
-    expect(api.sent("POST", "/api/v1/uploads/")).toHaveLength(1);
+    expect(uploadFile).toHaveBeenCalledTimes(1);
     expect(api.sent("POST", "/api/v1/datasets/")).toHaveLength(1);
     expect(screen.queryByRole("button", { name: "Start the ingest" })).toBeNull();
   });

@@ -10,6 +10,7 @@ import { GraphEditor } from "../../editor/GraphEditor";
 import { FrozenBar } from "../../editor/components/FrozenBar";
 import { type GraphDocument, emptyDocument } from "../../editor/model/document";
 import { type Draft, clearDraft, readDraft, sameDocument } from "../../editor/model/draft";
+import { needsLayout } from "../../editor/model/layout";
 import { freezeListOf, useFrozen } from "../../editor/stores/frozenStore";
 import { resetGraphStore, useGraph } from "../../editor/stores/graphStore";
 import { useLayers } from "../../editor/stores/layersStore";
@@ -23,15 +24,12 @@ type LoadState =
   | { status: "error"; error: ApiError }
   | { status: "ready"; saved: GraphDocument; draft: Draft | null; layoutOnOpen: boolean };
 
-// The first version of a graph made from a template or an import: positions from the server's
-// layout, which does not know how large nodes render; such a graph is laid out again on open.
-const GENERATED = /^(from template|imported torchvision) /;
-
 /**
  * Loads a graph into the editor: the layer registry, the graph, its newest version, and any
  * unsaved draft left in this browser (which wins over the saved version, with a way to discard it).
  * With `?run=<id>`, the version that run trained instead, decorated with the run's figures; with
- * `?version=<id>`, that saved version (a pruned model's, say).
+ * `?version=<id>`, that saved version (a pruned model's, say). A document whose nodes were never
+ * placed (a template, an import) is laid out by the canvas once it has measured its nodes.
  */
 export function GraphEditorPage() {
   const { projectId = "", graphId = "" } = useParams();
@@ -69,7 +67,7 @@ export function GraphEditorPage() {
         if (signal.aborted) return;
         useVersions.setState({ graph, versions: page.results, status: "ready", baseVersionId: trained.id });
         useGraph.getState().load(id, trained.document);
-        setState({ status: "ready", saved: trained.document, draft: null, layoutOnOpen: false });
+        setState({ status: "ready", saved: trained.document, draft: null, layoutOnOpen: needsLayout(trained.document.nodes) });
         return;
       }
       const latest = page.results[0];
@@ -79,12 +77,11 @@ export function GraphEditorPage() {
       const draft = readDraft(id);
       if (draft && !sameDocument(draft.document, saved)) {
         useGraph.getState().load(id, draft.document, { dirty: true });
-        setState({ status: "ready", saved, draft, layoutOnOpen: false });
+        setState({ status: "ready", saved, draft, layoutOnOpen: needsLayout(draft.document.nodes) });
       } else {
         if (draft) clearDraft(id);
         useGraph.getState().load(id, saved);
-        const generated = latest !== undefined && latest.number === 1 && GENERATED.test(latest.message);
-        setState({ status: "ready", saved, draft: null, layoutOnOpen: generated });
+        setState({ status: "ready", saved, draft: null, layoutOnOpen: needsLayout(saved.nodes) });
       }
     };
     load().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ada, page } from "../../test/fixtures";
 import { type RecordedRequest, json, mockApi } from "../../test/mockApi";
 import { renderApp } from "../../test/renderApp";
-import { makeEntry } from "./marketFixtures";
+import { makeEntry, makeImportJob } from "./marketFixtures";
 
 const template = makeEntry({ id: 8, title: "LeNet-5", kind: "template", latest_accuracy: null, latest_params: 61_706, author: "market", visibility: "private", stars: 0, forks: 4, downloads: 9 });
 
@@ -72,17 +72,45 @@ describe("MarketPage", () => {
     expect(form.get("visibility")).toBe("private");
   });
 
-  it("opens an imported bundle's entry from the notice", async () => {
+  it("shows the import job's progress, then opens the imported entry from the notice", async () => {
+    let polls = 0;
     mockApi({
       "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
       "GET /api/v1/market/entries/": json(200, page([])),
       "GET /api/v1/templates/": json(200, { templates: [], torchvision: ["resnet18"] }),
-      "POST /api/v1/market/import/": json(201, makeEntry({ id: 12, title: "Imported digits" })),
+      "POST /api/v1/market/import/": json(202, makeImportJob()),
+      "GET /api/v1/market/imports/7/": () =>
+        (polls += 1) === 1
+          ? json(200, makeImportJob({ status: "running", progress: 0.4, stage: "checking the SHA-256 of weights.safetensors" }))
+          : json(200, makeImportJob({ status: "succeeded", progress: 1, entry: 12, version: 40, entry_title: "Imported digits" })),
+      "GET /api/v1/market/entries/12/": json(200, makeEntry({ id: 12, title: "Imported digits" })),
     });
     const { user } = renderApp("/market", { user: ada });
     await user.upload(await screen.findByLabelText("Bundle file"), new File(["PK"], "digits.zip"));
     await user.selectOptions(screen.getByLabelText("Visibility of the import"), "public");
     await user.click(screen.getByRole("button", { name: "Import bundle" }));
-    expect(await screen.findByRole("link", { name: "Imported digits" })).toHaveAttribute("href", "/market/12");
+    expect(await screen.findByText("Checking the SHA-256 of weights.safetensors (40%)")).toBeInTheDocument();
+    expect(screen.getByRole("progressbar", { name: "Importing digits.zip" })).toHaveAttribute("value", "0.4");
+    expect(await screen.findByRole("link", { name: "Imported digits" }, { timeout: 3000 })).toHaveAttribute("href", "/market/12");
+    expect(screen.queryByRole("progressbar")).not.toBeInTheDocument();
+  });
+
+  it("says in plain words why the worker refused a bundle", async () => {
+    mockApi({
+      "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
+      "GET /api/v1/market/entries/": json(200, page([])),
+      "GET /api/v1/templates/": json(200, { templates: [], torchvision: ["resnet18"] }),
+      "POST /api/v1/market/import/": json(202, makeImportJob()),
+      "GET /api/v1/market/imports/7/": json(200, makeImportJob({
+        status: "failed",
+        error: { code: "refused", field: "file", message: "weights.safetensors does not fit graph.json: missing ['fc.bias'], unexpected [], wrong shape []" },
+      })),
+    });
+    const { user } = renderApp("/market", { user: ada });
+    await user.upload(await screen.findByLabelText("Bundle file"), new File(["PK"], "digits.zip"));
+    await user.click(screen.getByRole("button", { name: "Import bundle" }));
+    const alert = await screen.findByRole("alert", {}, { timeout: 3000 });
+    expect(alert).toHaveTextContent(/^The weights in the bundle do not fit its graph\. Nothing was imported\./);
+    expect(alert).toHaveTextContent("missing ['fc.bias']");
   });
 });

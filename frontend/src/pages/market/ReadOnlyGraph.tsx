@@ -27,9 +27,8 @@ function openingView(nodes: readonly LayerFlowNode[]): FitViewOptions {
 
 /** A document as React Flow nodes and edges, laid out when it was never placed. */
 export function flowOf(document: GraphDocument): { nodes: LayerFlowNode[]; edges: ShapeFlowEdge[] } {
-  const placed = { ...document, nodes: document.nodes.map((node) => ({ ...node, position: node.position ?? { x: 0, y: 0 } })) };
-  const { nodes, edges } = fromDocument(placed);
-  if (!needsLayout(nodes)) return { nodes, edges };
+  const { nodes, edges } = fromDocument(document);
+  if (!needsLayout(document.nodes)) return { nodes, edges };
   const positions = layoutPositions(nodes, edges);
   return { nodes: nodes.map((node) => ({ ...node, position: positions.get(node.id) ?? node.position })), edges };
 }

@@ -6,7 +6,7 @@ import { layerSpecs, report } from "../../test/layers";
 import { type Routes, json, mockApi } from "../../test/mockApi";
 import { prepareReactFlow } from "../../test/reactFlow";
 import { renderApp } from "../../test/renderApp";
-import { makeEntry, makeVersion, makeVersionSummary } from "./marketFixtures";
+import { makeEntry, makeImportJob, makeVersion, makeVersionSummary } from "./marketFixtures";
 
 const IMPORT = "/api/v1/market/import-torchvision/";
 const ARCHITECTURES = ["mobilenet_v3_small", "resnet18", "squeezenet1_1"];
@@ -46,7 +46,8 @@ describe("TorchvisionImport", () => {
     const imported = makeEntry({ id: 12, title: "SqueezeNet pets", classes: ["cat", "dog", "bird"], versions: [makeVersionSummary({ id: 40, entry: 12 })] });
     const api = mockApi(
       marketRoutes({
-        [`POST ${IMPORT}`]: json(201, imported),
+        [`POST ${IMPORT}`]: json(202, makeImportJob({ kind: "torchvision", filename: "pets.safetensors" })),
+        "GET /api/v1/market/imports/7/": json(200, makeImportJob({ kind: "torchvision", status: "succeeded", progress: 1, entry: 12, version: 40 })),
         "GET /api/v1/market/entries/12/": json(200, imported),
         "GET /api/v1/layers/": json(200, { registry_version: 1, categories: [], layers: layerSpecs }),
         "POST /api/v1/graphs/validate/": json(200, report({ nodes: {} })),
@@ -71,7 +72,7 @@ describe("TorchvisionImport", () => {
     expect(within(form).queryByRole("option", { name: "Viewing only" })).not.toBeInTheDocument();
     await user.click(within(form).getByRole("button", { name: "Import weights" }));
 
-    expect(await screen.findByRole("heading", { name: "SqueezeNet pets" })).toBeInTheDocument();
+    expect(await screen.findByRole("heading", { name: "SqueezeNet pets" }, { timeout: 3000 })).toBeInTheDocument();
     expect(screen.queryByRole("form", { name: "Import torchvision weights" })).not.toBeInTheDocument();
     const sent = sentForm(api.fetchMock);
     expect((sent.get("weights") as File).name).toBe("pets.safetensors");
@@ -82,7 +83,7 @@ describe("TorchvisionImport", () => {
     expect([sent.get("title"), sent.get("licence"), sent.get("visibility")]).toEqual(["SqueezeNet pets", "BSD-3-Clause", "organization"]);
     const headers = new Headers(api.fetchMock.mock.calls.find(([url]) => String(url) === IMPORT)![1]!.headers);
     expect(headers.get("X-CSRFToken")).toBe("token");
-  });
+  }, 15000); // types a whole form, then polls the import job
 
   it("leaves out the optional fields it was not given", async () => {
     const api = mockApi(marketRoutes({ [`POST ${IMPORT}`]: json(400, { detail: "stop here" }) }));
@@ -99,14 +100,18 @@ describe("TorchvisionImport", () => {
 
   it("shows a file that does not fit the architecture at the file, in plain words", async () => {
     const reason = "other.safetensors does not fit squeezenet1_1 with 3 classes: missing (52): classifier.1.bias, features.0.bias; unexpected (170): conv1.0.weight, fc.bias";
-    mockApi(marketRoutes({ [`POST ${IMPORT}`]: json(400, { weights: [reason] }) }));
+    // The worker refuses it: the job fails, and the refusal shows at the field as a 400 would.
+    mockApi(marketRoutes({
+      [`POST ${IMPORT}`]: json(202, makeImportJob({ kind: "torchvision" })),
+      "GET /api/v1/market/imports/7/": json(200, makeImportJob({ kind: "torchvision", status: "failed", error: { code: "refused", field: "weights", message: reason } })),
+    }));
     const { user, form } = await openForm();
     await user.selectOptions(within(form).getByLabelText("Architecture"), "squeezenet1_1");
     await user.upload(within(form).getByLabelText("Weights file"), weightsFile("other.safetensors"));
     await user.click(within(form).getByRole("button", { name: "Import weights" }));
 
     const file = within(form).getByLabelText("Weights file");
-    expect(await within(form).findByText(/^These weights do not fit/)).toHaveTextContent(
+    expect(await within(form).findByText(/^These weights do not fit/, {}, { timeout: 3000 })).toHaveTextContent(
       `These weights do not fit squeezenet1_1 with 3 classes: 52 tensors that squeezenet1_1 needs are not in the file; 170 tensors in the file are not part of squeezenet1_1. Are these the weights of another architecture? (${reason})`,
     );
     expect(file).toHaveAttribute("aria-invalid", "true");

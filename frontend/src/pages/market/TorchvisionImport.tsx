@@ -8,6 +8,8 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextAreaField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { useResource } from "../../hooks/useResource";
+import { ImportProgress } from "./ImportProgress";
+import { type MarketImportJob, waitForImport } from "./importJob";
 import { ProjectPicker } from "./ProjectPicker";
 import { explainImportError } from "./torchvisionRefusals";
 import { VISIBILITY_OPTIONS } from "./visibility";
@@ -25,7 +27,8 @@ export function parseClassNames(text: string): string[] {
 
 /**
  * Publishes a torchvision architecture with pretrained weights the user uploads as a new trained
- * model of theirs, then opens its entry. The architectures are the server's list; each refusal
+ * model of theirs: the server answers with an import job, shown with its progress until a worker
+ * has published it, then the entry opens. The architectures are the server's list; each refusal
  * is shown at the field it concerns, in plain words followed by the server's reason.
  */
 export const TorchvisionImport = memo(function TorchvisionImport() {
@@ -45,6 +48,7 @@ export const TorchvisionImport = memo(function TorchvisionImport() {
   const { submitting, errors, submit } = useFormSubmit(FIELDS);
   // Checked here before sending: a file and an architecture.
   const [missing, setMissing] = useState<FieldErrors>({});
+  const [job, setJob] = useState<MarketImportJob | null>(null);
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
@@ -55,7 +59,8 @@ export const TorchvisionImport = memo(function TorchvisionImport() {
     setMissing(unfilled);
     if (weights === null || architecture === "") return;
     void submit(async () => {
-      const entry = await importTorchvision(weights, {
+      // The answer is a job (202) that a worker runs; src/api/market.ts still types it as the entry.
+      const started = importTorchvision(weights, {
         architecture,
         input_size: Number(inputSize),
         num_classes: numClasses.trim() === "" ? undefined : Number(numClasses),
@@ -65,7 +70,11 @@ export const TorchvisionImport = memo(function TorchvisionImport() {
         licence,
         visibility,
         project: visibility === "organization" && project !== "" ? Number(project) : undefined,
-      }).catch((error: unknown) => Promise.reject(explainImportError(error)));
+      });
+      const entry = await started
+        .then((accepted) => waitForImport(accepted, setJob))
+        .catch((error: unknown) => Promise.reject(explainImportError(error)))
+        .finally(() => setJob(null));
       void navigate(`/market/${entry.id}`);
     });
   };
@@ -77,6 +86,7 @@ export const TorchvisionImport = memo(function TorchvisionImport() {
       <h2 id={headingId}>Import torchvision weights</h2>
       <p className="muted">Pretrained weights of a torchvision classifier become a trained model of yours, to fork and fine-tune. Nothing in the file is run.</p>
       <ErrorAlert message={errors.general ?? templates.error?.message} />
+      <ImportProgress job={job} />
       <SelectField
         label="Architecture"
         value={architecture}

@@ -1,4 +1,4 @@
-import type { MarketEntryDetail, MarketVersion, MarketVersionSummary } from "../../api/market";
+import type { MarketEntryDetail, MarketImportJob, MarketVersion, MarketVersionSummary } from "../../api/market";
 
 export function makeEntry(overrides: Partial<MarketEntryDetail> = {}): MarketEntryDetail {
   return {
@@ -70,6 +70,25 @@ export function makeVersion(overrides: Partial<MarketVersion> = {}): MarketVersi
         { source: "flat", source_port: "out", target: "logits", target_port: "in" },
       ],
     },
+    ...overrides,
+  };
+}
+
+export function makeImportJob(overrides: Partial<MarketImportJob> = {}): MarketImportJob {
+  return {
+    id: 7,
+    kind: "bundle",
+    status: "queued",
+    progress: 0,
+    stage: "queued",
+    filename: "digits.zip",
+    params: 1000,
+    entry: null,
+    entry_title: null,
+    version: null,
+    error: null,
+    created_at: "2025-01-01T00:00:00Z",
+    finished_at: null,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from "react";
 import { useNavigate } from "react-router-dom";
 
-import { type ModelVariant, pruneModel, quantizeModel } from "../../api/deploy";
+import { type ModelVariant, type QuantizeMode, pruneModel, quantizeModel } from "../../api/deploy";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
@@ -17,7 +17,7 @@ export function CompressPanel({ model, projectId }: { model: ModelVariant; proje
   const [scope, setScope] = useState("uniform");
   const [ratio, setRatio] = useState("0.3");
   const [finetuneEpochs, setFinetuneEpochs] = useState("2");
-  const [mode, setMode] = useState("auto");
+  const [mode, setMode] = useState<QuantizeMode>("auto");
   const prune = useFormSubmit(PRUNE_FIELDS);
   const quantize = useFormSubmit(QUANT_FIELDS);
   const open = (next: ModelVariant) => navigate(`/projects/${projectId}/models/${next.id}`);
@@ -51,7 +51,7 @@ export function CompressPanel({ model, projectId }: { model: ModelVariant; proje
           <form onSubmit={onQuantize} aria-label="Quantize">
             <h3>Quantize to int8</h3>
             <ErrorAlert message={quantize.errors.general} />
-            <SelectField label="Mode" value={mode} onChange={(e) => setMode(e.target.value)} options={opts(["auto", "dynamic", "static"])} errors={quantize.errors.fields.mode} />
+            <SelectField label="Mode" value={mode} onChange={(e) => setMode(e.target.value as QuantizeMode)} options={opts(["auto", "dynamic", "static"])} errors={quantize.errors.fields.mode} />
             <button type="submit" className="button" disabled={quantize.submitting}>
               {quantize.submitting ? "Quantizing…" : "Quantize"}
             </button>

@@ -7,6 +7,7 @@ import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { usePolling } from "../../hooks/usePolling";
 import { useResource } from "../../hooks/useResource";
 import { describe } from "./ModelPage";
+import { deploymentLabel } from "./deploymentStatus";
 import { TryIt } from "./TryIt";
 
 const DEPLOY_FIELDS = ["name", "model"] as const;
@@ -14,7 +15,7 @@ const DEPLOY_FIELDS = ["name", "model"] as const;
 /** Deploy this model; the endpoint, the key (shown once), snippets, metrics, undeploy and Try it. */
 export function DeployPanel({ model }: { model: ModelVariant }) {
   const list = useResource(`deps${model.project}`, (signal) => listDeployments(model.project, signal));
-  const current = list.data?.results.find((d) => d.model === model.id && d.status !== "stopped") ?? null;
+  const current = list.data?.results.find((d) => d.model === model.id && d.status !== "cancelled") ?? null;
   const [name, setName] = useState(`model-${model.id}`);
   const [apiKey, setApiKey] = useState<string | null>(null);
   const { submitting, errors, submit } = useFormSubmit(DEPLOY_FIELDS);
@@ -48,7 +49,8 @@ export function DeployPanel({ model }: { model: ModelVariant }) {
 function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deployment; apiKey: string | null; model: ModelVariant; onStopped: () => void }) {
   const deployment = useResource(`dep${initial.id}`, (signal) => getDeployment(initial.id, signal));
   const d = deployment.data ?? initial;
-  usePolling(d.status === "deploying" || d.status === "ready", deployment.reload, d.status === "ready" ? 5000 : 1500);
+  const live = d.status === "succeeded";
+  usePolling(d.status === "queued" || d.status === "running" || live, deployment.reload, live ? 5000 : 1500);
   const [error, setError] = useState<string | null>(null);
   const [typedKey, setTypedKey] = useState("");
   const endpoint = `${window.location.origin}${d.url}`;
@@ -66,7 +68,7 @@ function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deploy
   return (
     <div>
       <p>
-        Status: <strong className={`status status--${d.status}`} data-testid="deployment-status">{d.status}</strong> · endpoint{" "}
+        Status: <strong className={`status status--${d.status}`} data-testid="deployment-status">{deploymentLabel(d.status)}</strong> · endpoint{" "}
         <code>{endpoint}</code>
       </p>
       {d.status === "failed" && <ErrorAlert message={`The deployment failed: ${describe(d.error)}`} />}
@@ -80,7 +82,7 @@ function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deploy
       <button type="button" className="button button--danger button--small" onClick={() => void stop()}>
         Undeploy
       </button>
-      {d.status === "ready" && (
+      {live && (
         <>
           {!apiKey && <TextField label="API key for Try it" type="password" value={typedKey} onChange={(e) => setTypedKey(e.target.value)} />}
           <TryIt model={model} endpoint={d.url} apiKey={key} onPredicted={deployment.reload} />

@@ -20,11 +20,12 @@ const card: ModelCard = {
 
 const pruned: ModelVariant = {
   id: 7, project: 1, kind: "pruned", name: "lenet-pruned", run: 2, parent: 5, graph_version: 42, status: "succeeded",
-  card, report: null, error: null, created_at: "2025-01-05",
+  config: {}, card, report: null, error: null, created_at: "2025-01-05", finished_at: "2025-01-05",
 };
 
 const onnx: ModelExport = {
   id: 30, model: 7, format: "onnx", status: "succeeded", error: null, download: "/api/v1/exports/30/download/",
+  created_at: "2025-01-05", finished_at: "2025-01-05",
   verification: { passed: true, max_abs_diff: 3e-7, tolerance: 1e-4, samples: 64, samples_source: "dataset" },
 };
 

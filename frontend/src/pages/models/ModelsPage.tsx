@@ -5,6 +5,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
+import { deploymentLabel } from "./deploymentStatus";
 
 /** The project's models (trained, pruned, int8) and its deployments. */
 export function ModelsPage() {
@@ -49,7 +50,7 @@ export function ModelsPage() {
                   {d.name}
                 </Link>
                 <p className="card__meta">
-                  <span className={`status status--${d.status}`}>{d.status}</span> · <code>{d.url}</code>
+                  <span className={`status status--${d.status}`}>{deploymentLabel(d.status)}</span> · <code>{d.url}</code>
                 </p>
               </li>
             ))}

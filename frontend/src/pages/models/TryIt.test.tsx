@@ -8,7 +8,7 @@ import { TryIt } from "./TryIt";
 
 function makeModel(input: TensorSpec, classes: string[]): ModelVariant {
   const card: ModelCard = { name: "m", task: "classification", classes, inputs: [input], outputs: [], metrics: {} };
-  return { id: 5, project: 1, kind: "trained", name: "m", run: 2, parent: null, graph_version: 3, status: "succeeded", card, report: null, error: null, created_at: "2025-01-01" };
+  return { id: 5, project: 1, kind: "trained", name: "m", run: 2, parent: null, graph_version: 3, status: "succeeded", config: {}, card, report: null, error: null, created_at: "2025-01-01", finished_at: "2025-01-01" };
 }
 
 const imageInput: TensorSpec = { name: "image", datatype: "FP32", shape: [-1, 1, 8, 8], preprocessing: { input: "image" } };

@@ -9,7 +9,7 @@ import { makeVersion } from "../market/marketFixtures";
 
 const digits = {
   id: 4, project: 1, name: "digits", description: "", kind: "image", created_at: "2025-01-01", updated_at: "2025-01-01",
-  latest_version: { id: 9, number: 1, status: "ready", sample_count: 1797, skipped_total: 0, created_at: "2025-01-01" },
+  latest_version: { id: 9, number: 1, status: "succeeded", sample_count: 1797, skipped_total: 0, created_at: "2025-01-01" },
 };
 const node = (type: string, params: number) => ({ type, inputs: {}, outputs: {}, dtypes: {}, params, flops: 0 });
 const layers = report({
@@ -38,7 +38,7 @@ describe("TrainForm fine-tuning", () => {
 
     const weights = await screen.findByRole("region", { name: "Starting weights" });
     expect(await within(weights).findByRole("link", { name: "Digits classifier v2" })).toHaveAttribute("href", "/market/7?version=2");
-    expect(screen.getByLabelText("Learning rate")).toHaveValue("0.0001");
+    expect(screen.getByLabelText("Learning rate")).toHaveValue(0.0001);
     const list = await screen.findByRole("list", { name: "Layers with weights" });
     // Only the layers that hold weights, in the order data flows through them.
     expect(within(list).getAllByRole("checkbox").map((box) => box.getAttribute("aria-label"))).toEqual(["Freeze a", "Freeze b", "Freeze logits"]);

@@ -1,6 +1,6 @@
 import { useMemo } from "react";
 
-import { type TrainingRun, getRunEvents } from "../../api/runs";
+import { type TrainingRunListItem, getRunEvents } from "../../api/runs";
 import { LineChart, type Series } from "../../components/charts/LineChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useResource } from "../../hooks/useResource";
@@ -9,7 +9,7 @@ import { type EpochSeries, epochSeries, fromStored } from "../../lib/runEvents";
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 
 interface ComparedRun {
-  run: TrainingRun;
+  run: TrainingRunListItem;
   series: EpochSeries;
   color: string;
 }
@@ -23,7 +23,7 @@ function last(points: EpochSeries["trainLoss"]): string {
  * Two or more runs side by side: their per-epoch loss and validation-metric curves on shared axes,
  * and a table of each run's final values, all from each run's stored event history.
  */
-export function RunComparison({ runs }: { runs: readonly TrainingRun[] }) {
+export function RunComparison({ runs }: { runs: readonly TrainingRunListItem[] }) {
   const ids = runs.map((run) => run.id);
   const history = useResource(`compare${ids.join(",")}`, (signal) => Promise.all(ids.map((id) => getRunEvents(id, 0, signal))));
   const compared = useMemo<ComparedRun[]>(

@@ -1,6 +1,6 @@
 import { create } from "zustand";
 
-import type { RunConfig } from "../../api/runs";
+import type { RunConfigRequest } from "../../api/runs";
 
 /** Where a fine-tuning run's starting weights come from (the run config's `init_weights`). */
 export type StartFrom = { market_version: number } | { fork: number };
@@ -45,7 +45,7 @@ export function startFromSearch(marketVersion: string | null, fork: string | nul
 }
 
 /** A run config with the fine-tuning fields added: `init_weights` and, with it, `freeze`. */
-export function withFineTune(config: RunConfig, startFrom: StartFrom | null, freeze: readonly string[]): RunConfig {
+export function withFineTune(config: RunConfigRequest, startFrom: StartFrom | null, freeze: readonly string[]): RunConfigRequest {
   if (startFrom === null) return config;
   return { ...config, init_weights: { ...startFrom }, ...(freeze.length > 0 ? { freeze: [...freeze] } : {}) };
 }
