@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import IdField, ModelSerializer
@@ -19,9 +20,11 @@ class UploadSerializer(ModelSerializer):
 
 
 class DatasetVersionRefSerializer(ModelSerializer):
+    has_warnings = serializers.BooleanField(read_only=True, help_text="succeeded, but some files were skipped")
+
     class Meta:
         model = DatasetVersion
-        fields = ["id", "number", "status", "sample_count", "skipped_total", "created_at"]
+        fields = ["id", "number", "status", "has_warnings", "sample_count", "skipped_total", "created_at"]
         read_only_fields = fields
 
 
@@ -38,6 +41,7 @@ class DatasetSerializer(ProjectResourceSerializer):
                   "created_at", "updated_at", "latest_version"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at", "latest_version"]
 
+    @extend_schema_field(DatasetVersionRefSerializer(allow_null=True))
     def get_latest_version(self, dataset: Dataset) -> dict[str, Any] | None:
         latest = dataset.versions.order_by("-number").first()
         return DatasetVersionRefSerializer(latest).data if latest else None

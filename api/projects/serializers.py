@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import ModelSerializer, PrimaryKeyRelatedField
@@ -130,6 +131,7 @@ class GraphSerializer(ProjectResourceSerializer):
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at", "latest_version"]
 
+    @extend_schema_field(GraphVersionRefSerializer(allow_null=True))
     def get_latest_version(self, graph: Graph) -> dict[str, Any] | None:
         latest = graph.versions.order_by("-number").first()
         return GraphVersionRefSerializer(latest).data if latest else None

@@ -22,6 +22,8 @@ def split_request(raw: bytes, header_length: str) -> tuple[Any, bytes]:
         raise ProtocolError(400, HEADER, f"is {length}, the body has only {len(raw)} bytes", "invalid_header")
     try:
         body = json.loads(raw[:length] or b"null")
+    except RecursionError as exc:
+        raise ProtocolError(400, HEADER, "the JSON header is nested too deeply", "invalid_json") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(400, HEADER, f"the first {length} bytes are not a JSON header: {exc}",
                             "invalid_json") from exc

@@ -42,6 +42,7 @@ def test_sockets_over_the_cap_are_refused_and_a_closed_one_frees_its_slot(settin
         extra = WebsocketCommunicator(application, f"/ws/projects/{project.pk}/", headers=headers)
         connected, code = await extra.connect(timeout=10)
         assert not connected and code == 4429
+        await extra.disconnect()  # as a server would after the close: the refused consumer ends
         # Another user is not affected by this one's sockets.
         theirs = WebsocketCommunicator(application, f"/ws/projects/{other_project.pk}/", headers=other_headers)
         assert (await theirs.connect(timeout=10))[0]
@@ -53,6 +54,7 @@ def test_sockets_over_the_cap_are_refused_and_a_closed_one_frees_its_slot(settin
         open_.append(again)
         for socket in open_:
             await socket.disconnect()
+        await sockets.redis_client().aclose()
 
     run_async(scenario())
 
@@ -72,5 +74,6 @@ def test_claims_are_shared_through_redis_and_lapse() -> None:
         await client.zadd(sockets.claims_key(user_id), {"process-a-0": 0})
         assert await sockets.claim(user_id, "process-b-0")
         await client.delete(sockets.claims_key(user_id))
+        await client.aclose()
 
     run_async(scenario())

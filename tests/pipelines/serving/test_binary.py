@@ -68,3 +68,12 @@ def test_a_binary_size_longer_than_the_body() -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_infer_request(body, CARD, binary=tail)
     assert caught.value.field == "inputs[0].parameters.binary_data_size" and "only 12" in caught.value.message
+
+
+def test_a_json_header_nested_too_deeply_is_a_400_naming_the_header() -> None:
+    """json.loads raises RecursionError, not ValueError, on 100k nested arrays (issue 15)."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(ProtocolError) as caught:
+        binary.split_request(deep + b"\x00" * 4, str(len(deep)))
+    assert caught.value.status == 400 and caught.value.field == binary.HEADER
+    assert "nested too deeply" in caught.value.message
