@@ -8,7 +8,7 @@ baseline measured in the same run:
 - int8 (static, calibrated): file size ratio and accuracy change;
 - export parity: the largest output difference of each format against PyTorch;
 - serving: p50 / p95 latency and throughput of the real endpoint, ``POST /v2/models/{name}/infer``
-  over HTTP on loopback (daphne serving config.asgi, the embedded default's web process, which mounts
+  over HTTP on loopback (make run's uvicorn serving config.asgi, the embedded default's web process, which mounts
   the serving app at /v2; then uvicorn serving ``serving.app:application`` alone with one worker per
   core, as docker-compose's serving service runs it; each started here as a subprocess, the
   deployment's rows in a throwaway SQLite database, its serving index written by the domain;
@@ -217,7 +217,9 @@ print(key)
 # The web process of the embedded default (the serving app mounted beside Django), and
 # docker-compose's serving service (the serving app alone, no Django).
 SERVERS = {
-    "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "config.asgi:application"],
+    # As `make run` starts it (scripts/run.py's web_command, less the port this bench picks).
+    "web": [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--http", "httptools", "--ws", "websockets",
+            "--lifespan", "off", "--no-proxy-headers", "config.asgi:application"],
     "uvicorn": [sys.executable, "-m", "uvicorn", "serving.app:application", "--host", "127.0.0.1",
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
     # The ceiling: the same uvicorn and flags serving bench/bare_asgi.py, an app that does nothing.
@@ -252,11 +254,11 @@ def bench_serving(folder: Path, requests: int, tmp: Path, servers: tuple[tuple[s
     endpoint = LiveEndpoint(folder, tmp)
     answer = b""
     endpoint_tp: dict[int, float] = {}
-    # daphne: the web process of the embedded default; uvicorn: docker-compose's serving service,
+    # web: the web process of the embedded default (make run's uvicorn); uvicorn: docker-compose's serving service,
     # one process per core (``--workers``), as a production deployment runs it; bare: the same
     # uvicorn serving an app that answers a fixed body, the ceiling of any endpoint here.
     cores = os.cpu_count() or 1
-    for server, workers in servers or (("daphne", 1), ("uvicorn", cores), ("bare", cores)):
+    for server, workers in servers or (("web", 1), ("uvicorn", cores), ("bare", cores)):
         endpoint.start(server, workers, {"VMB_BARE_RESPONSE": answer.decode()})
         try:
             if server != "bare":

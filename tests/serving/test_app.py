@@ -155,10 +155,12 @@ def test_the_web_process_routes_v2_to_the_serving_app() -> None:
     from config.asgi import application
 
     def call(path: str) -> tuple[int, bytes]:
+        # Host: localhost, allowed before and after pytest-django adds testserver: config.asgi may
+        # have been imported (and the serving app's settings read) while collecting other tests.
         sent: list[dict] = []
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
                  "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-                 "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+                 "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
 
         messages = [{"type": "http.request", "body": b"", "more_body": False}]
 
@@ -176,7 +178,7 @@ def test_the_web_process_routes_v2_to_the_serving_app() -> None:
 
     assert call("/v2/health/live") == (200, b'{"live": true}')
     status, body = call("/v2/models/digits")
-    assert status == 401 and json.loads(body)["field"] == "authorization"
+    assert status == 401 and json.loads(body)["field"] == "authorization", body
     assert call("/v2")[0] == 200
     status, body = call("/healthz")  # Django's (503 when this test has no worker running)
     assert status in (200, 503) and b'"field"' not in body
