@@ -14,6 +14,7 @@ def dataset_statuses_forward(apps, schema_editor):
     DatasetVersion = apps.get_model("builder", "DatasetVersion")
     for old, new in DATASET_STATUSES.items():
         DatasetVersion.objects.filter(status=old).update(status=new)
+    _settle(schema_editor)
 
 
 def dataset_statuses_backward(apps, schema_editor):
@@ -22,6 +23,14 @@ def dataset_statuses_backward(apps, schema_editor):
     DatasetVersion.objects.filter(status="running").update(status="ingesting")
     DatasetVersion.objects.filter(status="succeeded", skipped_total__gt=0).update(status="ready_with_warnings")
     DatasetVersion.objects.filter(status="succeeded").update(status="ready")
+    _settle(schema_editor)
+
+
+def _settle(schema_editor):
+    # PostgreSQL refuses to alter a table in this transaction while the updates' deferred
+    # foreign-key checks are pending: run them now.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

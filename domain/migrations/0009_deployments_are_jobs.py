@@ -16,6 +16,7 @@ def forward(apps, schema_editor):
         Deployment.objects.filter(status=old).update(status=new)
     Deployment.objects.filter(status="succeeded").update(finished_at=F("ready_at"))
     Deployment.objects.filter(status="cancelled").update(finished_at=F("stopped_at"))
+    _settle(schema_editor)
 
 
 def backward(apps, schema_editor):
@@ -23,6 +24,14 @@ def backward(apps, schema_editor):
     Deployment.objects.filter(status="running").update(status="queued")
     for old, new in STATUSES.items():
         Deployment.objects.filter(status=new).update(status=old)
+    _settle(schema_editor)
+
+
+def _settle(schema_editor):
+    # PostgreSQL refuses to build the constraint's index in this transaction while the updates'
+    # deferred foreign-key checks are pending: run them now.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

@@ -45,3 +45,40 @@ def test_dataset_statuses_map_to_job_statuses_and_back() -> None:
 def _latest() -> str:
     executor = MigrationExecutor(connection)
     return max(name for app, name in executor.loader.graph.leaf_nodes() if app == "builder")
+
+
+def test_deployment_statuses_map_to_job_statuses_and_back() -> None:
+    old = _migrate(("builder", "0008_market_imports_and_job_lifecycle"))
+    model = old.get_model
+    user = model("auth", "User").objects.create(username="deploying")
+    project = model("builder", "Project").objects.create(name="p", owner=user)
+    graph = model("builder", "Graph").objects.create(project=project, name="g")
+    version = model("builder", "GraphVersion").objects.create(graph=graph, number=1, document={})
+    dataset = model("builder", "Dataset").objects.create(project=project, name="d", kind="image")
+    data = model("builder", "DatasetVersion").objects.create(dataset=dataset, number=1, status="succeeded")
+    run = model("builder", "TrainingRun").objects.create(project=project, graph_version=version, dataset_version=data)
+    artifact = model("builder", "RunArtifact").objects.create(run=run, graph_version=version, weights_path="w",
+                                                               weights_sha256="0" * 64)
+    variant = model("builder", "ModelVariant").objects.create(project=project, kind="trained", name="m",
+                                                              artifact=artifact)
+    Deployment = model("builder", "Deployment")
+    from django.utils import timezone
+
+    now = timezone.now()
+    ids = {status: Deployment.objects.create(project=project, variant=variant, name=f"d-{status}", status=status,
+                                             ready_at=now if status in ("ready", "stopped") else None,
+                                             stopped_at=now if status == "stopped" else None).pk
+           for status in ("deploying", "ready", "failed", "stopped")}
+
+    new = _migrate(("builder", "0009_deployments_are_jobs")).get_model("builder", "Deployment")
+    after = {status: new.objects.get(pk=pk) for status, pk in ids.items()}
+    assert {status: row.status for status, row in after.items()} == {
+        "deploying": "queued", "ready": "succeeded", "failed": "failed", "stopped": "cancelled"}
+    assert after["ready"].finished_at == now and after["stopped"].finished_at == now
+    # A stopped name is free again; a live one stays unique (the constraint follows the vocabulary).
+    new.objects.create(project_id=project.pk, variant_id=variant.pk, name="d-stopped", status="queued")
+
+    back = _migrate(("builder", "0008_market_imports_and_job_lifecycle")).get_model("builder", "Deployment")
+    assert {status: back.objects.get(pk=pk).status for status, pk in ids.items()} == {s: s for s in ids}
+    back.objects.filter(name="d-stopped", status="deploying").delete()
+    _migrate(("builder", _latest()))
