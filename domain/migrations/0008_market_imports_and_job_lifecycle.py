@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from domain.migrations._deferred import run_deferred_checks
+
 # Dataset versions join the one job vocabulary (domain.jobs): ready and ready_with_warnings are
 # both succeeded now (the warnings are the skipped files, which the version keeps).
 DATASET_STATUSES = {"pending": "queued", "ingesting": "running", "ready": "succeeded",
@@ -14,7 +16,7 @@ def dataset_statuses_forward(apps, schema_editor):
     DatasetVersion = apps.get_model("builder", "DatasetVersion")
     for old, new in DATASET_STATUSES.items():
         DatasetVersion.objects.filter(status=old).update(status=new)
-    _settle(schema_editor)
+    run_deferred_checks(schema_editor)
 
 
 def dataset_statuses_backward(apps, schema_editor):
@@ -23,14 +25,8 @@ def dataset_statuses_backward(apps, schema_editor):
     DatasetVersion.objects.filter(status="running").update(status="ingesting")
     DatasetVersion.objects.filter(status="succeeded", skipped_total__gt=0).update(status="ready_with_warnings")
     DatasetVersion.objects.filter(status="succeeded").update(status="ready")
-    _settle(schema_editor)
+    run_deferred_checks(schema_editor)
 
-
-def _settle(schema_editor):
-    # PostgreSQL refuses to alter a table in this transaction while the updates' deferred
-    # foreign-key checks are pending: run them now.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import migrations, models
+
+from domain.migrations._deferred import run_deferred_checks
 from django.db.models import F
 
 # Deployments join the one job vocabulary (domain.jobs): deploying -> queued (a re-delivered task
@@ -16,7 +18,7 @@ def forward(apps, schema_editor):
         Deployment.objects.filter(status=old).update(status=new)
     Deployment.objects.filter(status="succeeded").update(finished_at=F("ready_at"))
     Deployment.objects.filter(status="cancelled").update(finished_at=F("stopped_at"))
-    _settle(schema_editor)
+    run_deferred_checks(schema_editor)
 
 
 def backward(apps, schema_editor):
@@ -24,14 +26,8 @@ def backward(apps, schema_editor):
     Deployment.objects.filter(status="running").update(status="queued")
     for old, new in STATUSES.items():
         Deployment.objects.filter(status=new).update(status=old)
-    _settle(schema_editor)
+    run_deferred_checks(schema_editor)
 
-
-def _settle(schema_editor):
-    # PostgreSQL refuses to build the constraint's index in this transaction while the updates'
-    # deferred foreign-key checks are pending: run them now.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

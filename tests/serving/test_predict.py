@@ -3,10 +3,7 @@
 in-process)."""
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from domain.deploy import tasks as tasks_deploy
-from domain.jobs.models import JobStatus
-from tests.deploy_factories import make_artifact
+from tests.deploy_factories import artifact_from_package, make_artifact
 from tests.pipelines.serving import helpers
 from tests.serving_client import ServingServer, V2Client
 
@@ -24,32 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _ct_artifact(user: Any) -> Any:
     """A finished run of a 2D CT slice classifier with the recipe a DICOM ingest records."""
-    from django.conf import settings
-    from safetensors.torch import save_file
-
-    from domain.datasets.models import Dataset, DatasetVersion
-    from domain.projects import services
-    from domain.runs.models import RunArtifact, TrainingRun
-
     recipe = helpers.ct_recipe("2d")
     package = helpers.package(helpers.ct_document("2d"), recipe, helpers.CT_CLASSES)
-    project = services.create_project(user, name=f"ct {uuid.uuid4().hex[:6]}")
-    graph = services.create_graph(user, project, name="ct slices")
-    version = services.create_graph_version(user, graph, document=package.document, message="trained")
-    dataset = Dataset.objects.create(project=project, name="chest ct", kind="ct_dicom", created_by=user)
-    dataset_version = DatasetVersion.objects.create(
-        dataset=dataset, number=1, status="succeeded", task="classification", classes=helpers.CT_CLASSES,
-        recipe={**recipe, "task": "classification"}, created_by=user)
-    run = TrainingRun.objects.create(project=project, graph_version=version, dataset_version=dataset_version,
-                                     status=JobStatus.SUCCEEDED, config={"epochs": 1}, created_by=user)
-    folder = Path(settings.TRAINING_RUNS_DIR) / f"test-ct-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
-    weights = folder / "model.safetensors"
-    save_file({k: v.contiguous() for k, v in package.weights.items()}, str(weights))
-    return RunArtifact.objects.create(
-        run=run, graph_version=version, weights_path=weights.relative_to(settings.TRAINING_RUNS_DIR).as_posix(),
-        weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest(), metrics={}, config={"epochs": 1},
-        preprocessing=recipe, classes=helpers.CT_CLASSES)
+    return artifact_from_package(
+        user, package, name="ct slices", dataset=("chest ct", "ct_dicom"), classes=helpers.CT_CLASSES,
+        recipe={**recipe, "task": "classification"}, preprocessing=recipe, metrics={}, epochs=1)
 
 
 def _deploy(api: APIClient, artifact: Any, name: str) -> tuple[dict, str]:
