@@ -19,6 +19,27 @@ from scripts.run import web_command
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+CHROMIUM = Path("/usr/bin/chromium")  # tests/e2e/conftest.py drives it
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which PostgreSQL and Redis this session uses: set, the defaults, or embedded ones it started
+    (config/settings/test.py decided when pytest-django loaded the settings)."""
+    from scripts.test_services import CURRENT
+
+    return [f"services: {line}" for line in CURRENT.lines]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium, the browser tests are reported as skipped, with the command that installs
+    it, and the rest runs (`make test` installs it first when run as root, as CI does)."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser test: no Chromium at {CHROMIUM}; install it with "
+                                   "`sudo apt-get install chromium`, then run make test again")
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(skip)
 
 
 def poll(predicate: Any, timeout: float, what: str, every: float = 0.2) -> Any:

@@ -1,6 +1,10 @@
-"""`make test`: the real PostgreSQL and Redis named by DATABASE_URL and REDIS_URL."""
+"""`make test`: real PostgreSQL and Redis: those DATABASE_URL and REDIS_URL name, else those answering
+at the defaults (127.0.0.1:5432 and :6379), else embedded servers this process starts and stops
+(scripts/test_services.py). The processes the tests start inherit the URLs."""
 import os
 import tempfile
+
+from scripts.test_services import ensure_services
 
 # One metrics folder per test session, inherited by its web and worker processes: never the
 # var/prometheus of `make run`, nor another session's.
@@ -8,8 +12,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="vmb-m
 # Files (datasets, runs, models, the market) likewise: folders are named by database ids, which
 # another session's database reuses.
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="vmb-media-"))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+ensure_services(os.environ)
 os.environ.setdefault("VMB_CHANNEL_PREFIX", "vmbtest")
 
 from .base import *  # noqa: E402,F403
