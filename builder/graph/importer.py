@@ -1,7 +1,9 @@
 """Import a ``torch.nn.Module`` as a graph document plus the weights to load into it.
 
 ``from_module`` traces the module with ``torch.fx`` (in evaluation mode: training-only branches
-such as GoogLeNet's auxiliary heads drop out), runs ``ShapeProp`` on the example input, then
+such as GoogLeNet's auxiliary heads drop out, while training-only layers, dropout in every variant
+and torchvision's stochastic depth, are kept as layers that follow the graph's train/eval mode and
+draw the same random numbers), runs ``ShapeProp`` on the example input, then
 maps every node to a registered layer type: ``importer_document`` walks the graph through the
 rules in ``importer_ops`` (modules) and ``importer_functions`` (functions and tensor methods).
 Tensors held by the model and used directly (ViT's class token, ConvNeXt's layer scale) become

@@ -24,7 +24,9 @@ class Op:
     optional port unconnected). ``weights`` maps the built module's ``state_dict`` keys to
     tensors; ``None`` means "the called module's own ``state_dict``". ``tuple_ports`` is set when
     the original call returned a tuple: element ``i`` is the layer's output port (or ``None``
-    when that element has no equivalent).
+    when that element has no equivalent). ``label`` is the path of the module a function call
+    stands for (torchvision's ``StochasticDepth`` module only calls ``stochastic_depth``): the
+    node is then named and labelled after that module, as a ``call_module`` node is.
     """
 
     type: str
@@ -32,6 +34,7 @@ class Op:
     inputs: list[Any]
     weights: dict[str, torch.Tensor] | None = None
     tuple_ports: tuple[str | None, ...] | None = None
+    label: str | None = None
 
 
 @dataclass

@@ -200,10 +200,11 @@ class DocumentWriter:
         in_shapes = {port: self.traced_shapes[(r.node_id, r.port)] for port, r in zip(ports, refs, strict=False) if r}
         source = op.weights if op.weights is not None else (module.state_dict() if module is not None else {})
         weights = _map_weights(layer, parsed, in_shapes, source)
-        node_id = self._new_id(node.name)
+        label = op.label or (str(node.target) if node.op == "call_module" else None)
+        node_id = self._new_id(op.label.replace(".", "_") if op.label else node.name)
         entry: dict[str, Any] = {"id": node_id, "type": op.type, "params": _without_defaults(layer, op.params)}
-        if node.op == "call_module" and str(node.target) != node_id:
-            entry["label"] = str(node.target)
+        if label is not None and label != node_id:
+            entry["label"] = label
         self.nodes.append(entry)
         for port, r in zip(ports, refs, strict=False):
             if r is not None:

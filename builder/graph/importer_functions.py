@@ -118,6 +118,24 @@ def _dropout_function(layer_id: str) -> Rule:
     return rule
 
 
+def _stochastic_depth(node: fx.Node, _: Any, ctx: Context) -> Op:
+    """torchvision's ``stochastic_depth(input, p, mode, training)``, which its ``StochasticDepth``
+    module calls with ``training=self.training``: the layer follows the model's mode the same way
+    (tracing runs in evaluation, so the traced ``training`` is always False and is not read)."""
+    params = {"p": float(arg(node, 1, "p")), "mode": arg(node, 2, "mode")}
+    return Op("stochastic_depth", params, [arg(node, 0, "input")], label=_calling_module(node, "StochasticDepth"))
+
+
+def _calling_module(node: fx.Node, class_name: str) -> str | None:
+    """The path of the innermost module the call was traced in, when that module is a
+    ``class_name`` (fx records ``{path: (path, class)}`` in ``nn_module_stack``)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    entry = list(stack.values())[-1] if stack else None
+    if isinstance(entry, tuple) and len(entry) == 2 and getattr(entry[1], "__name__", "") == class_name:
+        return str(entry[0]) or None
+    return None
+
+
 def _layer_norm_function(node: fx.Node, _: Any, ctx: Context) -> Op:
     x, normalized = arg(node, 0, "input"), arg(node, 1, "normalized_shape")
     weight, bias = arg(node, 2, "weight"), arg(node, 3, "bias")
@@ -300,8 +318,10 @@ FUNCTIONS: dict[Any, Rule] = {
     F.adaptive_avg_pool3d: _adaptive_function("avg"), F.adaptive_max_pool2d: _adaptive_function("max"),
     F.max_pool1d: _max_pool_function, F.max_pool2d: _max_pool_function, F.max_pool3d: _max_pool_function,
     F.avg_pool1d: _avg_pool_function, F.avg_pool2d: _avg_pool_function, F.avg_pool3d: _avg_pool_function,
-    F.dropout: _dropout_function("dropout"), F.dropout2d: _dropout_function("dropout2d"),
-    F.dropout3d: _dropout_function("dropout3d"),
+    F.dropout: _dropout_function("dropout"), F.dropout1d: _dropout_function("dropout1d"),
+    F.dropout2d: _dropout_function("dropout2d"), F.dropout3d: _dropout_function("dropout3d"),
+    F.alpha_dropout: _dropout_function("alpha_dropout"),
+    F.feature_alpha_dropout: _dropout_function("feature_alpha_dropout"),
     F.layer_norm: _layer_norm_function,
     F.interpolate: _interpolate,
 }
@@ -320,10 +340,10 @@ METHODS: dict[str, Rule] = {
 
 
 def function_rule(target: Any) -> Rule | None:
-    """The rule for a ``call_function`` target; torchvision's stochastic depth is the
-    identity in evaluation, which is what an imported graph reproduces."""
+    """The rule for a ``call_function`` target. torchvision's ``stochastic_depth`` is matched by
+    name, so that the graph core needs no torchvision."""
     if target in FUNCTIONS:
         return FUNCTIONS[target]
     if getattr(target, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(target, "__module__", ""):
-        return _pass_through
+        return _stochastic_depth
     return None

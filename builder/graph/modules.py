@@ -44,6 +44,7 @@ __all__ = [
     "RecurrentLayer",
     "Reshape",
     "Select",
+    "StochasticDepth",
     "TransformerEncoderLayer",
     "Transpose",
     "chunk_module",
@@ -258,3 +259,28 @@ class ParameterTensor(nn.Module):
     def extra_repr(self) -> str:
         # Initial values are not part of the constructor form: the weights are loaded.
         return f"shape={self.shape}"
+
+
+class StochasticDepth(nn.Module):
+    """Drops a residual branch while training ("Deep Networks with Stochastic Depth"): ``row``
+    zeroes each sample's values with probability ``p``, ``batch`` the whole batch at once; what
+    survives is scaled by ``1 / (1 - p)``. The identity in evaluation. It draws exactly the random
+    numbers torchvision's ``StochasticDepth`` draws, so an imported model trains the same."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        rows = x.flatten(1)  # [N, rest]: one draw per row broadcasts without knowing the rank
+        noise = rows.new_empty([rows.size(0), 1] if self.mode == "row" else [1, 1]).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return (rows * noise).reshape_as(x)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"

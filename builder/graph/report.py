@@ -14,12 +14,33 @@ if TYPE_CHECKING:
     from .document import DocumentRead, GraphDocument
 
 GIB = 1 << 30
-# Bytes per value in each precision mode of a run (RunConfig.precision.precision_mode, the same
-# names from here to the browser): weights, gradients, Adam's two moments, kept activations.
-# fp16 and bf16 are torch.autocast, as the engine trains: fp32 master weights and optimizer state,
-# 16-bit activations. dynamic starts every layer in 16 bits; layers its probe moves to fp32 keep
-# fp32 activations, so a dynamic run needs between this figure and fp32's.
-PRECISIONS = {"fp32": (4, 4, 8, 4), "fp16": (4, 4, 8, 2), "bf16": (4, 4, 8, 2), "dynamic": (4, 4, 8, 2)}
+# Bytes per value of what a training step holds, per precision mode of a run
+# (RunConfig.precision.precision_mode, the same names from here to the browser). fp16, bf16 and
+# dynamic are torch.autocast, as the engine trains: fp32 master weights, gradients and Adam's two
+# moments (4 + 4 + 8 bytes per parameter), plus a 16-bit copy of every matmul/convolution weight
+# that autocast casts and keeps for backward, and 16-bit activations out of the layers autocast
+# runs in low precision. dynamic starts every layer in 16 bits; layers its probe moves to fp32
+# keep fp32 activations, so a dynamic run needs between this figure and fp32's.
+# Per mode: (weights, gradients, optimizer, weight copies, low-precision activations).
+PRECISIONS = {"fp32": (4, 4, 8, 0, 4), "fp16": (4, 4, 8, 2, 2), "bf16": (4, 4, 8, 2, 2),
+              "dynamic": (4, 4, 8, 2, 2)}
+# Kinds of kept value (see ``kept_for_backward``), and their bytes in fp32 and in a 16-bit mode.
+VALUE_BYTES = {"act": (4, 2), "fp32": (4, 4), "int64": (8, 8), "mask": (1, 1), "cast": (0, 2)}
+
+# Layers autocast runs in 16 bits (their outputs are 16-bit, their weights cast).
+MATMUL_TYPES = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                          "conv_transpose3d", "linear", "multi_head_attention", "transformer_encoder_layer",
+                          "lstm", "gru", "prelu"})
+# Layers autocast runs in fp32 whatever their input.
+FP32_TYPES = frozenset({"layer_norm", "group_norm", "softmax", "log_softmax"})
+# Layers whose output is a view of their input: no new memory.
+VIEW_TYPES = frozenset({"flatten", "reshape", "permute", "transpose", "identity", "chunk", "select",
+                        "expand_batch"})
+# Layers that save their output for backward, not their input.
+OUTPUT_SAVERS = frozenset({"relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "elu"})
+# Layers whose backward needs neither input nor output (dropout keeps a one-byte mask instead).
+NO_SAVE = frozenset({"add", "concat", "mean", "positional_encoding", "channel_shuffle", "dropout",
+                     "dropout2d", "dropout3d"}) | VIEW_TYPES
 
 
 def human_count(n: int) -> str:
@@ -78,20 +99,134 @@ class EdgeReport:
         }
 
 
-def memory_estimate(params: int, activations: list[tuple[int, str]]) -> dict[str, dict[str, int]]:
-    """Training memory per precision: weights, gradients, Adam state (two moments) and the
-    activations kept for backward (every node output, batch included). Token ids stay int64."""
+def memory_estimate(params: int, activations: list[tuple[int, str]],
+                    matmul_params: int | None = None, transient: int = 0) -> dict[str, dict[str, int]]:
+    """Training memory per precision, at its peak (the start of backward): weights, gradients, Adam
+    state (two moments), autocast's 16-bit weight copies, the values kept for backward
+    (``(count, kind)`` pairs from ``kept_for_backward``, batch included; a plain dtype name counts
+    as ``act``, ``int64`` as eight bytes) and the ``transient`` values a layer's backward holds at
+    once (``backward_transient``). ``matmul_params`` are the parameters autocast casts (default:
+    all)."""
+    cast = params if matmul_params is None else matmul_params
     out = {}
-    for name, (weight, grad, optim, act) in PRECISIONS.items():
-        acts = sum(count * (8 if dtype == "int64" else act) for count, dtype in activations)
+    for name, (weight, grad, optim, copy, act) in PRECISIONS.items():
+        column = 0 if act == 4 else 1
+        acts = sum(count * VALUE_BYTES.get(kind, VALUE_BYTES["act"])[column] for count, kind in activations)
         parts = {
             "weights": params * weight,
             "gradients": params * grad,
             "optimizer": params * optim,
+            "weight_copies": cast * copy,
             "activations": acts,
+            "backward_workspace": transient * act,
         }
         out[name] = {**parts, "total": sum(parts.values())}
     return out
+
+
+def _numel(shape: tuple[int, ...] | list[int]) -> int:
+    total = 1
+    for d in shape:
+        total *= int(d)
+    return total
+
+
+def _internal_values(node: NodeReport, params: Any) -> list[tuple[int, str]]:
+    """What a composite layer keeps for backward inside itself (attention on the math path, which
+    a CPU takes when training with dropout: the full [N, heads, L, S] score matrix)."""
+    if node.type == "transformer_encoder_layer":
+        n, length, d = node.inputs["in"]
+        heads, ff = int(params.nhead), int(params.dim_feedforward)
+        tokens, scores = n * length, n * heads * length * length
+        dropping = float(params.dropout) > 0
+        values = [(tokens * d * 6, "act"), (tokens * ff * 2, "act"), (tokens * d * 4, "fp32"),
+                  (tokens * d * 2, "cast"), (scores, "act"), (scores, "fp32")]
+        if dropping:
+            values += [(scores, "act"), (scores + tokens * (ff + 2 * d), "mask"), (tokens * ff, "act")]
+        return values
+    if node.type == "multi_head_attention":
+        n, length, d = node.inputs["query"] if "query" in node.inputs else next(iter(node.inputs.values()))
+        heads = int(getattr(params, "num_heads", 1))
+        source = next(iter(node.inputs.values()))
+        s_len = source[1] if len(source) > 1 else length
+        return [(n * length * d * 4, "act"), (n * heads * length * s_len, "act"),
+                (n * heads * length * s_len, "fp32")]
+    if node.type in ("lstm", "gru"):
+        out = next(iter(node.outputs.values()))
+        gates = 4 if node.type == "lstm" else 3
+        return [(_numel(out) * (gates + 2), "act")]
+    return []
+
+
+def _users(nodes: dict[str, NodeReport], consumers: dict[tuple[str, str], list[str]], node_id: str,
+           port: str) -> list[NodeReport]:
+    """The nodes that read this output, looking through views (a flatten's readers read its source)."""
+    found: list[NodeReport] = []
+    for user in consumers.get((node_id, port), []):
+        info = nodes.get(user)
+        if info is None:
+            continue
+        if info.type in VIEW_TYPES:
+            for view_port in info.outputs:
+                found += _users(nodes, consumers, user, view_port)
+        else:
+            found.append(info)
+    return found
+
+
+def kept_for_backward(nodes: dict[str, NodeReport], edges: list[EdgeReport], inputs: list[str],
+                      parsed: dict[str, Any]) -> list[tuple[int, str]]:
+    """The values a training step keeps from the forward pass to the backward pass, as
+    ``(count, kind)`` pairs (kinds in ``VALUE_BYTES``). A node's output is kept when the node
+    saves its output (ReLU, sigmoid...) or a consumer needs its input (convolution, linear,
+    normalisation...); a view costs nothing, a dropout a one-byte mask; an fp32 value feeding a
+    layer autocast runs in 16 bits is kept again as its 16-bit copy. The graph's input batch is
+    always counted."""
+    consumers: dict[tuple[str, str], list[str]] = {}
+    for edge in edges:
+        consumers.setdefault((edge.source, edge.source_port), []).append(edge.target)
+    kinds: dict[tuple[str, str], str] = {}
+    values: list[tuple[int, str]] = []
+    for node_id, info in nodes.items():
+        incoming = [kinds.get((e.source, e.source_port), "act") for e in edges if e.target == node_id]
+        for port, shape in info.outputs.items():
+            dtype = info.dtypes.get(port, "float32")
+            if dtype in ("int64", "int32", "bool"):
+                kind = "int64"
+            elif info.type in MATMUL_TYPES:
+                kind = "act"
+            elif info.type in FP32_TYPES or not info.inputs or "fp32" in incoming:
+                kind = "fp32"
+            else:
+                kind = incoming[0] if incoming else "act"
+            kinds[(node_id, port)] = kind
+            count = _numel(shape)
+            users = _users(nodes, consumers, node_id, port)
+            if info.type in VIEW_TYPES or not info.inputs and node_id not in inputs:
+                continue  # a view, or a parameter node (its weight is counted with the weights)
+            kept = node_id in inputs or info.type in OUTPUT_SAVERS or any(
+                u.type not in NO_SAVE and u.type not in OUTPUT_SAVERS for u in users)
+            if kept:
+                values.append((count, kind))
+                if kind == "fp32" and any(u.type in MATMUL_TYPES for u in users):
+                    values.append((count, "cast"))
+            if info.type.startswith("dropout"):
+                values.append((count, "mask"))
+        values += _internal_values(info, parsed.get(node_id))
+    return values
+
+
+def backward_transient(nodes: dict[str, NodeReport]) -> int:
+    """Values one layer's backward holds beside what is kept: the gradients of its input and its
+    output, alive together (the largest layer sets the figure)."""
+    sizes = [sum(_numel(s) for s in info.inputs.values()) + sum(_numel(s) for s in info.outputs.values())
+             for info in nodes.values() if info.inputs and info.type not in VIEW_TYPES]
+    return max(sizes, default=0)
+
+
+def matmul_parameter_count(nodes: dict[str, NodeReport]) -> int:
+    """Parameters autocast casts to 16 bits (those of the layers in ``MATMUL_TYPES``)."""
+    return sum(info.params for info in nodes.values() if info.type in MATMUL_TYPES)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Starter graphs: hand-made templates (JSON files in ``templates/``) and torchvision models.
 
 Each template file holds ``{"id", "name", "description", "task", "modality", "graph"}`` where
-``graph`` is a graph document; ``templates/_make.py`` writes them. ``torchvision_graph`` builds
+``graph`` is a graph document, and may hold ``config``: the run settings the template recommends
+(a partial run config, e.g. the tabular MLP's batch size, learning rate and schedule);
+``templates/_make.py`` writes them. ``torchvision_graph`` builds
 a torchvision architecture (random weights: no downloads) and imports it with ``from_module``.
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from .layout import layout_document
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 _SUMMARY_KEYS = ("id", "name", "description", "task", "modality")
@@ -51,17 +55,30 @@ def _load_all() -> dict[str, dict[str, Any]]:
     return templates
 
 
-def list_templates() -> list[dict[str, str]]:
-    """Summaries of every template: ``id``, ``name``, ``description``, ``task``, ``modality``."""
-    return [{key: t[key] for key in _SUMMARY_KEYS} for t in _load_all().values()]
+def list_templates() -> list[dict[str, Any]]:
+    """Summaries of every template: ``id``, ``name``, ``description``, ``task``, ``modality`` and
+    ``config`` (its recommended run settings, ``{}`` when it has none)."""
+    return [{**{key: t[key] for key in _SUMMARY_KEYS}, "config": copy.deepcopy(t.get("config", {}))}
+            for t in _load_all().values()]
 
 
-def get_template(template_id: str) -> dict[str, Any]:
-    """A fresh copy of the template's graph document. Raises ``KeyError`` for an unknown id."""
+def template_config(template_id: str) -> dict[str, Any]:
+    """A fresh copy of the run settings the template recommends (a partial run config: what it
+    leaves out keeps the run config's default), ``{}`` when it has none. Raises ``KeyError`` for
+    an unknown id."""
     templates = _load_all()
     if template_id not in templates:
         raise KeyError(f"no template {template_id!r}; known: {', '.join(templates)}")
-    return copy.deepcopy(templates[template_id]["graph"])
+    return copy.deepcopy(templates[template_id].get("config", {}))
+
+
+def get_template(template_id: str) -> dict[str, Any]:
+    """A fresh copy of the template's graph document, laid out top to bottom (``layout``).
+    Raises ``KeyError`` for an unknown id."""
+    templates = _load_all()
+    if template_id not in templates:
+        raise KeyError(f"no template {template_id!r}; known: {', '.join(templates)}")
+    return layout_document(copy.deepcopy(templates[template_id]["graph"]))
 
 
 def torchvision_graph(
@@ -71,14 +88,15 @@ def torchvision_graph(
 
     ``name`` must be in ``TORCHVISION_ARCHITECTURES``; the graph's image input is
     ``3 x input_size x input_size`` (inception_v3 needs at least 75, a vision transformer a
-    multiple of its patch size). Raises ``KeyError`` for other names and ``InputSizeError`` (an
+    multiple of its patch size), laid out top to bottom (``layout``), so the canvas opens it
+    without laying it out. Raises ``KeyError`` for other names and ``InputSizeError`` (an
     ``UnsupportedModuleError``, so a ``ValueError``) when the model can't take ``input_size``.
     """
     from .importer import from_module
 
     model = torchvision_model(name, num_classes, input_size)
     doc, weights = from_module(model, torch.zeros(1, 3, input_size, input_size), name=name)
-    return doc, weights
+    return layout_document(doc), weights
 
 
 def torchvision_model(name: str, num_classes: int = 1000, input_size: int = 224) -> torch.nn.Module:

@@ -6,7 +6,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from .registry import LayerType, ShapeError
-from .report import EdgeReport, NodeReport, human_count, memory_estimate
+from .report import (
+    EdgeReport,
+    NodeReport,
+    backward_transient,
+    human_count,
+    kept_for_backward,
+    matmul_parameter_count,
+    memory_estimate,
+)
 from .validate_base import NodeState, ValidationPass
 
 
@@ -106,14 +114,10 @@ class ShapeInference(ValidationPass):
         report = self.report
         report.params = sum(info.params for info in report.nodes.values())
         report.flops = sum(info.flops for info in report.nodes.values())
-        # Every node output is kept for backward; a parameter node's output is its weight.
-        activations = [
-            (_numel(shape), info.dtypes.get(port, "float32"))
-            for node_id, info in report.nodes.items()
-            if info.inputs or node_id in report.inputs
-            for port, shape in info.outputs.items()
-        ]
-        report.memory = memory_estimate(report.params, activations)
+        # What backward needs of the forward pass, as the engine trains (see kept_for_backward).
+        activations = kept_for_backward(report.nodes, report.edges, report.inputs, report.parsed_params)
+        report.memory = memory_estimate(report.params, activations, matmul_parameter_count(report.nodes),
+                                        backward_transient(report.nodes))
         if report.params > self.limits.max_params:
             self.error(
                 "too_large",

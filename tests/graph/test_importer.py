@@ -44,7 +44,14 @@ def _round_trip(model: nn.Module, *inputs: torch.Tensor) -> tuple[dict[str, Any]
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = got if isinstance(got, tuple) else (got,)
     assert len(got) == len(expected)
+    _assert_informative(expected)
     return doc, max(float((a - b).abs().max()) for a, b in zip(got, expected, strict=True))
+
+
+def _assert_informative(outputs: tuple[torch.Tensor, ...]) -> None:
+    """A comparison means something only if the model's outputs vary (a zero-initialised head
+    gives all-zero logits, which any graph "matches")."""
+    assert all(float(o.float().std()) > 1e-4 for o in outputs if o.numel() > 1), "constant model output"
 
 
 @pytest.mark.parametrize(("name", "kwargs", "size"), TORCHVISION_CASES, ids=[c[0] for c in TORCHVISION_CASES])
@@ -66,10 +73,20 @@ def test_shufflenet_splits_with_chunk() -> None:
 
 def _vit(**kwargs: Any) -> torchvision.models.VisionTransformer:
     torch.manual_seed(0)
-    return torchvision.models.VisionTransformer(
+    model = torchvision.models.VisionTransformer(
         **{"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 4, "hidden_dim": 32,
            "mlp_dim": 64, "num_classes": 10, **kwargs}
-    ).eval()
+    )
+    return _with_random_head(model).eval()
+
+
+def _with_random_head(model: torchvision.models.VisionTransformer) -> torchvision.models.VisionTransformer:
+    """torchvision zero-initialises ViT's head, so every logit is 0 whatever the encoder computes.
+    Weights of std 1/sqrt(width) give logits of about unit size, like the encoder's features."""
+    with torch.no_grad():
+        for tensor in model.heads.head.parameters():
+            tensor.normal_(std=model.hidden_dim ** -0.5)
+    return model
 
 
 def _check_at_batch(model: nn.Module, doc: dict[str, Any], weights: dict[str, torch.Tensor], batch: int) -> None:
@@ -78,7 +95,9 @@ def _check_at_batch(model: nn.Module, doc: dict[str, Any], weights: dict[str, to
     compiled.load_state_dict(weights, strict=True)
     x = torch.randn(batch, 3, 32, 32)
     with torch.no_grad():
-        assert float((compiled.eval()(x) - model(x)).abs().max()) <= TOLERANCE
+        expected = model(x)
+        _assert_informative((expected,))
+        assert float((compiled.eval()(x) - expected).abs().max()) <= TOLERANCE
 
 
 def test_vision_transformer_class_token_and_positions_round_trip() -> None:
@@ -96,10 +115,87 @@ def test_vision_transformer_class_token_and_positions_round_trip() -> None:
 @pytest.mark.slow
 def test_vit_b_16_round_trip() -> None:
     torch.manual_seed(0)
-    model = torchvision.models.vit_b_16(weights=None, image_size=32, num_classes=10).eval()
+    model = _with_random_head(torchvision.models.vit_b_16(weights=None, image_size=32, num_classes=10)).eval()
     doc, weights = from_module(model, torch.randn(1, 3, 32, 32))
     for batch in (1, 2):
         _check_at_batch(model, doc, weights, batch)
+
+
+@pytest.mark.parametrize(("name", "count"), [("efficientnet_b0", 9), ("convnext_tiny", 18)])
+def test_imported_model_trains_like_the_original(name: str, count: int) -> None:
+    """Train mode, same seed: the imported graph gives the model's output exactly, because its
+    stochastic depth (and dropout) layers draw the same random numbers in the same order."""
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None, num_classes=10)
+    with torch.no_grad():  # ConvNeXt's layer scale starts at 1e-6: a dropped branch would hardly show
+        for block in model.modules():
+            scale = getattr(block, "layer_scale", None)
+            if isinstance(scale, torch.Tensor):
+                scale.uniform_(0.5, 1.0)
+    x = torch.randn(2, 3, 64, 64)
+    doc, weights = from_module(model, x)
+    kept = [n for n in doc["nodes"] if n["type"] == "stochastic_depth"]
+    assert len(kept) == count and all(n["label"].endswith("stochastic_depth") for n in kept)
+    compiled = compile_graph(doc, batch_size=2)
+    compiled.load_state_dict(weights, strict=True)
+    model.train()
+    compiled.train()
+    outputs = []
+    with torch.no_grad():
+        for seed, net in ((1, model), (1, compiled), (2, compiled)):
+            torch.manual_seed(seed)
+            outputs.append(net(x))
+    expected, same_seed, other_seed = outputs
+    _assert_informative((expected,))
+    assert float((same_seed - expected).abs().max()) <= TOLERANCE
+    assert float((other_seed - expected).abs().max()) > 0.01  # the draws matter: not a deterministic net
+
+
+class _TrainOnly(nn.Module):
+    """Every train-only module and function the importer keeps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding=1)
+        self.drop1d = nn.Dropout1d(0.3)
+        self.alpha = nn.AlphaDropout(0.2)
+        self.feature_alpha = nn.FeatureAlphaDropout(0.25)
+        self.depth = torchvision.ops.StochasticDepth(0.5, "batch")
+        self.head = nn.Linear(6 * 5, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y = y + self.depth(self.feature_alpha(self.drop1d(y)))
+        y = nn.functional.dropout(y.flatten(1), 0.1, training=self.training)
+        return self.head(self.alpha(nn.functional.alpha_dropout(y, 0.1, training=self.training)))
+
+
+def test_train_only_modules_become_layers_that_draw_the_same() -> None:
+    torch.manual_seed(0)
+    model = _TrainOnly()
+    x = torch.randn(4, 4, 5)
+    doc, diff = _round_trip(model, x)  # evaluation: every one of them is the identity
+    assert diff <= TOLERANCE
+    types = {n["id"]: n["type"] for n in doc["nodes"]}
+    assert (types["drop1d"], types["alpha"], types["feature_alpha"], types["depth"]) == (
+        "dropout1d", "alpha_dropout", "feature_alpha_dropout", "stochastic_depth")
+    assert sorted(t for t in types.values() if "dropout" in t) == [
+        "alpha_dropout", "alpha_dropout", "dropout", "dropout1d", "feature_alpha_dropout"]
+    assert next(n for n in doc["nodes"] if n["id"] == "depth")["params"] == {"p": 0.5, "mode": "batch"}
+    doc, weights = from_module(model, x)
+    compiled = compile_graph(doc, batch_size=4)
+    compiled.load_state_dict(weights, strict=True)
+    model.train()
+    compiled.train()
+    dropped: list[bool] = []
+    compiled.depth.register_forward_hook(lambda _m, _x, out: dropped.append(not out.any()))
+    with torch.no_grad():
+        for seed in range(6):
+            torch.manual_seed(seed)
+            expected = model(x)
+            torch.manual_seed(seed)
+            assert float((compiled(x) - expected).abs().max()) <= TOLERANCE
+    assert 0 < sum(dropped) < len(dropped)  # batch mode dropped the whole branch for some seeds only
 
 
 class _Indexing(nn.Module):

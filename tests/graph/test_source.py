@@ -114,6 +114,44 @@ def test_template_source_matches_compiled(template_id: str) -> None:
     _check_same(doc, *example_inputs(doc))
 
 
+def test_train_only_layers_export_and_train_the_same() -> None:
+    """Stochastic depth and the dropout variants export; in training, with the same seed, the
+    exported model draws what the compiled graph draws."""
+    doc = {
+        "name": "regularised",
+        "nodes": [
+            _node("img", "image_input", channels=3, height=6, width=6),
+            _node("conv", "conv2d", out_channels=4, kernel_size=3, padding=1),
+            _node("drop", "dropout2d", p=0.2),
+            _node("depth", "stochastic_depth", p=0.4),
+            _node("add", "add"),
+            _node("flat", "flatten"),
+            _node("alpha", "alpha_dropout", p=0.1),
+            _node("fc", "linear", out_features=3),
+        ],
+        "edges": [
+            _edge("img", "conv"), _edge("conv", "drop"), _edge("drop", "depth"), _edge("depth", "add", "in0"),
+            _edge("conv", "add", "in1"), _edge("add", "flat"), _edge("flat", "alpha"), _edge("alpha", "fc"),
+        ],
+    }
+    source = to_source(doc)
+    assert "self.depth = StochasticDepth(p=0.4, mode='row')" in source
+    assert "class StochasticDepth(nn.Module):" in source
+    _check_same(doc, torch.randn(2, 3, 6, 6))
+    compiled = compile_graph(doc).train()
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102
+    model = namespace["Model"]().train()
+    model.load_state_dict(compiled.state_dict(), strict=True)
+    x = torch.randn(8, 3, 6, 6)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        expected = compiled(x)
+        torch.manual_seed(0)
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=0)
+        assert not torch.equal(compiled(x), expected)  # another draw: training is random
+
+
 def test_source_imports_only_torch_and_math() -> None:
     tree = ast.parse(to_source(_mixed_doc()))
     imported = set()

@@ -12,8 +12,10 @@ from builder.graph.templates import (
     TORCHVISION_ARCHITECTURES,
     get_template,
     list_templates,
+    template_config,
     torchvision_graph,
 )
+from pipelines.training.config import parse_config
 
 EXPECTED = {
     "lenet5", "tabular_mlp", "resnet18_cifar", "resnet18_imagenet", "vgg11", "mobilenet_v2",
@@ -31,8 +33,60 @@ def test_list_templates_summaries() -> None:
     summaries = list_templates()
     assert {t["id"] for t in summaries} == EXPECTED
     for t in summaries:
-        assert set(t) == {"id", "name", "description", "task", "modality"}
-        assert all(isinstance(v, str) and v for v in t.values())
+        assert set(t) == {"id", "name", "description", "task", "modality", "config"}
+        assert all(isinstance(t[key], str) and t[key] for key in ("id", "name", "description", "task", "modality"))
+        assert t["config"] == template_config(t["id"])
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED))
+def test_recommended_settings_are_a_valid_run_config(template_id: str) -> None:
+    settings = template_config(template_id)
+    for task in ("classification", "regression"):
+        config = parse_config({**settings, "task": task}).model_dump()  # a bad field raises ConfigError
+        _assert_within(settings, config)  # every recommended value is taken as given
+
+
+def _assert_within(partial: dict, full: dict) -> None:
+    for key, value in partial.items():
+        if isinstance(value, dict):
+            _assert_within(value, full[key])
+        else:
+            assert full[key] == value, key
+
+
+def test_tabular_mlp_recommends_enough_steps_for_a_small_table() -> None:
+    # Tables are small: the defaults' batch of 64 at Adam 1e-3 gives ~60 steps over 10 epochs of
+    # 400 rows. The template asks for smaller batches, a larger peak rate and an annealed schedule.
+    settings = template_config("tabular_mlp")
+    config, bare = parse_config(settings), parse_config({})
+    assert config.epochs == bare.epochs  # the default epochs: only the step size and count change
+    assert config.batch_size < bare.batch_size and config.optimizer.lr > bare.optimizer.lr
+    assert config.schedule.name == "one_cycle"
+    template_config("tabular_mlp")["batch_size"] = 1  # a copy
+    assert template_config("tabular_mlp") == settings
+    with pytest.raises(KeyError, match="no template"):
+        template_config("nope")
+
+
+def test_tabular_mlp_is_wide_and_deep() -> None:
+    """The head sees the features themselves beside the hidden layers: logits = W·[x, h] + b."""
+    doc = get_template("tabular_mlp")
+    # One node sets the outputs (classes, or 1 for regression): resizing the head stays one edit.
+    assert {(e["source"], e["target_port"]) for e in doc["edges"] if e["target"] == "wide"} == {
+        ("features", "in0"), ("drop2", "in1")}
+    assert [e["source"] for e in doc["edges"] if e["target"] == "logits"] == ["wide"]
+    torch.manual_seed(0)
+    model = compile_graph(doc, batch_size=4).eval()
+    x = torch.randn(4, 16)
+    with torch.no_grad():
+        out = model(x)
+        hidden = model.drop2(model.relu2(model.bn2(model.fc2(model.drop1(model.relu1(model.bn1(model.fc1(x))))))))
+        wide, deep = model.logits.weight[:, :16], model.logits.weight[:, 16:]
+        assert deep.shape[1] == hidden.shape[1] == 32
+        torch.testing.assert_close(out, x @ wide.T + hidden @ deep.T + model.logits.bias)
+        # The linear path alone: with the deep weights zeroed, the output is linear in the features.
+        model.logits.weight[:, 16:] = 0
+        torch.testing.assert_close(model(2 * x) - model(x), x @ wide.T)
 
 
 @pytest.mark.parametrize("template_id", sorted(EXPECTED))
@@ -41,7 +95,7 @@ def test_template_validates_compiles_and_runs(template_id: str) -> None:
     report = validate(doc, batch_size=2)
     assert report.ok, [e.message for e in report.errors]
     assert not report.warnings, [w.message for w in report.warnings]
-    assert not any("position" in n for n in doc["nodes"])  # the canvas lays templates out
+    assert all("position" in n for n in doc["nodes"])  # laid out here, so the canvas opens it at once
     compiled = compile_graph(doc, batch_size=2).eval()
     with torch.no_grad():
         out = compiled(*example_inputs(doc))

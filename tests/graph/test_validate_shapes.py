@@ -55,9 +55,11 @@ def test_report_to_dict_is_json(lenet_doc: dict[str, Any]) -> None:
     assert set(data["totals"]) == {"params", "flops", "batch_size", "memory"}
     assert set(data["totals"]["memory"]["fp32"]) == {
         "weights",
+        "weight_copies",
         "gradients",
         "optimizer",
         "activations",
+        "backward_workspace",
         "total",
     }
 
@@ -177,18 +179,28 @@ def test_batch_size_scales_flops_and_activations_not_params(lenet_doc: dict[str,
 
 
 def test_memory_estimate_per_precision(lenet_doc: dict[str, Any]) -> None:
+    """The estimate models the engine: fp32 master weights, gradients and Adam state in every mode,
+    autocast's 16-bit weight copies in the low ones, and only the values backward needs."""
     report = validate(lenet_doc, batch_size=2)
     fp32, mixed = report.memory["fp32"], report.memory["fp16"]
-    assert fp32["weights"] == fp32["gradients"] == 4 * report.params
-    assert fp32["optimizer"] == 8 * report.params  # Adam: two moments
-    activations = sum(_numel(shape) for info in report.nodes.values() for shape in info.outputs.values())
-    assert fp32["activations"] == 4 * activations
-    assert mixed["activations"] == 2 * activations and mixed["weights"] == fp32["weights"]
+    assert fp32["weights"] == fp32["gradients"] == mixed["weights"] == 4 * report.params
+    assert fp32["optimizer"] == mixed["optimizer"] == 8 * report.params  # Adam: two moments
+    assert fp32["weight_copies"] == 0 and mixed["weight_copies"] == 2 * report.params  # all conv/linear
+    # Kept for backward: the input batch, the ReLU outputs (ReLU saves its output), the pooled maps
+    # (read by a convolution, and through the flatten view by fc1) and fc1's output (read by fc2);
+    # not the conv outputs, which only a ReLU reads.
+    kept = 2 * (1 * 28 * 28 + 6 * 28 * 28 + 6 * 14 * 14 + 16 * 10 * 10 + 16 * 5 * 5 + 120)
+    assert fp32["activations"] == 4 * kept
+    # In fp16 the input batch stays fp32 and is kept again as the 16-bit copy c1 reads.
+    image = 2 * 28 * 28
+    assert mixed["activations"] == image * (4 + 2) + (kept - image) * 2
+    # The largest layer's input and output gradients, alive together in backward (r1).
+    assert fp32["backward_workspace"] == 4 * 2 * (2 * 6 * 28 * 28) == 2 * mixed["backward_workspace"]
     assert fp32["total"] == sum(v for k, v in fp32.items() if k != "total")
-    # bf16 and dynamic train under autocast as fp16 does: fp32 weights, 16-bit activations.
     assert report.memory["bf16"] == report.memory["dynamic"] == mixed
-    assert mixed["total"] < fp32["total"]
     assert set(report.memory) == {"fp32", "fp16", "bf16", "dynamic"}  # RunConfig's precision modes
+    big = validate(lenet_doc, batch_size=256).memory
+    assert big["fp16"]["total"] < big["fp32"]["total"]  # activations outweigh the weight copies
 
 
 def _numel(shape: tuple[int, ...]) -> int:

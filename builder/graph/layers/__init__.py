@@ -1,6 +1,19 @@
 """Built-in layer types, one module per family; importing this package registers them all."""
 
-from . import activation, attention, conv, inputs, linear, merge, misc, norm, pooling, recurrent, shape_ops
+from . import (
+    activation,
+    attention,
+    conv,
+    inputs,
+    linear,
+    merge,
+    misc,
+    norm,
+    pooling,
+    recurrent,
+    regularization,
+    shape_ops,
+)
 
 __all__ = [
     "activation",
@@ -13,5 +26,6 @@ __all__ = [
     "norm",
     "pooling",
     "recurrent",
+    "regularization",
     "shape_ops",
 ]

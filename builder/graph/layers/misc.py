@@ -1,4 +1,4 @@
-"""Dropout, upsampling, embeddings and free-standing learnable tensors."""
+"""Upsampling, embeddings and free-standing learnable tensors."""
 
 from __future__ import annotations
 
@@ -12,67 +12,15 @@ from torch import nn
 from .. import modules
 from ..registry import LayerType, Port, Shape, ShapeError, register
 from ._base import (
-    LAYOUTS,
     MAX_SIZE,
     LayerParams,
     NonNegInt,
     PosInt,
-    SameShape,
     expect_rank,
     fmt,
     ntuple,
     numel,
 )
-
-
-class DropoutParams(LayerParams):
-    p: float = Field(
-        0.5, ge=0.0, lt=1.0, description="Probability of zeroing each value (or channel) while training."
-    )
-
-
-@register
-class Dropout(SameShape):
-    id = "dropout"
-    category = "regularization"
-    doc = "Zeroes random values while training and rescales the rest; does nothing in evaluation."
-    Params = DropoutParams
-    examples = [{"params": {"p": 0.2}, "inputs": {"in": (2, 7)}}]
-
-    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
-        assert isinstance(params, DropoutParams)
-        return nn.Dropout(params.p)
-
-
-@register
-class Dropout2d(Dropout):
-    id = "dropout2d"
-    doc = f"Zeroes whole channels of {LAYOUTS[4]} while training."
-    examples = [{"params": {}, "inputs": {"in": (2, 3, 4, 4)}}]
-
-    def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
-        expect_rank(self.id, in_shapes["in"], (4,))
-        return {"out": in_shapes["in"]}
-
-    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
-        assert isinstance(params, DropoutParams)
-        return nn.Dropout2d(params.p)
-
-
-@register
-class Dropout3d(Dropout):
-    id = "dropout3d"
-    doc = f"Zeroes whole channels of {LAYOUTS[5]} while training."
-    examples = [{"params": {}, "inputs": {"in": (2, 3, 2, 4, 4)}}]
-
-    def infer(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> dict[str, Shape]:
-        expect_rank(self.id, in_shapes["in"], (5,))
-        return {"out": in_shapes["in"]}
-
-    def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
-        assert isinstance(params, DropoutParams)
-        return nn.Dropout3d(params.p)
-
 
 Scale = Annotated[float, Field(gt=0.0, le=64.0)]
 _MODE_RANKS = {"nearest": (3, 4, 5), "linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,)}
