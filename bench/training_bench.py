@@ -4,10 +4,15 @@
   loop on the same model, loader and optimizer, as the ratio of mean throughputs over 8
   interleaved pairs (goal: at least 0.97);
 - memory: activation bytes saved for backward in fp16, bf16 and dynamic against fp32, counted
-  with ``torch.autograd.graph.saved_tensors_hooks`` (goal: at most 0.6);
-- dynamic: best validation accuracy of dynamic precision against fp32, in points (goal: within
-  0.5), and the probe's share of training time (goal: under 5%);
-- ddp: two gloo processes on the CPU, overlapped all-reduce against syncing after backward;
+  with ``torch.autograd.graph.saved_tensors_hooks`` (goal: at most 0.6), and the allocator's peak
+  over a whole training step (torch.profiler's live bytes on this CPU, ``pipelines.training.memory``),
+  each after a probe has placed dynamic's layers;
+- dynamic: best validation accuracy of dynamic precision against fp32 and against bf16 on LeNet-5,
+  where every layer is safe (goal: within 0.5 points, the same as bf16), and the probe's share of
+  training time (goal: under 5%);
+- scenarios: ``bench/precision_scenarios.py`` (a) overflow and (b) offset, fixed low precision and
+  dynamic against fp32, with the share of FLOPs in low precision and the allocator peak;
+- ddp: see ``bench/ddp_bench.py`` (plain DDP, the one-bucket baseline and each compression);
 - events: latency from a separate process publishing through ``domain.events.publish`` to a
   receiver on the run's Channels group, as a consumer gets them (goal: p95 under 50 ms; needs
   the Redis at REDIS_URL).
@@ -32,14 +37,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.precision_scenarios import run as run_scenario  # noqa: E402
 from builder.graph import compile_graph, validate  # noqa: E402
 from builder.graph.templates import get_template  # noqa: E402
 from pipelines.datasets.ingest import ingest  # noqa: E402
 from pipelines.datasets.samples import write_digits  # noqa: E402
 from pipelines.training.config import PrecisionConfig, parse_config  # noqa: E402
 from pipelines.training.data import cached_loaders  # noqa: E402
-from pipelines.training.distributed import launch  # noqa: E402
 from pipelines.training.engine import fit, seed_everything  # noqa: E402
+from pipelines.training.memory import measure_training_step  # noqa: E402
 from pipelines.training.optim import build_loss, build_optimizer  # noqa: E402
 from pipelines.training.precision import PrecisionPolicy, count_saved_bytes  # noqa: E402
 
@@ -82,26 +88,74 @@ def engine(document: dict, cache: Path, epochs: int, batch: int, mode: str = "fp
     return samples / seconds, {"best": result.best, "precision": result.precision, "seconds": seconds}
 
 
-def saved_bytes(document: dict, batch: int) -> dict[str, int]:
-    model = compile_graph(document)
+def saved_bytes(document: dict, batch: int) -> dict[str, tuple[int, int]]:
+    """Per mode: (bytes autograd saves for backward, the allocator's peak over a training step).
+    dynamic is measured after a probe on the batch has placed its layers, as in training."""
     x = torch.randn(batch, 1, 32, 32)
+    y = torch.randint(0, 10, (batch,))
     found = {}
     for mode in ("fp32", "fp16", "bf16", "dynamic"):
+        torch.manual_seed(0)
+        model = compile_graph(document)
         policy = PrecisionPolicy(PrecisionConfig(precision_mode=mode), CPU, model)
+        if mode == "dynamic":
+            policy.probe(model, (x[:16],), step=1)
         with count_saved_bytes(model) as saved, policy.autocast():
             model(x).sum()
+        peak = measure_training_step(model, x, y, torch.nn.functional.cross_entropy,
+                                     torch.optim.Adam(model.parameters()), policy.autocast, CPU)
         policy.remove_gates()
-        found[mode] = saved["bytes"]
+        found[mode] = (saved["bytes"], int(peak["peak_bytes"]))
     return found
 
 
-def ddp_seconds(document: dict, cache: Path, overlap: bool, workdir: Path) -> float:
-    config = parse_config({"epochs": 1, "batch_size": 64, "device": {"kind": "cpu", "gpus": 2},
-                           "distributed": {"backend": "gloo", "overlap": overlap}})
-    result = launch(world=2, device_kind="cpu", document=document, config=config, cache=cache, classes=10,
-                    resize=(32, 32), augmentation=None, checkpoint_dir=workdir / "ckpt", resume_from=None,
-                    layer_flops={}, workdir=workdir, emit=lambda _e: None, should_cancel=lambda: False)
-    return float(result.history[0]["train_seconds"])
+def dynamic_step_cost(document: dict, runs: int = 4, steps: int = 30) -> tuple[float, float]:
+    """Step time of dynamic against fixed bf16 on ``document`` (batch 32): the median seconds of a
+    training step (forward, backward, Adam; the median resists a shared CPU's bursts), in runs of
+    ``steps`` steps alternating between the two; dynamic's steps carry its gates, and its probe is
+    added at its real rate (one every ``probe_every`` steps). Returns (dynamic / bf16, the
+    probe's share of dynamic's time)."""
+    x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
+    times: dict[str, list[float]] = {"bf16": [], "dynamic": []}
+    probes: list[float] = []
+    every = PrecisionConfig().probe_every
+    for i in range(runs):
+        for mode in (("bf16", "dynamic") if i % 2 == 0 else ("dynamic", "bf16")):
+            torch.manual_seed(0)
+            model = compile_graph(document)
+            optimizer = torch.optim.Adam(model.parameters())
+            policy = PrecisionPolicy(PrecisionConfig(precision_mode=mode), CPU, model)
+            if mode == "dynamic":
+                policy.probe(model, (x[:16],), step=1)
+                probes.append(policy.probe_seconds)
+            for step in range(2, steps + 2):
+                started = time.perf_counter()
+                with policy.autocast():
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                policy.backward_and_step(loss, optimizer, step)
+                times[mode].append(time.perf_counter() - started)
+    fixed = statistics.median(times["bf16"])
+    dynamic = statistics.median(times["dynamic"]) + statistics.median(probes) / every
+    return dynamic / fixed, statistics.median(probes) / every / dynamic
+
+
+def scenario_rows(quick: bool) -> None:
+    rows, epochs = (1000, 3) if quick else (2000, 6)
+    for name, low in (("overflow", "fp16"), ("offset", "bf16")):
+        found = {mode: run_scenario(name, mode, rows=rows, epochs=epochs) for mode in ("fp32", low, "dynamic")}
+        base = found["fp32"]
+        for mode in (low, "dynamic"):
+            r = found[mode]
+            if name == "overflow":
+                figure = f"{100 * ((r['metric'] or 0.0) - base['metric']):+.2f} points test accuracy vs fp32 " \
+                         f"({r['metric']:.4f} vs {base['metric']:.4f}; goal for dynamic within 0.5)"
+            else:
+                figure = f"{r['metric'] / base['metric']:.3f} test RMSE ratio to fp32 ({r['metric']:.4f} vs " \
+                         f"{base['metric']:.4f}; fixed bf16 >= 2, goal for dynamic <= 1.1)"
+            print(f"scenario ({'a' if name == 'overflow' else 'b'}) {name}, {mode}: {figure}; low-precision FLOPs "
+                  f"share {r['low_flops_share']:.2f}; allocator peak vs fp32 "
+                  f"{r['peak']['peak_bytes'] / base['peak']['peak_bytes']:.3f} ({r['peak']['peak_bytes_method']})")
 
 
 PUBLISHER = """
@@ -180,22 +234,29 @@ def main() -> None:
 
         saved = saved_bytes(lenet, 64)
         for mode in ("fp16", "bf16", "dynamic"):
-            print(f"activation bytes saved for backward, {mode} vs fp32: {saved[mode] / saved['fp32']:.3f} (goal <= 0.6)")
+            print(f"activation bytes saved for backward, {mode} vs fp32: {saved[mode][0] / saved['fp32'][0]:.3f} "
+                  f"(goal <= 0.6); allocator peak over a training step (profiler.cpu_live_bytes): "
+                  f"{saved[mode][1] / saved['fp32'][1]:.3f}")
 
         dyn_epochs = 4 if args.quick else 8
         _, fp32 = engine(lenet, cache, dyn_epochs, 32, lr=5e-3)
         _, dyn = engine(lenet, cache, dyn_epochs, 32, mode="dynamic", lr=5e-3)
+        _, bf16 = engine(lenet, cache, dyn_epochs, 32, mode="bf16", lr=5e-3)
         gap = 100 * (dyn["best"]["accuracy"] - fp32["best"]["accuracy"])
         print(f"validation accuracy, dynamic ({dyn['precision']['low_dtype']}) minus fp32: {gap:+.2f} points "
               f"({dyn['best']['accuracy']:.4f} vs {fp32['best']['accuracy']:.4f}; goal within 0.5); "
               f"low-precision FLOPs share {dyn['precision']['low_precision_flops_share']:.2f}")
+        same = 100 * (dyn["best"]["accuracy"] - bf16["best"]["accuracy"])
+        print(f"every layer safe (LeNet-5): dynamic minus fixed bf16 validation accuracy {same:+.2f} points, "
+              f"layers dynamic keeps in fp32: {sorted(k for k, v in dyn['precision']['layers'].items() if v == 'fp32')}")
         share = dyn["precision"]["probe_seconds"] / dyn["seconds"]
         print(f"dynamic probe share of training time: {share:.3%} ({dyn['precision']['probes']} probes; goal < 5%)")
+        cost, probe_share = dynamic_step_cost(lenet)
+        print(f"every layer safe (LeNet-5): dynamic step time vs fixed bf16 {cost:.3f} (median step of 4 alternating "
+              f"runs of 30, batch 32, plus one probe per {PrecisionConfig().probe_every} steps: {probe_share:.2%} of "
+              f"dynamic's time; goal <= 1.05)")
+        scenario_rows(args.quick)
 
-        overlapped = ddp_seconds(lenet, cache, True, folder / "ddp-on")
-        synced = ddp_seconds(lenet, cache, False, folder / "ddp-off")
-        print(f"DDP (2 gloo processes, CPU) epoch time, overlap vs sync after backward: {overlapped / synced:.3f} "
-              f"({overlapped:.2f} s vs {synced:.2f} s; below 1 means overlap helps)")
     try:
         latencies = sorted(event_latency(100 if args.quick else 300))
         p95 = latencies[int(0.95 * (len(latencies) - 1))]

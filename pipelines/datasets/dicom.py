@@ -3,11 +3,14 @@ slice normal, converted to Hounsfield units with RescaleSlope / RescaleIntercept
 
 Headers are read first (``stop_before_pixels``) and sizes checked before any pixel is decoded.
 Identifying tags (names, IDs, dates, UIDs) are only used inside this module, as salted
-pseudonyms for grouping; nothing identifying reaches the result.
+pseudonyms for grouping; nothing identifying reaches the cache. Copies of the slices are kept
+only when asked (``originals``), de-identified by ``dicom_deid`` first. Each series' geometry is
+checked (``series_checks``) and its warnings are listed with the series in the statistics.
 """
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,9 +21,11 @@ from pydicom.errors import InvalidDicomError
 
 from .collected import class_from_folder, find_labels_csv, strip_common_root
 from .csvfile import column, read_csv
+from .dicom_deid import PROFILE, Deidentifier
 from .limits import Limits
 from .options import DicomOptions
 from .report import BadFile, IngestError, ProgressFn, Report
+from .series_checks import orientation_warnings, regular_grid, single_slice_warning, spacing_warnings
 from .volume import Pseudonyms, VolumeCache, resample
 
 READ_ERRORS = (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
@@ -41,6 +46,9 @@ class SliceHeader:
     intercept: float
     pixel_spacing: tuple[float, float]
     thickness: float | None
+    orientation: tuple[float, ...] | None = None  # ImageOrientationPatient
+    corner: tuple[float, ...] | None = None  # ImagePositionPatient
+    tilt: float = 0.0  # GantryDetectorTilt, degrees
 
 
 def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
@@ -80,10 +88,18 @@ def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
             instance=int(ds.get("InstanceNumber", 0) or 0), shape=(rows, cols),
             slope=float(ds.get("RescaleSlope", 1) or 1), intercept=float(ds.get("RescaleIntercept", 0) or 0),
             pixel_spacing=(spacing[0], spacing[1]) if len(spacing) == 2 else (1.0, 1.0), thickness=thickness,
+            orientation=_floats(ds.get("ImageOrientationPatient"), 6), corner=_floats(ds.get("ImagePositionPatient"), 3),
+            tilt=float(ds.get("GantryDetectorTilt", 0) or 0),
         )
     except READ_ERRORS as exc:
         raise BadFile("bad_header", f"malformed geometry or rescale tags: {type(exc).__name__}") from exc
     return header
+
+
+def _floats(value: object, count: int) -> tuple[float, ...] | None:
+    if not value or len(value) != count:  # type: ignore[arg-type]
+        return None
+    return tuple(float(v) for v in value)  # type: ignore[attr-defined]
 
 
 def _position(ds: pydicom.Dataset) -> float | None:
@@ -100,6 +116,11 @@ def _position(ds: pydicom.Dataset) -> float | None:
 
 def read_slice(header: SliceHeader, path: Path) -> np.ndarray:
     """One slice in HU (float32)."""
+    return read_slice_dataset(header, path)[0]
+
+
+def read_slice_dataset(header: SliceHeader, path: Path) -> tuple[np.ndarray, pydicom.Dataset]:
+    """One slice in HU (float32), and the whole dataset it was read from."""
     try:
         ds = pydicom.dcmread(path)
         array = ds.pixel_array
@@ -107,7 +128,7 @@ def read_slice(header: SliceHeader, path: Path) -> np.ndarray:
         raise BadFile("corrupt_pixels", f"the pixel data cannot be decoded: {type(exc).__name__}: {exc}") from exc
     if array.shape != header.shape:
         raise BadFile("corrupt_pixels", f"pixel data is {array.shape}, the header says {header.shape}")
-    return array.astype(np.float32) * header.slope + header.intercept
+    return array.astype(np.float32) * header.slope + header.intercept, ds
 
 
 def order_series(headers: list[SliceHeader], report: Report) -> tuple[list[SliceHeader], float]:
@@ -135,7 +156,9 @@ def order_series(headers: list[SliceHeader], report: Report) -> tuple[list[Slice
 
 
 def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Limits, report: Report,
-                 progress: ProgressFn, cache: Path) -> VolumeCache:
+                 progress: ProgressFn, cache: Path, originals: Path | None = None) -> VolumeCache:
+    """Series of ``files`` under ``root`` into a VolumeCache at ``cache``; with ``originals``,
+    de-identified copies of the slices used are written there as ``<label>/<series>/<n>.dcm``."""
     labels_csv = find_labels_csv(root, files, options.labels_csv)
     candidates = [f for f in files if f != labels_csv]
     series: dict[str, list[SliceHeader]] = defaultdict(list)
@@ -155,7 +178,9 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
         raise IngestError("no_dicom", "no usable DICOM slice was found (see the skipped files)")
     lookup = _labels_lookup(root, labels_csv, limits) if labels_csv else None
     pseudonym = Pseudonyms()
+    deidentify = Deidentifier() if originals is not None else None
     volumes = VolumeCache(cache, len(series), options)
+    kept = 0
     total = sum(len(h) for h in series.values())
     done = 0
     for number, (uid, headers) in enumerate(sorted(series.items(), key=lambda kv: kv[1][0].rel), 1):
@@ -169,23 +194,67 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
                 report.skip(h.rel, "volume_too_large", f"its series exceeds {limits.max_volume_voxels} voxels")
             done += len(headers)
             continue
-        planes = []
+        planes, used = [], []
+        patient_key = ordered[0].patient or ordered[0].study or uid
+        series_name = pseudonym("series", uid)
         for h in ordered:
             done += 1
             progress("decode", done, total)
             try:
-                planes.append(read_slice(h, root / h.rel))
+                plane, ds = read_slice_dataset(h, root / h.rel)
             except BadFile as exc:
                 report.skip(h.rel, exc.code, exc.reason)
+                continue
+            planes.append(plane)
+            used.append(h)
+            if deidentify is not None and originals is not None:
+                folder = originals / _safe_folder(label) / series_name
+                folder.mkdir(parents=True, exist_ok=True)
+                deidentify(ds, patient_key).save_as(folder / f"{len(used):04d}.dcm")
+                kept += 1
+            del ds
         if not planes:
             continue
-        spacing = (z_spacing, *ordered[0].pixel_spacing)
-        volume = resample(np.stack(planes), spacing, options)
-        group = pseudonym("patient", ordered[0].patient or ordered[0].study or uid)
-        meta = {"series": pseudonym("series", uid), "slices": len(planes),
+        stack, spacing, warnings = _geometry(np.stack(planes), used, z_spacing, options, limits)
+        volume = resample(stack, spacing, options)
+        group = pseudonym("patient", patient_key)
+        name = f"series {number} ({label})"
+        meta = {"series": series_name, "slices": len(planes),
                 "original_shape": [len(planes), *ordered[0].shape], "spacing_mm": [round(s, 4) for s in spacing]}
-        volumes.add(volume, f"series {number} ({label})", label, group, meta)
+        volumes.add(volume, name, label, group, meta)
+        volumes.add_series({"name": name, "series": series_name, "patient": group, "label": label, **meta,
+                            "thickness_mm": used[0].thickness, "warnings": warnings})
+    if deidentify is not None:
+        volumes.extra_stats["deidentified_copies"] = {"files": kept, "profile": PROFILE}
     return volumes
+
+
+def _geometry(stack: np.ndarray, used: list[SliceHeader], z_spacing: float, options: DicomOptions,
+              limits: Limits) -> tuple[np.ndarray, tuple[float, float, float], list[dict[str, object]]]:
+    """The series' volume (resampled along the normal when its positions are irregular), its
+    spacing, and the warnings about its geometry."""
+    warnings = orientation_warnings([h.orientation for h in used], [h.corner for h in used], [h.tilt for h in used])
+    if len(used) == 1:
+        depth = options.volume_shape[0] if options.spacing is None else max(
+            1, round((used[0].thickness or 1.0) / options.spacing[0]))
+        warnings.insert(0, single_slice_warning(depth))
+    positions = [h.position for h in used]
+    if all(p is not None for p in positions):
+        found, irregular = spacing_warnings(positions)  # type: ignore[arg-type]
+        warnings += found
+        if irregular:
+            most = max(4 * options.volume_shape[0], limits.max_volume_voxels // max(stack[0].size, 1) // 4)
+            stack, z_spacing = regular_grid(stack, positions, z_spacing, most)  # type: ignore[arg-type]
+    else:
+        warnings.append({"code": "no_positions", "message": "no ImagePositionPatient on every slice: ordered by "
+                         f"InstanceNumber, spacing {z_spacing:g} mm taken from SliceThickness"})
+    return stack, (z_spacing, *used[0].pixel_spacing), warnings
+
+
+def _safe_folder(label: str) -> str:
+    """A label as one folder name (labels may come from a CSV: no separators, no dot names)."""
+    name = re.sub(r"[^\w.-]+", "_", label).strip("._")[:80]
+    return name or "label"
 
 
 def _labels_lookup(root: Path, labels_csv: str, limits: Limits) -> tuple[str, dict[str, str]]:

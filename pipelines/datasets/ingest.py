@@ -19,12 +19,14 @@ from .nifti import ingest_nifti
 from .options import parse_options
 from .report import IngestError, ProgressFn, Report, no_progress
 from .safety import extract_zip
-from .splits import grouped_stratified_split, quantile_bins
+from .splits import grouped_stratified_split, quantile_bins, split_advice, split_sizes
 from .stats import compute_stats
 from .tables import ingest_table
+from .targets import target_statistics
 from .text import ingest_text
 
 RECIPE_FORMAT = 1
+ORIGINALS = "originals"  # under the version's folder: de-identified DICOM copies, when kept
 
 
 @dataclass
@@ -40,23 +42,29 @@ class IngestResult:
 
 
 def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: dict[str, Any] | None,
-           limits: Limits | None = None, progress: ProgressFn = no_progress) -> IngestResult:
+           limits: Limits | None = None, progress: ProgressFn = no_progress, *,
+           keep_deidentified: bool = False) -> IngestResult:
     """Ingest ``source`` (named ``source_name`` by the user) into ``workdir/cache``.
 
     Raises IngestError when nothing usable comes out; bad single files are in ``skipped``.
     Options are validated with ``options.parse_options`` (ValueError on bad ones).
+    ``keep_deidentified``: DICOM slices used are also kept, de-identified, under
+    ``workdir/originals`` (``dicom_deid``); nothing else of the source is kept.
     """
     limits = limits or Limits()
     parsed = parse_options(kind, options)
     report = Report()
-    cache, raw = workdir / "cache", workdir / "raw"
-    for folder in (cache, raw):
+    cache, raw, originals = workdir / "cache", workdir / "raw", workdir / ORIGINALS
+    for folder in (cache, raw, originals):
         shutil.rmtree(folder, ignore_errors=True)
     cache.mkdir(parents=True)
+    keep = originals if keep_deidentified and kind == "ct_dicom" else None
     try:
-        collected = _read(kind, source, source_name, raw, cache, parsed, limits, report, progress)
-    except IngestError as exc:
-        exc.report = report
+        collected = _read(kind, source, source_name, raw, cache, parsed, limits, report, progress, keep)
+    except BaseException as exc:
+        shutil.rmtree(originals, ignore_errors=True)
+        if isinstance(exc, IngestError):
+            exc.report = report
         raise
     finally:
         shutil.rmtree(raw, ignore_errors=True)
@@ -77,10 +85,16 @@ def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: di
               "splits": {"seed": parsed.seed, "val_fraction": parsed.val_fraction,
                          "test_fraction": parsed.test_fraction, "strategy": parsed.split_strategy,
                          "grouped_by": _grouped_by(kind)}}
+    if collected.task == "regression":  # learnt on the training split only: see targets.py
+        recipe["target_scaling"] = target_statistics(targets, splits)
     write_json(cache / "recipe.json", recipe)
     progress("stats", 0, 1)
     stats = compute_stats(cache, collected.labels, splits, recipe, collected.stats)
     stats["skipped"] = report.skipped_total
+    sizes = split_sizes(splits, collected.groups)
+    stats["split_groups"] = {name: size["groups"] for name, size in sizes.items()}
+    stats["grouped_by"] = _grouped_by(kind)
+    stats["split_warnings"] = split_advice(sizes, _grouped_by(kind))
     samples = [
         {"index": i, "name": collected.names[i], "label": collected.labels[i],
          "target": float(targets[i]), "group": collected.groups[i], "split": SPLITS[int(splits[i])],
@@ -93,7 +107,7 @@ def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: di
 
 
 def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: Any, limits: Limits,
-          report: Report, progress: ProgressFn) -> Collected:
+          report: Report, progress: ProgressFn, originals: Path | None) -> Collected:
     if kind in ("table", "text"):
         csv_path, shown = _single_csv(source, name, raw, limits, report, progress)
         reader = ingest_table if kind == "table" else ingest_text
@@ -105,8 +119,10 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         return ingest_images(raw, files, options, limits, report, progress, cache)
     if kind == "segmentation":
         return ingest_masks(raw, files, options, limits, report, progress, cache)
-    read_volumes = ingest_dicom if kind == "ct_dicom" else ingest_nifti
-    volumes = read_volumes(raw, files, options, limits, report, progress, cache)
+    if kind == "ct_dicom":
+        volumes = ingest_dicom(raw, files, options, limits, report, progress, cache, originals)
+    else:
+        volumes = ingest_nifti(raw, files, options, limits, report, progress, cache)
     steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
              if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
     return volumes.finish(options, steps)

@@ -1,6 +1,10 @@
 """The training side of the cache: a ``torch.utils.data.Dataset`` over the memory-mapped arrays,
 with the recorded window (CT) and the dataset's augmentation applied. Segmentation samples are
-``(image, mask)``: the mask (int64 class ids, (H, W)) goes through the same flips, rotation and crop."""
+``(image, mask)``: the mask (int64 class ids, (H, W)) goes through the same flips, rotation and crop.
+
+The augmentation draws come from the dataset's own generator, reseeded by ``set_epoch`` from
+``(seed, epoch)``: an epoch's augmentations depend on nothing drawn before it, so a run resumed at
+an epoch's start augments exactly as an uninterrupted one (the sampler's order works the same way)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,6 +17,12 @@ import torch
 from .augment import AugmentationSettings, augment, augment_pair
 from .cache import SPLIT_CODE, load_small, open_inputs, open_masks, read_recipe
 from .options import Window
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 64-bit seed for ``epoch`` of a stream seeded ``seed``: NumPy's ``SeedSequence`` mixes the
+    two, so neighbouring seeds and epochs give unrelated streams."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0])
 
 
 class CachedDataset(torch.utils.data.Dataset):
@@ -34,7 +44,12 @@ class CachedDataset(torch.utils.data.Dataset):
             augmentation = AugmentationSettings.model_validate(augmentation)
         dense = self.recipe["input"] in ("image", "ct")
         self.augmentation = augmentation if dense and augmentation and not augmentation.is_identity else None
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the augmentation generator for ``epoch`` (see the module's docstring)."""
+        self.generator.manual_seed(epoch_seed(self.seed, epoch))
 
     def __len__(self) -> int:
         return len(self.indices)

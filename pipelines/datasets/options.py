@@ -70,6 +70,8 @@ class TableOptions(Common):
     drop_columns: list[str] = Field(default_factory=list, max_length=1000)
     group_column: str | None = Field(None, description="Rows sharing this value stay in one split.")
     max_categories: int = Field(50, ge=2, le=1000, description="Rarer categories become __other__.")
+    feature_scaling: Literal["standardize", "none"] = Field(
+        "standardize", description="Numeric columns: (x - mean) / std, or none (kept in their own units).")
 
 
 class TextOptions(Common):

@@ -59,3 +59,35 @@ def grouped_stratified_split(
             for index in members[bucket[position]]:
                 codes[index] = SPLIT_CODE[split]
     return codes
+
+
+MIN_GROUPS = 10  # below this, a split of the usual fractions leaves validation or test empty or tiny
+
+
+def split_sizes(codes: np.ndarray, groups: Sequence[Hashable]) -> dict[str, dict[str, int]]:
+    """Per split, how many samples and how many distinct groups it holds."""
+    sizes = {}
+    for name, code in SPLIT_CODE.items():
+        chosen = np.flatnonzero(codes == code)
+        sizes[name] = {"samples": len(chosen), "groups": len({groups[int(i)] for i in chosen})}
+    return sizes
+
+
+def split_advice(sizes: dict[str, dict[str, int]], grouped_by: str) -> list[dict[str, str]]:
+    """Warnings about a split before anyone trains on it: an empty split, too few groups."""
+    unit = f"{grouped_by}s" if grouped_by in ("patient", "document") else "groups"
+    total = sum(s["groups"] for s in sizes.values())
+    advice = []
+    names = {"train": "training", "val": "validation", "test": "test"}
+    for name, size in sizes.items():
+        if size["samples"] == 0:
+            fraction = "val_fraction" if name == "val" else "test_fraction" if name == "test" else "train fraction"
+            advice.append({"code": f"empty_{name}_split", "split": name,
+                           "message": f"the {names[name]} split would get no {unit} ({total} in all): "
+                                      f"raise {fraction} or add more {unit}"})
+    if total < MIN_GROUPS:
+        advice.append({"code": "small_dataset", "split": "",
+                       "message": f"only {total} {unit}: with fewer than {MIN_GROUPS}, validation and test "
+                                  "metrics say little (one patient more or less changes them by a lot); "
+                                  f"add {unit} for figures you can trust"})
+    return advice

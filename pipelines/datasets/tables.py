@@ -51,8 +51,9 @@ def build_encoding(header: list[str], rows: list[list[str]], options: TableOptio
         has_missing = len(present) < len(values)
         if present and all(n is not None for n in numbers):
             array = np.asarray(numbers, dtype=np.float64)
-            std = float(array.std()) or 1.0
-            features.append({"column": name, "kind": "numeric", "mean": float(array.mean()), "std": std,
+            raw = options.feature_scaling == "none"  # kept in the data's own units
+            std = 1.0 if raw else float(array.std()) or 1.0
+            features.append({"column": name, "kind": "numeric", "mean": 0.0 if raw else float(array.mean()), "std": std,
                              "missing_indicator": has_missing})
         else:
             counts = Counter(v.strip() for v in present)
@@ -153,6 +154,10 @@ def ingest_table(source: Path, shown: str, options: TableOptions, limits: Limits
                   "encoding": encoding,
                   "steps": ["numeric: (x - mean) / std, missing -> 0 + indicator",
                             "categorical: one-hot of the most common categories, rest -> __other__"]}
+    if out.task == "regression":  # the statistics are added by ingest, from the training split
+        out.recipe["steps"].append("target: kept raw in the cache; a run trains on it scaled by its "
+                                   "target_scaling (default standardize) with the training split's target_scaling "
+                                   "statistics, and reports and serves the inverse")
     out.stats = {"columns": _column_stats(header, kept, encoding)}
     return out
 

@@ -17,6 +17,7 @@ from .options import VolumeOptions, Window
 AIR_HU = -1024.0
 HU_RANGE = (-1024.0, 3071.0)
 HISTOGRAM_RANGE = (-1100.0, 1500.0)
+MAX_SERIES_LISTED = 2000  # the per-series list in the statistics stops here; the warning count does not
 
 
 class Pseudonyms:
@@ -78,6 +79,9 @@ class VolumeCache:
         self.histogram = np.zeros(64, dtype=np.int64)
         self.edges = np.linspace(*HISTOGRAM_RANGE, 65)
         self.out = Collected()
+        self.series: list[dict[str, Any]] = []  # one entry per series: geometry and its warnings
+        self.series_warnings = 0
+        self.extra_stats: dict[str, Any] = {}  # what a reader adds to the statistics
 
     def add(self, volume: np.ndarray, name: str, label: str, group: str, meta: dict[str, Any]) -> None:
         volume = np.clip(volume, *HU_RANGE).round().astype(np.int16)
@@ -89,6 +93,12 @@ class VolumeCache:
         for index, plane in enumerate(volume):
             self.writer.append(plane[None])
             self.out.add(f"{name} slice {index + 1}", label, group, {**meta, "slice": index})
+
+    def add_series(self, entry: dict[str, Any]) -> None:
+        """Record one series (``warnings`` among its keys) for the version's report."""
+        self.series_warnings += len(entry.get("warnings", []))
+        if len(self.series) < MAX_SERIES_LISTED:
+            self.series.append(entry)
 
     def finish(self, options: VolumeOptions, source_steps: list[str]) -> Collected:
         self.writer.close()
@@ -105,4 +115,7 @@ class VolumeCache:
                       f"clipped to {HU_RANGE} HU", f"data loader: window [{low:g}, {high:g}] HU -> [0, 1]"],
         }
         self.out.stats = {"hu_histogram": {"counts": self.histogram.tolist(), "edges": self.edges.tolist()}}
+        if self.series:
+            self.out.stats.update(series=self.series, series_warnings=self.series_warnings)
+        self.out.stats.update(self.extra_stats)
         return self.out

@@ -57,19 +57,32 @@ def export_package(package: ModelPackage, fmt: str, folder: Path, samples: Seque
     if fmt not in FORMATS:
         raise ExportError("unknown_format", f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     folder.mkdir(parents=True, exist_ok=True)
-    module = package.module()
+    module = package.serving_module()
     with torch.inference_mode():
         expected = _first(module(*samples)).numpy()
     writer: Callable[[ModelPackage, Path], tuple[Path, Callable[[], np.ndarray]]] = _WRITERS[fmt]
     path, run = writer(package, folder)
     card = {**package.card, "export_format": fmt}
     (folder / CARD_FILE).write_text(json.dumps(card, indent=1))
-    diff = float(np.abs(run_on(run, samples) - expected).max()) if expected.size else 0.0
+    network = _network_units(package.card)
+    diff = float(np.abs(network(run_on(run, samples)) - network(expected)).max()) if expected.size else 0.0
     result = ExportResult(fmt, path, diff, TOLERANCE[fmt], int(samples[0].shape[0]))
     if not result.passed:
         raise ExportError("parity_failed", f"the {fmt} export differs from the PyTorch model by {diff:.3g} "
                                            f"(tolerance {TOLERANCE[fmt]})")
     return result
+
+
+def _network_units(card: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """Outputs as the network computes them. A regressor's exports answer in the data's units
+    (2e5 for a price, where float32 steps by 0.016); parity is measured before the inverse, on
+    the scale the tolerances are set for."""
+    from pipelines.datasets.targets import TargetTransform
+
+    transform = TargetTransform.from_dict(card.get("target_transform"))
+    if transform is None:
+        return lambda values: values
+    return lambda values: transform.forward(torch.from_numpy(np.asarray(values, dtype=np.float64))).double().numpy()
 
 
 def run_on(run: Any, samples: Sequence[torch.Tensor]) -> np.ndarray:
@@ -91,7 +104,7 @@ def _onnx(package: ModelPackage, folder: Path) -> tuple[Path, Any]:
 
 def _torchscript(package: ModelPackage, folder: Path) -> tuple[Path, Any]:
     path = folder / "model.pt"
-    module = package.module()
+    module = package.serving_module()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notices
         try:
@@ -116,7 +129,7 @@ def _bundle(package: ModelPackage, folder: Path) -> tuple[Path, Any]:
     path = folder / "model.zip"
     _zip(staging, path)
     shutil.rmtree(staging)
-    loaded = package_from_zip(path.read_bytes()).module()
+    loaded = package_from_zip(path.read_bytes()).serving_module()
 
     def run(xs: Sequence[torch.Tensor]) -> np.ndarray:
         with torch.inference_mode():
@@ -150,6 +163,7 @@ def _source(package: ModelPackage, folder: Path) -> tuple[Path, Any]:
     source = to_source(package.document).replace(
         'model.load_state_dict(torch.load("weights.pt"))',
         'model.load_state_dict(safetensors.torch.load_file("weights.safetensors"))')
+    source += _target_source(package.card)
     (staging / "model.py").write_text(source)
     st_save_file({k: v.contiguous() for k, v in package.weights.items()}, str(staging / "weights.safetensors"))
     (staging / CARD_FILE).write_text(json.dumps(package.card, indent=1))
@@ -166,6 +180,23 @@ def _source(package: ModelPackage, folder: Path) -> tuple[Path, Any]:
             return _first(module(*xs)).numpy()
 
     return path, run
+
+
+def _target_source(card: dict[str, Any]) -> str:
+    """Python that redefines ``Model`` as the network followed by the card's target inverse (a
+    subclass: the weights' names do not change), or nothing."""
+    from pipelines.datasets.targets import TargetTransform
+
+    transform = TargetTransform.from_dict(card.get("target_transform"))
+    if transform is None:
+        return ""
+    value = f"output * {transform.std!r} + {transform.mean!r}"
+    inverse = f"torch.exp({value})" if transform.kind == "log" else value
+    return (f"\n\n_Network = Model\n\n\nclass Model(_Network):  # noqa: F811\n"
+            f'    """The network followed by the target\'s inverse ({transform.kind}, learnt on the training '
+            f'split): outputs are in the data\'s units."""\n\n'
+            f"    def forward(self, *inputs):\n        output = super().forward(*inputs)\n"
+            f"        return {inverse}\n")
 
 
 def _import_model(path: Path) -> torch.nn.Module:

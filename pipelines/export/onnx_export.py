@@ -15,10 +15,11 @@ OPSET = 17
 
 def export_onnx(package: ModelPackage, path: Path) -> Path:
     """Write ``package`` as ONNX at ``path``: inputs and outputs named as in the model card's
-    contract, the first dimension of each dynamic (``batch``)."""
+    contract, the first dimension of each dynamic (``batch``). A regressor's target inverse is
+    part of the exported graph (``ModelPackage.serving_module``)."""
     from builder.graph.compiler import example_inputs
 
-    module = package.module()
+    module = package.serving_module()
     inputs, outputs = input_contract(package.document)
     in_names, out_names = [i["name"] for i in inputs], [o["name"] for o in outputs]
     dynamic = {name: {0: "batch"} for name in in_names + out_names}

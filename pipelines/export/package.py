@@ -50,6 +50,16 @@ class ModelPackage:
                                                    f"unexpected {sorted(unexpected)[:5]}")
         return model.eval()
 
+    def serving_module(self) -> torch.nn.Module:
+        """``module()`` followed by the card's ``target_transform`` inverse when it has one (a
+        regressor trained on a scaled target): what exports and serving run, in the data's units.
+        ``module()`` stays the bare network, for compression and fine-tuning."""
+        from pipelines.datasets.targets import InverseTarget, TargetTransform
+
+        module = self.module()
+        transform = TargetTransform.from_dict(self.card.get("target_transform"))
+        return InverseTarget(module, transform).eval() if transform is not None else module
+
     def with_card(self, **updates: Any) -> ModelPackage:
         return ModelPackage(self.document, self.weights, {**copy.deepcopy(self.card), **updates})
 
@@ -86,15 +96,28 @@ def make_card(document: dict[str, Any], *, name: str, task: str = "classificatio
               metrics: dict[str, Any] | None = None, dataset: dict[str, Any] | None = None,
               training_config: dict[str, Any] | None = None, lineage: list[dict[str, Any]] | None = None,
               ) -> dict[str, Any]:
-    """A model card: what the model does and exactly what it takes and returns."""
+    """A model card: what the model does and exactly what it takes and returns. A regressor trained
+    on a scaled target (``preprocessing["target_transform"]``) gets a top-level ``target_transform``
+    saying how its network's output maps to the data's units, and that every export and the
+    serving runtime apply it (``ModelPackage.serving_module``)."""
     inputs, outputs = input_contract(document)
     for spec in inputs:
         spec["preprocessing"] = preprocessing or {}
-    return {
+    card = {
         "card_version": 1, "name": name, "task": task, "classes": list(classes or []),
         "inputs": inputs, "outputs": outputs, "metrics": metrics or {}, "dataset": dataset or {},
         "training_config": training_config or {}, "lineage": lineage or [], "format": "bundle",
     }
+    transform = (preprocessing or {}).get("target_transform")
+    if transform:
+        card["target_transform"] = {**transform, "applied": TARGET_APPLIED}
+    return card
+
+
+# What a card says about where a regressor's target inverse happens.
+TARGET_APPLIED = ("the network (graph.json + weights.safetensors) outputs the scaled target; the ONNX, "
+                  "TorchScript and PyTorch-source exports and the serving runtime include the inverse, so their "
+                  "outputs are in the data's units; metrics are in the data's units too")
 
 
 def save_package(package: ModelPackage, folder: Path) -> Path:

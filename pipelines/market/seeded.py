@@ -127,7 +127,7 @@ SEED_MODELS: tuple[SeedModel, ...] = (
         config={"epochs": 8, "batch_size": 64, "seed": SEED, "optimizer": {"name": "adam", "lr": 5e-3},
                 "device": {"kind": "cpu"}, "stats_every": 1000}),
     SeedModel(
-        key="breast_cancer_mlp", title="Breast cancer MLP", sample="breast_cancer", modality="tabular",
+        key="breast_cancer_mlp", title="Breast cancer MLP", sample="breast_cancer", modality="table",
         licence="CC-BY-4.0 (trained on the UCI breast cancer Wisconsin (diagnostic) data)",
         description="A two-layer MLP with batch norm and dropout that tells malignant from benign "
                     "tumours from the 30 measurements of the breast-cancer sample table.",
@@ -136,7 +136,7 @@ SEED_MODELS: tuple[SeedModel, ...] = (
                 "device": {"kind": "cpu"}, "stats_every": 1000}),
     SeedModel(
         key="chest_ct_cnn3d", title="Chest CT 3-D CNN (synthetic pneumonia)", sample="chest_ct",
-        modality="volume", licence="CC0-1.0 (trained on generated data)",
+        modality="ct", licence="CC0-1.0 (trained on generated data)",
         description="The 3-D CT network with 4, 8 and 16 channels on 12x32x32 volumes: tells normal lungs from "
                     "pneumonia-like opacities in the synthetic chest CT sample. For trying the CT "
                     "workflow, not for clinical use.",

@@ -64,7 +64,7 @@ class TorchModel:
     def __init__(self, folder: Path) -> None:
         package = load_package(folder)
         self.card = package.card
-        self.module = package.module()
+        self.module = package.serving_module()  # a regressor answers in the data's units
 
     def infer(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():

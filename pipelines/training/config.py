@@ -39,7 +39,7 @@ class ScheduleConfig(_Strict):
 
 class EarlyStoppingConfig(_Strict):
     enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
-    metric: Literal["loss", "accuracy", "f1_macro", "mae", "rmse", "dice", "iou"] = "loss"
+    metric: Literal["loss", "accuracy", "f1_macro", "mae", "rmse", "r2", "dice", "iou"] = "loss"
     patience: int = Field(5, ge=1, le=1000, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
@@ -47,7 +47,8 @@ class EarlyStoppingConfig(_Strict):
 class PrecisionConfig(_Strict):
     precision_mode: Literal["fp32", "fp16", "bf16", "dynamic"] = Field("fp32", description="Numeric precision.")
     threshold: float = Field(0.01, gt=0.0, le=1.0,
-                             description="dynamic: relative error above which a layer moves to fp32.")
+                             description="dynamic: relative error a layer may add in low precision (10x that "
+                                         "for its sample-to-sample signal); above it, or on overflow, it moves to fp32.")
     low_dtype: Literal["auto", "fp16", "bf16"] = Field(
         "auto", description="dynamic: the low precision (auto: fp16 on CUDA, bf16 elsewhere).")
     probe_every: int = Field(50, ge=1, le=100_000, description="dynamic: steps between probes.")
@@ -63,7 +64,15 @@ class DeviceConfig(_Strict):
 
 class DistributedConfig(_Strict):
     backend: Literal["nccl", "gloo"] | None = Field(None, description="Default: nccl on CUDA, gloo elsewhere.")
-    overlap: bool = Field(True, description="All-reduce gradients during backward (DDP buckets); false syncs after.")
+    overlap: bool = Field(True, description="All-reduce gradient buckets during backward (plain DDP); false: one "
+                                            "bucket larger than the model, all-reduced after backward.")
+    sync_batchnorm: bool | None = Field(None, description="Batch-norm statistics over the global batch, across "
+                                                          "ranks (default: on when the graph has batch norm).")
+    compression: Literal["none", "fp16", "bf16", "powersgd"] = Field(
+        "none", description="Gradient compression for the all-reduce (a DDP communication hook).")
+    powersgd_rank: int = Field(1, ge=1, le=64, description="powersgd: rank of the low-rank gradient approximation.")
+    timeout_s: int = Field(600, ge=10, le=86_400, description="A rank waiting this long for the others (one hung "
+                                                              "or lost) fails the run.")
 
 
 FINETUNE_LR = 1e-4  # the default learning rate when starting from pretrained weights
@@ -107,6 +116,10 @@ class RunConfig(_Strict):
     init_weights: InitWeights | None = Field(None, description="Fine-tune: start from these weights.")
     freeze: list[str] = Field(default_factory=list, max_length=10_000,
                               description="Node ids whose parameters are not trained.")
+    target_scaling: Literal["standardize", "none", "log"] = Field(
+        "standardize", description="Regression: train on the target standardised (or its log standardised, for "
+        "positive skewed targets) with the training split's statistics; metrics and predictions stay in the "
+        "data's units. none: the raw target.")
 
     @model_validator(mode="after")
     def _loss_fits_task(self) -> RunConfig:

@@ -1,5 +1,7 @@
-"""Loaders over a dataset version's cache for training: seeded shuffling that resumes exactly,
-sharded across data-parallel ranks, and a resize when the graph wants another input size."""
+"""Loaders over a dataset version's cache for training: seeded shuffling and augmentation that
+resume exactly, sharded across data-parallel ranks, and a resize when the graph wants another
+input size. Both random streams are functions of ``(seed, rank, epoch)``, set at each epoch's
+start by ``TrainData.set_epoch``; a checkpoint's epoch fixes them, so they need no saved state."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +12,7 @@ import torch.nn.functional as F
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, SequentialSampler
 
 from pipelines.datasets.loader import CachedDataset
+from pipelines.datasets.targets import TargetTransform
 
 from .session import TrainData
 
@@ -34,9 +37,12 @@ def resize_to(shape: tuple[int, ...] | None) -> Any:
 
 def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
                    augmentation: dict[str, Any] | None = None, resize: tuple[int, ...] | None = None,
-                   rank: int = 0, world: int = 1, eval_batch_size: int = 512) -> TrainData:
+                   rank: int = 0, world: int = 1, eval_batch_size: int = 512,
+                   target: TargetTransform | None = None) -> TrainData:
     """Train / val / test loaders over a cache folder. ``batch_size`` is the global batch: each
-    of ``world`` ranks reads ``batch_size // world`` samples of the same seeded permutation."""
+    of ``world`` ranks reads ``batch_size // world`` samples of the same seeded permutation.
+    ``target``: a regression target's scaling (``pipelines.datasets.targets``), applied on the
+    device by the engine; the loaders always yield the raw target."""
     train = CachedDataset(cache, "train", augmentation=augmentation, seed=seed + rank)
     val = CachedDataset(cache, "val")
     test = CachedDataset(cache, "test")
@@ -45,6 +51,11 @@ def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
     # Whole batches only, so every rank steps the same number of times and a data-parallel
     # step sees exactly the global batch one process would.
     steps = max(1, len(sampler) // per_rank)
+
+    def set_epoch(epoch: int) -> None:
+        sampler.set_epoch(epoch)
+        train.set_epoch(epoch)
+
     return TrainData(
         train=_batched(train, sampler, per_rank, len(sampler) >= per_rank),
         val=_batched(val, SequentialSampler(val), eval_batch_size, False),
@@ -52,5 +63,6 @@ def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
         classes=classes,
         steps_per_epoch=steps,
         transform=resize_to(resize),
-        set_epoch=sampler.set_epoch,
+        set_epoch=set_epoch,
+        target=target,
     )

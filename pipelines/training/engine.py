@@ -75,8 +75,9 @@ def fit(model: nn.Module, data: TrainData, config: RunConfig, *, device: torch.d
 
     ``emit`` receives JSON events (``run.progress``, ``run.epoch``, ``run.nonfinite``, ``run.log``);
     ``should_cancel`` is polled between steps; ``resume_from`` is a checkpoint root (default:
-    ``checkpoint_dir``) whose latest checkpoint is loaded first. ``ddp`` (``{"overlap": bool}``)
-    wraps the model in DistributedDataParallel on an initialised process group.
+    ``checkpoint_dir``) whose latest checkpoint is loaded first. ``ddp`` (non-empty: ``{"world": n}``)
+    wraps the model in DistributedDataParallel on an initialised process group, as
+    ``config.distributed`` says (``ddp_wrap``: buckets, compression, synchronised batch norm).
     ``init_weights`` (a safetensors path or a tensor dict; default: ``config.init_weights.path``)
     is loaded non-strictly after the parameter reset: tensors whose name or shape do not fit are
     left as initialised. ``freeze`` (default: ``config.freeze``) names nodes whose parameters are
@@ -109,4 +110,4 @@ def _test(session: Session, test: Batches, checkpoint_dir: Path | None) -> dict[
     if checkpoint_dir is not None and (checkpoint_dir / checkpoint.BEST).is_dir():
         session.inner.load_state_dict(checkpoint.load(checkpoint_dir / checkpoint.BEST).weights)
     return evaluate(session.model, test, session.data.classes, session.config.task, session.loss_fn,
-                    session.device, session.policy, session.data.transform)
+                    session.device, session.policy, session.data.transform, target=session.data.target, plots=True)

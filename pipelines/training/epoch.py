@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pipelines.datasets.targets import TargetTransform
+
 from . import metrics
 from .devices import synchronize
 from .layer_stats import first_nonfinite_layer
+from .memory import GRADS_FREED, grad_bytes, live_bytes, measure_peak, method_for
 from .precision import PrecisionPolicy, count_saved_bytes
 from .run_state import RunState, save_state
 from .session import Batches, Loss, Session, TrainingError
@@ -49,10 +52,15 @@ def train_epoch(session: Session, state: RunState, epoch: int, should_cancel: Ca
         data.set_epoch(epoch)
     session.model.train()
     tally = EpochTally(started=time.perf_counter(), running=torch.zeros((), device=session.device))
+    cuda = session.device.type == "cuda"
+    if cuda:  # the allocator's own peak over the epoch's steps (validation excluded)
+        torch.cuda.reset_peak_memory_stats(session.device)
     for batch_index, (x, y) in enumerate(data.train):
         if _train_step(session, state, tally, epoch, batch_index, x, y) and should_cancel():
             return None
     synchronize(session.device)
+    if cuda:
+        state.peak_bytes = int(torch.cuda.max_memory_allocated(session.device))
     tally.seconds = time.perf_counter() - tally.started
     return tally
 
@@ -68,36 +76,57 @@ def _train_step(session: Session, state: RunState, tally: EpochTally, epoch: int
     state.step += 1
     session.policy.maybe_probe(session.inner, (x,), state.step)
     reporting = state.step % session.config.stats_every == 0
-    loss, activations = _forward(session, state, x, y, first_batch=batch_index == 0, reporting=reporting)
-    session.optimizer.zero_grad(set_to_none=True)
-    # Checked on reporting steps only: .item() every step would stall an accelerator.
-    if reporting and _skip_nonfinite(session, state, loss, x):
-        return False
-    state.nonfinite_streak = 0
-    _backward_and_step(session, state, loss)
-    tally.running += loss.detach()
+    # On a CPU the peak is measured by profiling one step (the second of an epoch, when gradients
+    # and optimizer state exist) whenever the precision decisions changed since the last one.
+    profiled = (session.device.type == "cpu" and state.peak_for != session.policy.fp32_layers
+                and batch_index == min(1, session.data.steps_per_epoch - 1))
+    peak: AbstractContextManager[dict[str, Any]] = (
+        measure_peak(session.device, live_bytes(session.inner, session.optimizer, (x, y)), grad_bytes(session.inner))
+        if profiled else nullcontext({}))
+    with peak as measured:
+        loss, shown, activations = _forward(session, state, x, y, first_batch=batch_index == 0,
+                                            reporting=reporting)
+        with torch.profiler.record_function(GRADS_FREED) if profiled else nullcontext():
+            session.optimizer.zero_grad(set_to_none=True)
+        # Checked on reporting steps only: .item() every step would stall an accelerator.
+        if reporting and _skip_nonfinite(session, state, loss, x):
+            return False
+        state.nonfinite_streak = 0
+        _backward_and_step(session, state, loss)
+    if profiled:
+        state.peak_bytes, state.peak_for = measured["peak_bytes"], set(session.policy.fp32_layers)
+    tally.running += shown
     tally.seen += len(y)
     if reporting and session.rank == 0:
-        _report_progress(session, state, tally, epoch, batch_index, loss, activations)
+        _report_progress(session, state, tally, epoch, batch_index, shown, activations)
     return True
 
 
 def _forward(session: Session, state: RunState, x: torch.Tensor, y: torch.Tensor, *, first_batch: bool,
-             reporting: bool) -> tuple[torch.Tensor, dict[str, dict[str, float]] | None]:
-    """Forward pass and loss in the run's precision. Returns the loss and, on reporting steps, the
-    layers' activation statistics; measures the bytes saved for backward into ``state`` when due."""
+             reporting: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict[str, float]] | None]:
+    """Forward pass and loss in the run's precision. Returns the loss to step on, the loss to report
+    (detached; in the data's units when the target is scaled) and, on reporting steps, the layers'
+    activation statistics; measures the bytes saved for backward into ``state`` when due."""
     if reporting:
         session.stats.attach()
     # Saved bytes change only with the precision decisions: measured on the first step, then
     # at an epoch's start when a layer moved (saved-tensor hooks slow the step they watch).
     remeasure = first_batch and state.measured_for != session.policy.fp32_layers
     measure = count_saved_bytes(session.inner) if remeasure else nullcontext({"bytes": 0})
+    target = session.data.target
     with measure as saved, session.policy.autocast():
         out = session.model(x)
-        loss = session.loss_fn(out, y)
+        loss = session.loss_fn(out, y if target is None else target.forward(y))
     if remeasure:
         state.saved_bytes, state.measured_for = int(saved["bytes"]), set(session.policy.fp32_layers)
-    return loss, session.stats.detach() if reporting else None
+    shown = loss.detach() if target is None else _original_loss(session.loss_fn, target, out, y)
+    return loss, shown, session.stats.detach() if reporting else None
+
+
+@torch.no_grad()
+def _original_loss(loss_fn: Loss, target: TargetTransform, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss of ``out`` mapped back to the data's units against the raw target ``y``."""
+    return loss_fn(target.inverse(out.detach()), y)
 
 
 def _skip_nonfinite(session: Session, state: RunState, loss: torch.Tensor, x: torch.Tensor) -> bool:
@@ -113,13 +142,9 @@ def _skip_nonfinite(session: Session, state: RunState, loss: torch.Tensor, x: to
 
 
 def _backward_and_step(session: Session, state: RunState, loss: torch.Tensor) -> None:
-    """Backward, the optimizer step through the precision policy (scaler), then the schedule step.
-    Without DDP overlap the gradients are all-reduced once, after backward."""
-    inner, world = session.inner, session.world
-    sync_after = session.ddp and not session.overlap
-    before_step = (lambda: _all_reduce_gradients(inner, world)) if sync_after else None
-    with session.model.no_sync() if sync_after else nullcontext():  # type: ignore[operator]
-        session.policy.backward_and_step(loss, session.optimizer, state.step, before_step=before_step)
+    """Backward (DDP all-reduces the gradients in it), the optimizer step through the precision
+    policy (scaler), then the schedule step."""
+    session.policy.backward_and_step(loss, session.optimizer, state.step)
     session.schedule.step()
 
 
@@ -135,23 +160,19 @@ def _report_progress(session: Session, state: RunState, tally: EpochTally, epoch
                   "gradients": session.stats.gradients(), "precision": session.policy.layer_map()})
 
 
-def _all_reduce_gradients(model: nn.Module, world: int) -> None:
-    for p in model.parameters():
-        if p.grad is not None:
-            dist.all_reduce(p.grad)
-            p.grad.div_(world)
-
-
 def finish_epoch(session: Session, state: RunState, epoch: int, tally: EpochTally, checkpoint_dir: Path | None) -> bool:
     """The end of a trained epoch: validate, append to the history, keep the best, checkpoint
     (rank 0, when ``checkpoint_dir``) and send ``run.epoch``. Returns True when early stopping ends
     the run (after a ``run.log`` saying so)."""
     data = session.data
     val = evaluate(session.model, data.val, data.classes, session.config.task, session.loss_fn, session.device,
-                   session.policy, data.transform)
+                   session.policy, data.transform, target=data.target)
     record = {"epoch": epoch, "step": state.step, "train_loss": (tally.running / max(1, data.steps_per_epoch)).item(),
               "train_seconds": tally.seconds, "samples_per_s": tally.seen * session.world / max(tally.seconds, 1e-9),
-              "lr": session.schedule.get_last_lr()[0], "val": val, "saved_bytes": state.saved_bytes,
+              "lr": session.schedule.get_last_lr()[0], "val": val,
+              "peak_bytes": state.peak_bytes,
+              "peak_bytes_method": method_for(session.device) if state.peak_bytes is not None else None,
+              "saved_tensor_bytes": state.saved_bytes,
               "low_precision_flops_share": session.policy.low_flops_share()}
     # No confusion matrix or ROC curve in the history and "best": every checkpoint carries them.
     state.history.append({k: v for k, v in record.items() if k != "val"} | {"val": metrics.scalars(val)})
@@ -196,8 +217,11 @@ def _stops_early(session: Session, state: RunState) -> bool:
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Batches, classes: int, task: str, loss_fn: Loss, device: torch.device,
              policy: PrecisionPolicy | None = None,
-             transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, Any]:
-    """Loss and the task's metrics over a whole split (in the run's precision)."""
+             transform: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
+             target: TargetTransform | None = None, plots: bool = False) -> dict[str, Any]:
+    """Loss and the task's metrics over a whole split (in the run's precision). With a ``target``
+    transform the outputs go through its inverse first: loss and metrics are in the data's units.
+    ``plots``: a regressor's scatter and residual histogram too (``metrics.regression_plots``)."""
     was_training = model.training
     model.eval()
     outputs, targets, total, count = [], [], 0.0, 0
@@ -207,6 +231,9 @@ def evaluate(model: nn.Module, loader: Batches, classes: int, task: str, loss_fn
             x = transform(x)
         with policy.autocast() if policy is not None else nullcontext():
             out = model(x)
+        if target is not None:
+            out = target.inverse(out)
+        with policy.autocast() if policy is not None else nullcontext():
             loss = loss_fn(out, y)
         total += loss.float().item() * len(y)
         count += len(y)
@@ -215,5 +242,5 @@ def evaluate(model: nn.Module, loader: Batches, classes: int, task: str, loss_fn
     model.train(was_training)
     if count == 0:
         return {"loss": None}
-    result = metrics.compute(task, torch.cat(outputs), torch.cat(targets), classes)
+    result = metrics.compute(task, torch.cat(outputs), torch.cat(targets), classes, plots=plots)
     return {"loss": total / count, **result}

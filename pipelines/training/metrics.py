@@ -2,8 +2,10 @@
 
 Classification: loss, accuracy, macro precision / recall / F1, one-vs-rest ROC AUC, the
 confusion matrix and the ROC curves (one-vs-rest per class and the micro average, thinned to a
-few dozen points each so an epoch's event stays small). Regression: MAE and RMSE. Segmentation:
-pixel accuracy, Dice and IoU.
+few dozen points each so an epoch's event stays small). Regression: MAE, RMSE and R² (in the data's
+units: a run with a scaled target passes its outputs through the inverse first), and for the test
+split a predicted-vs-actual sample and a residual histogram. Segmentation: pixel accuracy, Dice
+and IoU.
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ import torch
 ROC_POINTS = 50
 # Values that describe one evaluation rather than summarise it: kept in the epoch's event and the
 # test metrics, left out of the history and the "best" record that every checkpoint carries.
-CURVE_KEYS = frozenset({"confusion_matrix", "roc_curve"})
+CURVE_KEYS = frozenset({"confusion_matrix", "roc_curve", "predicted_vs_actual", "residual_histogram"})
+# Most (actual, predicted) pairs the test split's scatter keeps, and the residual histogram's bins.
+SCATTER_POINTS = 300
+RESIDUAL_BINS = 20
 
 
 def classification(logits: torch.Tensor, targets: torch.Tensor, classes: int) -> dict[str, Any]:
@@ -118,8 +123,36 @@ def _average_ranks(values: torch.Tensor) -> torch.Tensor:
 
 
 def regression(predictions: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
-    error = predictions.float().reshape(-1) - targets.float().reshape(-1)
-    return {"mae": float(error.abs().mean()), "rmse": float(error.pow(2).mean().sqrt())}
+    """MAE, RMSE and R² (1 - SSE / SST, SST about the targets' own mean; None for a constant target),
+    computed in float64 so targets in the hundreds of thousands lose nothing."""
+    predicted = predictions.detach().double().reshape(len(targets), -1)[:, 0].cpu()
+    actual = targets.detach().double().reshape(-1).cpu()
+    error = predicted - actual
+    total = float((actual - actual.mean()).pow(2).sum())
+    return {"mae": float(error.abs().mean()), "rmse": float(error.pow(2).mean().sqrt()),
+            "r2": 1.0 - float(error.pow(2).sum()) / total if total > 0 else None}
+
+
+def regression_plots(predictions: torch.Tensor, targets: torch.Tensor, points: int = SCATTER_POINTS,
+                     bins: int = RESIDUAL_BINS) -> dict[str, Any]:
+    """What the run page draws for a regressor: ``predicted_vs_actual`` (``{"actual", "predicted",
+    "total"}``, at most ``points`` pairs picked evenly along the sorted actual values, so the
+    picture keeps the whole range) and ``residual_histogram`` (``{"counts", "edges"}`` of predicted
+    minus actual, ``bins`` equal bins)."""
+    predicted = predictions.detach().double().reshape(len(targets), -1)[:, 0].cpu().numpy()
+    actual = targets.detach().double().reshape(-1).cpu().numpy()
+    if len(actual) == 0:
+        return {}
+    order = np.argsort(actual, kind="stable")
+    picks = order[np.unique(np.round(np.linspace(0, len(order) - 1, min(points, len(order)))).astype(int))]
+    counts, edges = np.histogram(predicted - actual, bins=bins)
+    return {"predicted_vs_actual": {"actual": [_round(v) for v in actual[picks]],
+                                    "predicted": [_round(v) for v in predicted[picks]], "total": len(actual)},
+            "residual_histogram": {"counts": counts.tolist(), "edges": [_round(v) for v in edges]}}
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.6g}")
 
 
 def segmentation(logits: torch.Tensor, targets: torch.Tensor, classes: int) -> dict[str, Any]:
@@ -141,14 +174,16 @@ def segmentation(logits: torch.Tensor, targets: torch.Tensor, classes: int) -> d
     }
 
 
-def compute(task: str, outputs: torch.Tensor, targets: torch.Tensor, classes: int) -> dict[str, Any]:
+def compute(task: str, outputs: torch.Tensor, targets: torch.Tensor, classes: int,
+            plots: bool = False) -> dict[str, Any]:
+    """The task's metrics; ``plots`` adds a regressor's scatter and residual histogram."""
     if task == "classification":
         return classification(outputs, targets, classes)
     if task == "segmentation":
         return segmentation(outputs, targets, classes)
-    return regression(outputs, targets)
+    return regression(outputs, targets) | (regression_plots(outputs, targets) if plots else {})
 
 
 # Whether a larger value of the metric is better (early stopping and "best" checkpoint).
-HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "dice": True, "iou": True,
+HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "dice": True, "iou": True, "r2": True,
                     "loss": False, "mae": False, "rmse": False}

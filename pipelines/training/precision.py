@@ -2,9 +2,26 @@
 
 ``dynamic`` runs every layer in low precision by default. Every ``probe_every`` steps, and after
 an overflow, it runs a probe batch: each layer's fp32 input goes through the layer in fp32 and in
-low precision, and a layer whose relative error exceeds ``threshold`` moves to fp32. It moves back
-only after ``hysteresis`` probes in a row under half the threshold, so it does not flap. Decisions,
-the low-precision share of FLOPs and loss-scale events are recorded for the run's report.
+low precision (``layer_stats.compare``), and a layer moves to fp32 for the first of these reasons:
+
+- ``overflow``: the low-precision output has Inf/NaN where fp32's is finite (an fp16 input or
+  output beyond 65504), so the step would be skipped or the weights poisoned;
+- ``range``: the output's largest magnitude is within 2x of the low dtype's largest finite value
+  (no headroom left: a little more growth overflows);
+- ``underflow``: more than ``threshold`` of the non-zero fp32 values become zero;
+- ``error``: the relative error of the output, ||low - fp32|| / ||fp32||, exceeds ``threshold``;
+- ``signal``: the error of the output's sample-to-sample variation (the output minus its batch
+  mean: what batch norm, a regression loss or a comparison of samples sees) exceeds
+  ``SIGNAL_FACTOR`` x ``threshold``. A large offset with a small signal (an output near 1000
+  varying by 0.5, which bf16 rounds to multiples of 4) has a relative error of 0.2% but a signal
+  error near 100%. The bar is higher than for ``error`` because an untrained network's outputs
+  barely vary between samples, so their variation's error is several times the relative error
+  while nothing that matters is lost (LeNet-5 at initialisation in bf16: 0.003 against 0.03).
+
+It moves back only after ``hysteresis`` probes in a row with no reason to stay and errors under
+half their bars, so it does not flap. Each probe's errors (``error_history``), every decision
+with its reason, the low-precision share of FLOPs and loss-scale events are recorded for the run's
+report.
 """
 from __future__ import annotations
 
@@ -17,8 +34,12 @@ import torch
 from torch import nn
 
 from .config import PrecisionConfig
+from .layer_stats import compare
 
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+FIGURES = ("error", "relative", "overflow", "underflow", "absmax")  # see layer_stats.compare
+SIGNAL_FACTOR = 10.0  # the signal error's bar, in thresholds
+HISTORY = 200  # probes kept in ``error_history`` (the run page plots them)
 
 
 def leaf_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -47,6 +68,8 @@ class PrecisionPolicy:
         self.decisions: list[dict[str, Any]] = []
         self.scale_events: list[dict[str, Any]] = []
         self.last_errors: dict[str, float] = {}
+        self.last_probe: dict[str, dict[str, float]] = {}
+        self.error_history: list[dict[str, Any]] = []
         self.probe_seconds = 0.0
         self.probes = 0
         self.probe_due = self.mode == "dynamic"
@@ -118,45 +141,104 @@ class PrecisionPolicy:
 
     @torch.no_grad()
     def probe(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], step: int) -> dict[str, float]:
-        """Per-layer relative error of low precision against fp32, and the decisions it causes."""
+        """Per-layer signal error of low precision against fp32 (with overflow, underflow and range
+        figures in ``last_probe``), and the decisions it causes. Returns ``{layer: error}``."""
         started = time.perf_counter()
         captured: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        found: dict[str, dict[str, torch.Tensor]] = {}
         handles = [module.register_forward_hook(_capture(name, captured)) for name, module in self.layers.items()]
         was_training = model.training
-        model.eval()  # no running-statistics updates, no dropout: the probe has no side effects
+        # No dropout (eval), but batch norm on the batch's statistics as training sees it; its
+        # running statistics are put back afterwards: the probe has no side effects.
+        model.eval()
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        kept = [{k: v.clone() for k, v in m.named_buffers(recurse=False)} for m in norms]
+        for module in norms:
+            module.train()
         try:
             model(*inputs)
+            self._compare_layers(captured, found)
         finally:
             for handle in handles:
                 handle.remove()
+            for module, buffers in zip(norms, kept, strict=True):
+                for key, value in buffers.items():
+                    getattr(module, key).copy_(value)
             model.train(was_training)
-        errors: dict[str, float] = {}
+        # One transfer for every figure: a .item() per layer would stall an accelerator.
+        rows = torch.stack([torch.stack([f[k] for k in FIGURES]) for f in found.values()]).tolist() if found else []
+        probe = {name: dict(zip(FIGURES, row, strict=True)) for name, row in zip(found, rows, strict=True)}
+        errors = {name: figures["relative"] for name, figures in probe.items()}
+        self._decide(probe, step)
+        self.last_errors = errors
+        self.last_probe = probe
+        self.error_history.append({"step": step, "errors": {k: round(v, 6) for k, v in errors.items()},
+                                   "signal": {k: round(f["error"], 6) for k, f in probe.items()}})
+        del self.error_history[:-HISTORY]
+        self.probe_due = False
+        self.probes += 1
+        self.probe_seconds += time.perf_counter() - started
+        return errors
+
+    def _compare_layers(self, captured: dict[str, tuple[tuple[Any, ...], Any]],
+                        found: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Run each captured layer again on its fp32 input in low precision; compare into ``found``."""
         for name, (args, reference) in captured.items():
             if not isinstance(reference, torch.Tensor) or not reference.is_floating_point():
                 continue
             with torch.autocast(self.device.type, dtype=self.low_dtype):
                 low = self._originals.get(name, self.layers[name].forward)(*args)
             if isinstance(low, torch.Tensor):
-                errors[name] = _relative_error(low, reference)
-        self._decide(errors, step)
-        self.last_errors = errors
-        self.probe_due = False
-        self.probes += 1
-        self.probe_seconds += time.perf_counter() - started
-        return errors
+                found[name] = compare(low, reference, self.low_dtype or torch.bfloat16)
 
-    def _decide(self, errors: dict[str, float], step: int) -> None:
-        threshold = self.config.threshold
-        for name, error in errors.items():
-            if name not in self.fp32_layers and error > threshold:
+    def _decide(self, probe: dict[str, dict[str, float]], step: int) -> None:
+        for name, figures in probe.items():
+            reason = self._reason(figures)
+            error = figures["relative"]
+            if name not in self.fp32_layers and reason is not None:
                 self.fp32_layers.add(name)
                 self._calm[name] = 0
-                self.decisions.append({"step": step, "layer": name, "to": "fp32", "error": error})
+                self.decisions.append({"step": step, "layer": name, "to": "fp32", "error": error,
+                                       "reason": reason, "detail": self._detail(reason, figures)})
             elif name in self.fp32_layers:
-                self._calm[name] = self._calm.get(name, 0) + 1 if error < threshold / 2 else 0
+                calm = self._reason(figures, slack=0.5) is None
+                self._calm[name] = self._calm.get(name, 0) + 1 if calm else 0
                 if self._calm[name] >= self.config.hysteresis:
                     self.fp32_layers.discard(name)
-                    self.decisions.append({"step": step, "layer": name, "to": self.low_name, "error": error})
+                    self.decisions.append({
+                        "step": step, "layer": name, "to": self.low_name, "error": error, "reason": "calm",
+                        "detail": f"{self._calm[name]} probes in a row under half of every bar"})
+
+    def _reason(self, figures: dict[str, float], slack: float = 1.0) -> str | None:
+        """Why a layer must run in fp32 (the first of overflow, range, underflow, error, signal), or
+        None. ``slack`` scales the bars (a layer in fp32 goes back only under half of them)."""
+        limit = torch.finfo(self.low_dtype or torch.bfloat16).max
+        threshold = self.config.threshold * slack
+        if figures["overflow"] > 0:
+            return "overflow"
+        if figures["absmax"] > limit / 2 * slack:
+            return "range"
+        if figures["underflow"] > threshold:
+            return "underflow"
+        if figures["relative"] > threshold:
+            return "error"
+        if figures["error"] > SIGNAL_FACTOR * threshold:
+            return "signal"
+        return None
+
+    def _detail(self, reason: str, figures: dict[str, float]) -> str:
+        low = self.low_name
+        limit = torch.finfo(self.low_dtype or torch.bfloat16).max
+        return {
+            "overflow": f"{int(figures['overflow'])} values became Inf/NaN in {low} (finite in fp32; "
+                        f"largest |value| {figures['absmax']:.3g}, {low} holds up to {limit:.3g})",
+            "range": f"largest |value| {figures['absmax']:.3g} leaves under 2x headroom below {low}'s {limit:.3g}",
+            "underflow": f"{figures['underflow']:.2%} of the non-zero values became 0 in {low} "
+                         f"(threshold {self.config.threshold:g})",
+            "signal": f"signal error {figures['error']:.3g} > {SIGNAL_FACTOR:g} x threshold "
+                      f"{self.config.threshold:g} (relative error only {figures['relative']:.3g})",
+            "error": f"relative error {figures['relative']:.3g} > threshold {self.config.threshold:g}",
+        }[reason]
 
     # ---- reports ----------------------------------------------------------------------------------
     def layer_map(self) -> dict[str, str]:
@@ -177,11 +259,13 @@ class PrecisionPolicy:
             "decisions": self.decisions[-500:], "scale_events": self.scale_events[-500:],
             "loss_scale": self.scaler.get_scale() if self.scaler.is_enabled() else None,
             "probes": self.probes, "probe_seconds": self.probe_seconds, "last_errors": self.last_errors,
+            "last_probe": self.last_probe, "error_history": self.error_history, "threshold": self.config.threshold,
         }
 
     # ---- checkpoint state (JSON only) ------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {"fp32_layers": sorted(self.fp32_layers), "calm": self._calm, "decisions": self.decisions[-500:],
+                "error_history": self.error_history,
                 "scale_events": self.scale_events[-500:], "probes": self.probes,
                 "scaler": {k: float(v) if isinstance(v, (int, float)) else v
                            for k, v in self.scaler.state_dict().items()}}
@@ -190,6 +274,7 @@ class PrecisionPolicy:
         self.fp32_layers = set(state.get("fp32_layers", [])) & set(self.layers)
         self._calm = {k: int(v) for k, v in state.get("calm", {}).items()}
         self.decisions = list(state.get("decisions", []))
+        self.error_history = list(state.get("error_history", []))
         self.scale_events = list(state.get("scale_events", []))
         self.probes = int(state.get("probes", 0))
         scaler = state.get("scaler") or {}
@@ -210,12 +295,6 @@ def _capture(name: str, into: dict[str, tuple[tuple[Any, ...], Any]]) -> Callabl
     def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         into[name] = (tuple(_to_fp32(a) for a in args), output)
     return hook
-
-
-def _relative_error(low: torch.Tensor, reference: torch.Tensor) -> float:
-    reference = reference.float()
-    scale = reference.norm().item()
-    return (low.float() - reference).norm().item() / max(scale, 1e-12)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,9 @@
 """The checkpoint step: where a run stands (``RunState``), saved at every epoch's end and restored,
-with the optimizer, the schedule, the precision decisions and the RNG states, when a run resumes."""
+with the optimizer, the schedule, the precision decisions and the RNG states, when a run resumes.
+
+A resumed run continues bit for bit: the global RNGs (torch CPU and CUDA: dropout, stochastic
+depth; Python; NumPy) are saved, and the data's own streams (shuffle, augmentation) are reseeded
+from the epoch by ``TrainData.set_epoch``, so the saved epoch fixes them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ class RunState:
     stale: int = 0
     saved_bytes: int = 0
     measured_for: set[str] | None = None
+    peak_bytes: int | None = None  # see memory.py; measured afresh after a resume
+    peak_for: set[str] | None = None
     nonfinite_streak: int = 0
 
 

@@ -19,7 +19,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from . import metrics
+from pipelines.datasets.targets import TargetTransform
+
+from . import ddp_batchnorm, ddp_wrap, metrics
 from .config import RunConfig
 from .finetune import WeightsError, WeightsSource, freeze_nodes, load_initial_weights
 from .layer_stats import LayerStats
@@ -49,7 +51,12 @@ class TrainData:
     classes: int
     steps_per_epoch: int
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # Called at each epoch's start: reseeds every random stream of the data (order, augmentation)
+    # from the epoch, so a run resumed from a checkpoint draws what an uninterrupted one draws.
     set_epoch: Callable[[int], None] | None = None
+    # Regression: the network learns ``target.forward(y)``; losses and metrics are reported after
+    # ``target.inverse``, in the data's units.
+    target: TargetTransform | None = None
 
 
 @dataclass
@@ -74,7 +81,7 @@ class Session:
     rank: int
     world: int
     ddp: bool
-    overlap: bool  # DDP all-reduces during backward; False: once after it
+    overlap: bool  # DDP all-reduces buckets during backward; False: one bucket, after it
 
 
 def seed_everything(seed: int) -> None:
@@ -101,11 +108,13 @@ def prepare(model: nn.Module, data: TrainData, config: RunConfig, *, device: tor
     _reset_parameters(model)  # the same seed gives the same initial weights, in any process
     _start_from(model, config, init_weights, config.freeze if freeze is None else freeze, emit)
     model.to(device)
+    if ddp and ddp_wrap.sync_batchnorm_on(model, config.distributed):
+        model = ddp_batchnorm.convert(model, device)  # before the policy and statistics hooks see its layers
     policy = PrecisionPolicy(config.precision, device, model, layer_flops)
     called = model
     if ddp:
-        called = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+        called = ddp_wrap.wrap(model, device, config.distributed)
+        emit({"type": "run.log", "level": "info", "message": ddp_wrap.summary(called, config.distributed)})
     optimizer = build_optimizer(model, config.optimizer)
     schedule = build_schedule(optimizer, config.schedule, config.optimizer.lr, config.epochs, data.steps_per_epoch)
     monitor = monitored_metric(config)
@@ -113,7 +122,7 @@ def prepare(model: nn.Module, data: TrainData, config: RunConfig, *, device: tor
                    optimizer=optimizer, schedule=schedule, loss_fn=build_loss(config.loss), monitor=monitor,
                    higher_is_better=metrics.HIGHER_IS_BETTER[monitor], stats=LayerStats(model), emit=emit,
                    rank=rank, world=dist.get_world_size() if ddp else 1, ddp=bool(ddp),
-                   overlap=bool(ddp and ddp.get("overlap", True)))
+                   overlap=bool(ddp and config.distributed.overlap))
 
 
 def _start_from(model: nn.Module, config: RunConfig, source: WeightsSource | None, freeze: list[str],

@@ -31,7 +31,8 @@ from pipelines.training.config import parse_config
 from pipelines.training.engine import TrainData, TrainingError, fit
 
 CPU = torch.device("cpu")
-TIMING_KEYS = frozenset({"train_seconds", "samples_per_s", "eta_s", "probe_seconds"})
+# Wall-clock figures, and the allocator's peak (a measurement of this process's allocator).
+TIMING_KEYS = frozenset({"train_seconds", "samples_per_s", "eta_s", "probe_seconds", "peak_bytes"})
 FEATURES, CLASSES, BATCH = 6, 3, 16
 
 
@@ -181,7 +182,9 @@ def _print_expected(tmp_path: Path) -> None:  # pragma: no cover - run by hand t
               f"        {_digest(record)!r}),")
 
 
-# Recorded from the engine before the refactor of issue 17 (``_print_expected``, this CPU, one thread).
+# Recorded from the engine before the refactor of issue 17 (``_print_expected``, this CPU, one thread);
+# the digests re-recorded (readable figures unchanged) when issue 13 named the epoch's memory
+# figures (``saved_tensor_bytes``, ``peak_bytes_method``) and added the probe's report fields.
 EXPECTED: dict[str, tuple[dict[str, Any], str]] = {
     'plain': (
         {'losses': [1.047937035560608,
@@ -199,14 +202,14 @@ EXPECTED: dict[str, tuple[dict[str, Any], str]] = {
          'logs': [],
          'nonfinite': [],
          'outcome': ['succeeded', 3, False, 2, 0.6593897342681885, None]},
-        '2202f02da1b62aee8db6fa2e6894ec434197ab2f2c3255e48e3d8de5b5e17983'),
+        'ab44d10cbff1ac88878334dcbcd4558276cf06575e57cea0154774dfc6032fe7'),
     'resumed': (
         {'losses': [0.6379477381706238, 0.47608283162117004, 0.6938095688819885],
          'epochs': [[3, 0.5737419724464417, 0.7259740233421326, 0.65625, 0.01250000000000008]],
          'logs': ['resumed from epoch-0002 (epoch 3 of 6)', 'early stop: no loss gain for 1 epochs'],
          'nonfinite': [],
          'outcome': ['succeeded', 4, True, 2, 0.6525328755378723, None]},
-        '44ea3b3fa756c602072caa3bc6f4594e5fea16ced9ae3e084a5d093397fa1cfe'),
+        'eab54c1c2e2f4a950ecd9fb5a1435065976d4ee67259d1dc51a3578b08bdf920'),
     'finetune_cancelled': (
         {'losses': [1.0606697797775269, 1.0163557529449463],
          'epochs': [],
@@ -214,7 +217,7 @@ EXPECTED: dict[str, tuple[dict[str, Any], str]] = {
                   'frozen: fc1 (2 parameter tensors)'],
          'nonfinite': [],
          'outcome': ['cancelled', 1, False, None, None, None]},
-        '69a03f7d10013fe9ba6dc20e1b43ac20b08ba1498443957c3fe16a0cf71d9c19'),
+        '9374881db11aa3a1a3b4de8bf8ef40f92b8241c0bb0f233c917a529e7784992e'),
     'nonfinite': (
         {'losses': [1.1980187892913818, 1.047937035560608, 0.9803434610366821],
          'epochs': [[0, 0.5377165675163269, 'nan', 0.25, 0.04877641290737884],
@@ -223,7 +226,7 @@ EXPECTED: dict[str, tuple[dict[str, Any], str]] = {
          'logs': [],
          'nonfinite': [[step, 'fc1'] for step in range(4, 24)],
          'outcome': [None, None, None, None, None, ['nonfinite_loss', 'the loss was NaN or Inf for 20 steps']]},
-        'b2784aff33d76fe6acc2a497169a68d7913485a26f662841869ded02e89707fa'),
+        '8ed736bf7ba30c15a30bd22ae7d65017e92e943409fa4040743c04a32e077039'),
 }
 
 

@@ -25,7 +25,9 @@ def test_roc_auc_is_one_for_a_perfect_ranking_and_half_for_ties() -> None:
 
 
 def test_regression_and_segmentation_metrics() -> None:
-    assert metrics.regression(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 1.0])) == {"mae": 1.0, "rmse": pytest.approx(2 ** 0.5)}
+    # A constant target has no variance to explain: R² is undefined (None), not a division by zero.
+    assert metrics.regression(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 1.0])) == {
+        "mae": 1.0, "rmse": pytest.approx(2 ** 0.5), "r2": None}
     targets = torch.tensor([[[0, 1], [1, 1]]])
     logits = torch.nn.functional.one_hot(torch.tensor([[[0, 1], [0, 1]]]), 2).permute(0, 3, 1, 2).float()
     found = metrics.segmentation(logits, targets, 2)
@@ -89,3 +91,29 @@ def test_classification_reports_roc_curves_and_none_for_an_absent_class() -> Non
     assert roc["classes"][2] is None  # no sample of class 2: no curve
     assert roc["classes"][0]["auc"] == pytest.approx(1.0) and roc["classes"][1]["auc"] == pytest.approx(1.0)
     assert "roc_curve" not in metrics.scalars(found) and "confusion_matrix" not in metrics.scalars(found)
+
+
+def test_r2_matches_its_definition_at_a_price_scale() -> None:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    rng = torch.Generator().manual_seed(0)
+    actual = 2e5 + 5e4 * torch.randn(200, generator=rng, dtype=torch.float64)
+    predicted = actual + 1e4 * torch.randn(200, generator=rng, dtype=torch.float64)
+    found = metrics.regression(predicted.float().reshape(-1, 1), actual.float())
+    assert found["r2"] == pytest.approx(r2_score(actual.float().double(), predicted.float().double()), abs=1e-9)
+    assert found["mae"] == pytest.approx(mean_absolute_error(actual.float().double(), predicted.float().double()))
+    assert 0.9 < found["r2"] < 0.99 and 5e3 < found["mae"] < 1.5e4
+
+
+def test_regression_plots_keep_the_whole_range_and_every_residual() -> None:
+    actual = torch.arange(1000, dtype=torch.float32) * 10
+    predicted = actual + torch.where(torch.arange(1000) % 2 == 0, 5.0, -5.0)
+    plots = metrics.regression_plots(predicted, actual, points=50, bins=4)
+    scatter = plots["predicted_vs_actual"]
+    assert len(scatter["actual"]) == 50 and scatter["total"] == 1000
+    assert scatter["actual"][0] == 0.0 and scatter["actual"][-1] == 9990.0  # both ends of the range
+    assert all(abs(p - a) == 5.0 for a, p in zip(scatter["actual"], scatter["predicted"], strict=True))
+    histogram = plots["residual_histogram"]
+    assert sum(histogram["counts"]) == 1000 and histogram["counts"] == [500, 0, 0, 500]
+    assert histogram["edges"][0] == -5.0 and histogram["edges"][-1] == 5.0
+    assert metrics.scalars({"rmse": 1.0, **plots}) == {"rmse": 1.0}
