@@ -14,9 +14,12 @@ class DomainConfig(AppConfig):
 
     def ready(self) -> None:
         from builder.graph import load_plugins
+        from domain.deploy.services import on_run_succeeded
         from domain.deploy.weights import register_weight_sources as deploy_sources
         from domain.market.weights import register_weight_sources as market_sources
+        from domain.runs.signals import run_succeeded
 
         load_plugins()
+        run_succeeded.connect(on_run_succeeded, dispatch_uid="deploy.trained_model")
         deploy_sources()
         market_sources()

@@ -47,18 +47,72 @@ class DatasetSerializer(ProjectResourceSerializer):
         return DatasetVersionRefSerializer(latest).data if latest else None
 
 
+class DeidentificationSerializer(serializers.Serializer):
+    originals = serializers.ChoiceField(choices=["deleted", "deidentified_copies_kept"],
+                                        help_text="what became of the uploaded files after the ingest")
+    profile = serializers.CharField(help_text="the de-identification profile of the kept copies ('' when deleted)")
+    kept_files = serializers.IntegerField()
+    derived = serializers.CharField(help_text="what the preprocessed cache keeps of the patient")
+
+
+class SeriesWarningSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["single_slice", "irregular_spacing", "missing_slices", "mixed_orientation",
+                                            "non_axial", "gantry_tilt", "no_positions"])
+    message = serializers.CharField()
+    positions_mm = serializers.ListField(child=serializers.FloatField(), required=False,
+                                         help_text="irregular_spacing: the slice positions along the normal")
+
+
+class SeriesReportSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="the sample's name, e.g. 'series 3 (normal)'")
+    series = serializers.CharField(help_text="pseudonym of the series")
+    patient = serializers.CharField(help_text="pseudonym of the patient")
+    label = serializers.CharField()
+    slices = serializers.IntegerField()
+    spacing_mm = serializers.ListField(child=serializers.FloatField())
+    thickness_mm = serializers.FloatField(allow_null=True)
+    warnings = SeriesWarningSerializer(many=True)
+
+
+class SplitWarningSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["empty_train_split", "empty_val_split", "empty_test_split",
+                                            "small_dataset"])
+    split = serializers.CharField(help_text="train, val or test; '' for the whole dataset")
+    message = serializers.CharField()
+
+
 class DatasetVersionSerializer(ModelSerializer):
     created_by = UserRefSerializer(read_only=True)
-    upload = serializers.UUIDField(source="upload_id", read_only=True)
+    upload = serializers.UUIDField(source="upload_id", read_only=True, allow_null=True,
+                                   help_text="null once a DICOM upload was deleted after its ingest")
     has_warnings = serializers.BooleanField(read_only=True, help_text="succeeded, but some files were skipped "
-                                            "(`skipped` says which and why)")
+                                            "(`skipped` says which and why) or some series warned (`series`)")
+    deidentification = serializers.SerializerMethodField()
+    series = serializers.SerializerMethodField()
+    split_warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = DatasetVersion
         fields = ["id", "dataset", "number", "upload", "sample_source", "source_name", "options", "status",
                   "has_warnings", "progress", "error", "skipped", "skipped_total", "task", "classes", "sample_count", "stats",
-                  "recipe", "created_by", "created_at", "started_at", "finished_at"]
+                  "recipe", "deidentification", "series", "split_warnings", "created_by", "created_at", "started_at",
+                  "finished_at"]
         read_only_fields = fields
+
+    @extend_schema_field(DeidentificationSerializer(allow_null=True))
+    def get_deidentification(self, version: DatasetVersion) -> dict[str, Any] | None:
+        """CT from DICOM: what became of the originals and the profile used; null for other kinds."""
+        return (version.stats or {}).get("deidentification")
+
+    @extend_schema_field(SeriesReportSerializer(many=True))
+    def get_series(self, version: DatasetVersion) -> list[dict[str, Any]]:
+        """CT from DICOM: each series with its geometry and the warnings about it."""
+        return list((version.stats or {}).get("series", []))
+
+    @extend_schema_field(SplitWarningSerializer(many=True))
+    def get_split_warnings(self, version: DatasetVersion) -> list[dict[str, Any]]:
+        """An empty split, or too few patients (groups) for trustworthy metrics."""
+        return list((version.stats or {}).get("split_warnings", []))
 
 
 class DatasetVersionListSerializer(DatasetVersionSerializer):
@@ -74,6 +128,27 @@ class DatasetVersionCreateSerializer(serializers.Serializer):
     upload = serializers.UUIDField(help_text="id of a complete upload (from POST /uploads/)")
     options = serializers.JSONField(required=False, default=dict,
                                     help_text="ingest options of the dataset's kind (see docs/guides/datasets.md)")
+
+
+class SplitPreviewRequestSerializer(DatasetVersionCreateSerializer):
+    """The upload and options a version would be created with."""
+
+
+class SplitPreviewSizeSerializer(serializers.Serializer):
+    samples = serializers.IntegerField()
+    groups = serializers.IntegerField(help_text="patients for DICOM")
+
+
+class SplitPreviewSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="false where only the ingest can count (tables, text)")
+    reason = serializers.CharField(required=False)
+    grouped_by = serializers.CharField(required=False)
+    groups = serializers.IntegerField(required=False)
+    splits = serializers.DictField(child=SplitPreviewSizeSerializer(), required=False,
+                                   help_text="train, val and test")
+    warnings = SplitWarningSerializer(many=True, required=False)
+    files_read = serializers.IntegerField(required=False)
+    files_unread = serializers.IntegerField(required=False)
 
 
 class SampleDatasetCreateSerializer(serializers.Serializer):

@@ -19,6 +19,8 @@ from api.datasets.serializers import (
     DatasetVersionSerializer,
     PreviewQuerySerializer,
     SampleDatasetCreateSerializer,
+    SplitPreviewRequestSerializer,
+    SplitPreviewSerializer,
 )
 from domain.datasets import services as dataset_services
 from domain.datasets.models import Dataset, DatasetVersion, Upload
@@ -79,6 +81,19 @@ class DatasetViewSet(viewsets.ModelViewSet):
         version = dataset_services.create_version(request.user, dataset, upload=upload,
                                                   options=body.validated_data["options"])
         return Response(DatasetVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=SplitPreviewRequestSerializer, responses={200: SplitPreviewSerializer})
+    @action(detail=True, methods=["post"], url_path="split-preview")
+    def split_preview(self, request: Request, pk: str | None = None) -> Response:
+        """How a complete upload would split with these options, before it is ingested: samples
+        and groups (patients) per split, and warnings when a split would be empty."""
+        dataset = self.get_object()
+        body = SplitPreviewRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = Upload.objects.filter(pk=body.validated_data["upload"], owner=request.user).first()
+        if upload is None or not upload.storage_name:
+            raise ValidationError({"upload": ["no complete upload of yours has this id"]})
+        return Response(dataset_services.preview_split(dataset, upload, body.validated_data["options"]))
 
     @extend_schema(request=SampleDatasetCreateSerializer, responses={202: DatasetVersionSerializer})
     @action(detail=False, methods=["post"], url_path="from-sample")

@@ -129,11 +129,11 @@ class FromTorchvisionSerializer(NewGraphSerializer):
 
 
 def _create_with_document(request: Request, data: dict[str, Any], name: str, document: dict[str, Any],
-                          message: str) -> Response:
+                          message: str, template: str = "") -> Response:
     project = get_object_or_404(services.visible_projects(request.user), pk=data["project"])
     with transaction.atomic():
         graph = services.create_graph(request.user, project, name=data.get("name") or name,
-                                      description=data.get("description", ""))
+                                      description=data.get("description", ""), template=template)
         services.create_graph_version(request.user, graph, document=document, message=message)
     return Response(GraphSerializer(graph, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -154,7 +154,7 @@ class GraphFromTemplateView(APIView):
             known = ", ".join(t["id"] for t in list_templates())
             raise services.DomainError("template", f"no template '{template_id}'; known: {known}") from None
         return _create_with_document(request, body.validated_data, document.get("name") or template_id,
-                                     document, f"from template {template_id}")
+                                     document, f"from template {template_id}", template=template_id)
 
 
 class GraphFromTorchvisionView(APIView):

@@ -119,22 +119,55 @@ class ProjectResourceSerializer(ModelSerializer):
                 self.fields[name].read_only = True
 
 
+def _template_summary(template_id: str) -> dict[str, Any] | None:
+    """The shipped template's summary (name, recommended ``config``), None for "" or an id no
+    longer shipped."""
+    from builder.graph.templates import list_templates
+
+    if not template_id:
+        return None
+    return next((t for t in list_templates() if t["id"] == template_id), None)
+
+
 class GraphSerializer(ProjectResourceSerializer):
     latest_version = serializers.SerializerMethodField()
     created_by = UserRefSerializer(read_only=True)
+    template = serializers.SerializerMethodField(
+        help_text="Id of the shipped template the graph was created from; null when none."
+    )
+    template_name = serializers.SerializerMethodField(help_text="That template's display name; null when none.")
+    recommended_config = serializers.SerializerMethodField(
+        help_text="The run settings that template recommends (a partial run config: what it leaves "
+                  "out keeps the run config's default); {} when none."
+    )
 
     class Meta:
         model = Graph
         fields = [
             "id", "project", "name", "description", "created_by", "created_at", "updated_at",
-            "latest_version",
+            "latest_version", "template", "template_name", "recommended_config",
         ]
-        read_only_fields = ["id", "created_by", "created_at", "updated_at", "latest_version"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at", "latest_version", "template",
+                            "template_name", "recommended_config"]
 
     @extend_schema_field(GraphVersionRefSerializer(allow_null=True))
     def get_latest_version(self, graph: Graph) -> dict[str, Any] | None:
         latest = graph.versions.order_by("-number").first()
         return GraphVersionRefSerializer(latest).data if latest else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_template(self, graph: Graph) -> str | None:
+        return graph.template or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_template_name(self, graph: Graph) -> str | None:
+        summary = _template_summary(graph.template)
+        return str(summary["name"]) if summary else None
+
+    @extend_schema_field(serializers.DictField())
+    def get_recommended_config(self, graph: Graph) -> dict[str, Any]:
+        summary = _template_summary(graph.template)
+        return dict(summary["config"]) if summary else {}
 
 
 def check_document(value: Any) -> dict[str, Any]:

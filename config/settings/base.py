@@ -214,6 +214,11 @@ DATASET_USER_QUOTA_BYTES = env_int("VMB_USER_QUOTA_BYTES", 50 * 1024**3, minimum
 DATASET_UPLOAD_STAGING_DIR = Path(env_str("VMB_UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
 # Extracted data and the preprocessed caches; web and workers must share it (a volume).
 DATASETS_ROOT = Path(env_str("VMB_DATASETS_DIR", str(MEDIA_ROOT / "datasets")))
+# After a DICOM ingest its upload is deleted ("none"), or de-identified copies of the slices used
+# are kept beside the cache ("deidentified"; docs/guides/datasets.md, "No patient data left behind").
+DATASET_KEEP_ORIGINALS = env_str("VMB_KEEP_ORIGINALS", "none")
+if DATASET_KEEP_ORIGINALS not in ("none", "deidentified"):
+    raise ImproperlyConfigured(f"VMB_KEEP_ORIGINALS={DATASET_KEEP_ORIGINALS!r}: use none or deidentified")
 # Caps on what one ingest may extract and decode (see pipelines/datasets/limits.py).
 DATASET_INGEST_LIMITS = {
     "max_archive_bytes": env_int("VMB_INGEST_MAX_ARCHIVE_BYTES", 100 * 1024**3, minimum=1),

@@ -61,7 +61,7 @@ class ImmutableDatasetVersionError(Exception):
 
 class DatasetVersion(Job):
     """One ingest of one source with fixed options, as a job (``domain.jobs``): succeeded means
-    usable (``has_warnings`` when files were skipped). Only the ingest task changes it, through
+    usable (``has_warnings`` when files were skipped or series warned). Only the ingest task changes it, through
     ``domain.datasets.services``; once finished it never changes again."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
@@ -94,8 +94,10 @@ class DatasetVersion(Job):
 
     @property
     def has_warnings(self) -> bool:
-        """Ingested, but some files were skipped (``skipped`` says which and why)."""
-        return self.status == JobStatus.SUCCEEDED and self.skipped_total > 0
+        """Ingested, but some files were skipped (``skipped`` says which and why) or some series
+        were not as expected (``stats.series[].warnings``)."""
+        return self.status == JobStatus.SUCCEEDED and (
+            self.skipped_total > 0 or bool((self.stats or {}).get("series_warnings")))
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.pop("_allow_update", False):

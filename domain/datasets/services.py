@@ -19,6 +19,7 @@ from django.utils.text import get_valid_filename
 
 from domain.datasets.models import Dataset, DatasetKind, DatasetSample, DatasetVersion, Upload, UploadStatus
 from domain.jobs import lifecycle
+from domain.jobs.models import JobStatus
 from domain.projects.models import Project, Role
 from domain.projects.services import DomainError, require_role
 from domain.queue import enqueue
@@ -135,11 +136,58 @@ def _to_storage(upload: Upload) -> str:
 
 
 def terminate_upload(user: AbstractBaseUser, upload_id: Any) -> None:
-    upload = Upload.objects.get(pk=upload_id, owner=user)
+    _delete_upload(Upload.objects.get(pk=upload_id, owner=user))
+
+
+def _delete_upload(upload: Upload) -> None:
+    """The upload's bytes (staged and stored, with the folder made for it) and its row."""
     staging_path(upload).unlink(missing_ok=True)
     if upload.storage_name:
         default_storage.delete(upload.storage_name)
+        try:
+            folder = Path(default_storage.path(upload.storage_name)).parent
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        except (NotImplementedError, OSError):
+            pass  # remote storage has no folders to leave behind
     upload.delete()
+
+
+# ---- no patient data left behind ------------------------------------------------------------------
+KINDS_WITH_PATIENT_DATA = {DatasetKind.CT_DICOM}
+
+
+def discard_original(version: DatasetVersion) -> bool:
+    """After the ingest of a DICOM upload ends (either way), delete the upload: its stored file,
+    its staging file and its row (which frees the quota). Kept while another version of the
+    same upload still waits to be ingested. True when the upload was deleted."""
+    upload = version.upload
+    if upload is None or version.dataset.kind not in KINDS_WITH_PATIENT_DATA:
+        return False
+    if (DatasetVersion.objects.filter(upload=upload, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+            .exclude(pk=version.pk).exists()):
+        return False
+    _delete_upload(upload)
+    return True
+
+
+def keep_deidentified() -> bool:
+    """Whether DICOM ingests keep de-identified copies of the slices (``VMB_KEEP_ORIGINALS``)."""
+    return bool(settings.DATASET_KEEP_ORIGINALS == "deidentified")
+
+
+def deidentification(kind: str, stats: dict[str, Any]) -> dict[str, Any] | None:
+    """What a version says about patient data: where the originals went and by which profile
+    kept copies were de-identified. None for kinds that carry no patient data."""
+    if kind not in KINDS_WITH_PATIENT_DATA:
+        return None
+    copies = stats.get("deidentified_copies")
+    derived = ("the cache holds pixels only; patients and series are named by salted pseudonyms "
+               "whose salt is discarded, and no DICOM tag is copied")
+    if copies:
+        return {"originals": "deidentified_copies_kept", "profile": copies["profile"], "kept_files": copies["files"],
+                "derived": derived}
+    return {"originals": "deleted", "profile": "", "kept_files": 0, "derived": derived}
 
 
 # ---- datasets and versions -------------------------------------------------------------------
@@ -223,6 +271,23 @@ def delete_dataset(user: AbstractBaseUser, dataset: Dataset) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def preview_split(dataset: Dataset, upload: Upload, options: Any) -> dict[str, Any]:
+    """How ``upload`` would split as a version of ``dataset`` with ``options`` (see
+    ``pipelines.datasets.split_preview``); DomainError naming the option when one is bad."""
+    from pipelines.datasets.limits import Limits
+    from pipelines.datasets.split_preview import preview_split as preview
+
+    errors = option_errors(dataset.kind, options)
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise DomainError(field, "; ".join(messages))
+    try:
+        path = Path(default_storage.path(upload.storage_name))
+    except NotImplementedError:
+        return {"available": False, "reason": "the upload is in remote storage: the split is counted during the ingest"}
+    return preview(dataset.kind, path, options, Limits.from_dict(settings.DATASET_INGEST_LIMITS))
+
+
 # ---- folders and sources -----------------------------------------------------------------------
 def dataset_folder(dataset: Dataset) -> Path:
     return Path(settings.DATASETS_ROOT) / f"project-{dataset.project_id}" / f"dataset-{dataset.pk}"
@@ -287,9 +352,13 @@ def finish_ingest(version: DatasetVersion, result: Any, progress: dict[str, Any]
                           target=s["target"], group=s["group"][:200], split=s["split"], meta=s["meta"])
             for s in result.samples]
     DatasetSample.objects.bulk_create(rows, batch_size=SAMPLE_BATCH)
+    stats = dict(result.stats)
+    status = deidentification(version.dataset.kind, stats)
+    if status is not None:
+        stats["deidentification"] = status
     finished = lifecycle.finish(
         DatasetVersion, version.pk, skipped=result.skipped, skipped_total=result.skipped_total, task=result.task,
-        classes=result.classes, stats=result.stats, recipe=result.recipe, sample_count=len(rows), progress=progress)
+        classes=result.classes, stats=stats, recipe=result.recipe, sample_count=len(rows), progress=progress)
     if not finished:
         transaction.set_rollback(True)
     return finished

@@ -65,23 +65,27 @@ def ingest_dataset_version(version_id: int) -> dict[str, Any]:
     try:
         with dataset_services.open_source(version) as (source, name):
             result = ingest(version.dataset.kind, source, name, dataset_services.version_folder(version),
-                            version.options, limits, progress)
+                            version.options, limits, progress,
+                            keep_deidentified=dataset_services.keep_deidentified())
             record_ingest(version.dataset.kind, source)  # /metrics: vmb_dataset_ingest_bytes_total
     except IngestError as exc:
         report = exc.report
         skipped = report.to_list() if report else []
         total = report.skipped_total if report else 0
         dataset_services.fail_ingest(version, exc.to_dict(), skipped, total, progress.event)
+        dataset_services.discard_original(version)
         progress.finished(JobStatus.FAILED, error=exc.to_dict(), skipped=total)
         return {"version": version_id, "status": JobStatus.FAILED, "error": exc.to_dict()}
     except Exception as exc:  # the worker survives anything a file can do; the reason is kept
         log.exception("ingest of dataset version %s failed", version_id)
         error = {"code": "internal_error", "reason": f"{type(exc).__name__}: {exc}"[:1000], "file": ""}
         dataset_services.fail_ingest(version, error, [], 0, progress.event)
+        dataset_services.discard_original(version)
         progress.finished(JobStatus.FAILED, error=error)
         return {"version": version_id, "status": JobStatus.FAILED, "error": error}
     if not dataset_services.finish_ingest(version, result, progress.event):
         return {"version": version_id, "status": "already finished"}
+    dataset_services.discard_original(version)
     status = JobStatus.SUCCEEDED
     progress.finished(status, samples=len(result.samples), skipped=result.skipped_total,
                       warnings=result.skipped_total > 0)

@@ -76,24 +76,42 @@ def card_for_artifact(artifact: RunArtifact) -> dict[str, Any]:
     version = artifact.graph_version
     dataset_version = run.dataset_version
     recipe = dataset_version.recipe or {}
+    lineage: list[dict[str, Any]] = [{"kind": "trained", "run": run.pk, "graph_version": version.pk}]
+    source = _finetuned_from(artifact)
+    if source is not None:
+        lineage.insert(0, {"kind": "fine-tuned from", "model": source.pk})
     return make_card(
         version.document, name=f"{version.graph.name} v{version.number} (run {run.pk})",
-        task=str(recipe.get("task") or "classification"), classes=list(artifact.classes),
+        task=str(recipe.get("task") or run.config.get("task") or "classification"), classes=list(artifact.classes),
         preprocessing=artifact.preprocessing, metrics=artifact.metrics, training_config=artifact.config,
         dataset={"id": dataset_version.dataset_id, "version": dataset_version.pk,
                  "name": dataset_version.dataset.name, "kind": recipe.get("kind") or recipe.get("input")},
-        lineage=[{"kind": "trained", "run": run.pk, "graph_version": version.pk}],
+        lineage=lineage,
     )
 
 
+def _finetuned_from(artifact: RunArtifact) -> ModelVariant | None:
+    """The model of this project a fine-tuning run started from (a pruned one, say), if any."""
+    model_id = ((artifact.run.config or {}).get("init_weights") or {}).get("model")
+    if not model_id:
+        return None
+    return ModelVariant.objects.filter(pk=model_id, project_id=artifact.run.project_id).first()
+
+
 def variant_from_artifact(user: AbstractBaseUser, artifact: RunArtifact) -> ModelVariant:
-    """The trained model of a run as a variant (made once, then reused): its bundle is written now."""
+    """The trained model of a run as a variant. A run made since models appear at once already has
+    it (``trained_variant``, when the run succeeded); an older run gets it now."""
+    require_role(user, artifact.run.project, Role.EDITOR)
+    return trained_variant(artifact, created_by=user)
+
+
+def trained_variant(artifact: RunArtifact, *, created_by: Any = None) -> ModelVariant:
+    """The trained model of ``artifact``'s run, made once (its bundle written now), then reused.
+    Raises ``DomainError`` when the weights file is missing."""
     from safetensors.torch import load_file
 
     from pipelines.export.package import ModelPackage, save_package
 
-    project = artifact.run.project
-    require_role(user, project, Role.EDITOR)
     existing = ModelVariant.objects.filter(artifact=artifact, kind=ModelKind.TRAINED).first()
     if existing is not None:
         return existing
@@ -104,9 +122,9 @@ def variant_from_artifact(user: AbstractBaseUser, artifact: RunArtifact) -> Mode
     try:
         with transaction.atomic():
             variant = ModelVariant.objects.create(
-                project=project, kind=ModelKind.TRAINED, name=card["name"], artifact=artifact,
-                graph_version=artifact.graph_version, status=JobStatus.SUCCEEDED, card=card, created_by=user,
-                finished_at=timezone.now())
+                project=artifact.run.project, kind=ModelKind.TRAINED, name=card["name"][:200], artifact=artifact,
+                parent=_finetuned_from(artifact), graph_version=artifact.graph_version, status=JobStatus.SUCCEEDED,
+                card=card, created_by=created_by or artifact.run.created_by, finished_at=timezone.now())
             folder = variant_folder(variant)
             save_package(ModelPackage(artifact.graph_version.document, load_file(str(weights_file)), card), folder)
             variant.folder = relative_path(folder)
@@ -114,6 +132,16 @@ def variant_from_artifact(user: AbstractBaseUser, artifact: RunArtifact) -> Mode
     except IntegrityError:  # made by a concurrent request
         return ModelVariant.objects.get(artifact=artifact, kind=ModelKind.TRAINED)
     return variant
+
+
+def on_run_succeeded(run_id: int, **_kwargs: Any) -> None:
+    """``domain.runs.signals.run_succeeded``: the run's trained model, in the transaction that marks
+    the run succeeded, so it is listed, countable and deployable from then on. A run that saved no
+    weights (no best checkpoint) has no model."""
+    artifact = RunArtifact.objects.select_related("run__project", "run__dataset_version__dataset",
+                                                  "graph_version__graph").filter(run_id=run_id).first()
+    if artifact is not None:
+        trained_variant(artifact)
 
 
 def _require_ready(variant: ModelVariant, field: str = "model") -> None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from domain.deploy import services as deploy_services
 from domain.deploy import serving as deploy_serving
+from domain.deploy.evaluate import evaluate_splits, onnx_runner, package_runner
 from domain.deploy.models import Deployment, ModelExport, ModelKind, ModelVariant
 from domain.events import project_group, publish
 from domain.jobs import lifecycle
@@ -126,7 +127,9 @@ def _prune(variant: ModelVariant) -> dict[str, Any]:
     card = {**make_card(result.package.document, name=variant.name, task=package.card.get("task", "classification"),
                         classes=package.card.get("classes"),
                         preprocessing=(package.card.get("inputs") or [{}])[0].get("preprocessing"),
-                        metrics=package.card.get("metrics"), dataset=package.card.get("dataset"),
+                        metrics=evaluate_splits(variant.artifact.run, package.card.get("task", "classification"),
+                                                package_runner(result.package)),
+                        dataset=package.card.get("dataset"),
                         training_config=package.card.get("training_config")), "lineage": lineage}
     pruned = result.package.with_card(**card)
     folder = deploy_services.variant_folder(variant)
@@ -153,6 +156,8 @@ def _quantize(variant: ModelVariant) -> dict[str, Any]:
     report = compare(before, measure_onnx(path, samples, labels, params=before["params"], flops=before["flops"]))
     report |= {"samples": source, "mode": mode}
     card = json.loads((folder / "card.json").read_text())
+    card["metrics"] = evaluate_splits(variant.artifact.run, card.get("task", "classification"), onnx_runner(path))
+    (folder / "card.json").write_text(json.dumps(card, indent=1))
     return {"graph_version": variant.parent.graph_version if variant.parent else None,
             "folder": deploy_services.relative_path(folder), "card": card, "report": report,
             "config": {**variant.config, "mode_used": mode}}

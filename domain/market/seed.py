@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from domain.market.modality import normalise as normalise_modality
 from domain.market.models import EntryKind, MarketEntry, Visibility
 from domain.market.services import SYSTEM_USERNAME, add_version, publish_document
 
@@ -48,7 +49,7 @@ def seed_templates() -> list[MarketEntry]:
                     entry = MarketEntry.objects.create(
                         author=owner, kind=EntryKind.TEMPLATE, visibility=Visibility.PUBLIC, seed_key=key,
                         title=summary["name"], description=summary["description"], task=summary["task"],
-                        modality=summary["modality"], licence="project templates")
+                        modality=normalise_modality(summary["modality"]), licence="project templates")
                     publish_document(owner, entry, get_template(summary["id"]), "seeded from the graph core")
         seeded.append(entry)
     return seeded
@@ -103,12 +104,13 @@ def _publish_trained(owner: AbstractBaseUser, trained: TrainedModel) -> MarketEn
                      preprocessing=trained.preprocessing, metrics=trained.metrics, dataset=trained.dataset,
                      training_config=trained.config,
                      lineage=[{"kind": "seeded", "model": spec.key, "sample": spec.sample}])
-    card.update({"title": spec.title, "description": spec.description, "modality": spec.modality,
+    card.update({"title": spec.title, "description": spec.description, "modality": normalise_modality(spec.modality),
                  "licence": spec.licence, "author": SYSTEM_USERNAME, "preprocessing": trained.preprocessing,
                  "training_seconds": trained.seconds})
     entry = MarketEntry.objects.create(
         author=owner, kind=EntryKind.MODEL, visibility=Visibility.PUBLIC, seed_key=model_seed_key(spec.key),
-        title=spec.title, description=spec.description, task="classification", modality=spec.modality,
+        title=spec.title, description=spec.description, task="classification",
+        modality=normalise_modality(spec.modality),
         licence=spec.licence, classes=trained.classes)
     add_version(owner, entry, document=trained.document, card=card, weights=st_save(trained.weights),
                 metrics=trained.metrics, metrics_dataset=trained.dataset,

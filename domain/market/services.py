@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, QuerySet
 
 from domain.deploy.services import card_for_artifact
+from domain.market.modality import checked as checked_modality
+from domain.market.modality import normalise as normalise_modality
 from domain.market.models import (
     EntryKind,
     MarketEntry,
@@ -134,6 +136,8 @@ def add_version(user: AbstractBaseUser, entry: MarketEntry, *, document: dict[st
 
 def _entry(user: AbstractBaseUser, entry: MarketEntry | None, kind: str, fields: dict[str, Any],
            defaults: dict[str, Any], project: Project | None) -> MarketEntry:
+    if "modality" in fields:
+        fields = {**fields, "modality": checked_modality(fields["modality"])}
     if entry is not None:
         _require_author(user, entry)
         if entry.kind != kind:
@@ -166,7 +170,7 @@ def publish_artifact(user: AbstractBaseUser, artifact: RunArtifact, *, entry: Ma
     dataset_version = run.dataset_version
     recipe = dataset_version.recipe or {}
     defaults = {"title": card["name"], "task": card.get("task", ""), "classes": list(artifact.classes),
-                "modality": str(recipe.get("input") or dataset_version.dataset.kind or "")}
+                "modality": normalise_modality(recipe.get("input") or dataset_version.dataset.kind)}
     card["preprocessing"] = artifact.preprocessing
     with transaction.atomic():
         target = _entry(user, entry, EntryKind.MODEL, fields, defaults, run.project)
@@ -203,6 +207,8 @@ def update_entry(user: AbstractBaseUser, entry: MarketEntry, **fields: Any) -> M
     """Change an entry's description fields or visibility (author only); versions stay as they are."""
     _require_author(user, entry)
     updates = {k: v for k, v in fields.items() if k in ENTRY_FIELDS}
+    if "modality" in updates:
+        updates["modality"] = checked_modality(updates["modality"])
     if updates.get("title") == "":
         raise DomainError("title", "the title cannot be blank")
     if updates.get("visibility") == Visibility.ORGANIZATION and entry.project_id is None:
@@ -234,7 +240,7 @@ def search(entries: QuerySet[MarketEntry], *, q: str = "", task: str = "", modal
     if task:
         entries = entries.filter(task=task)
     if modality:
-        entries = entries.filter(modality=modality)
+        entries = entries.filter(modality=normalise_modality(modality) or modality)
     if kind:
         entries = entries.filter(kind=kind)
     if max_params is not None:
@@ -322,6 +328,7 @@ def publish_bundle(user: AbstractBaseUser, bundle: MarketBundle, weights: Path |
     limits = {"title": 200, "description": 10_000, "task": 40, "modality": 40, "licence": 100}
     values = {key: str(card.get(key) or "")[:limit] for key, limit in limits.items()}
     values["title"] = values["title"] or str(bundle.document.get("name") or "imported model")[:200]
+    values["modality"] = normalise_modality(values["modality"])
     classes = card.get("classes") if isinstance(card.get("classes"), list) else []
     metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
     dataset = card.get("metrics_dataset") if isinstance(card.get("metrics_dataset"), dict) else {}

@@ -75,7 +75,9 @@ class ProjectResource(models.Model):
 
 
 class Graph(ProjectResource):
-    pass
+    # The shipped template (``builder/graph/templates``) the graph was created from, "" when none:
+    # the Train form offers that template's recommended run settings.
+    template = models.CharField(max_length=100, blank=True, default="")
 
 
 class ImmutableVersionError(Exception):

@@ -75,9 +75,12 @@ def remove_member(actor: AbstractBaseUser, membership: ProjectMembership) -> Non
 
 
 # ---- graphs and versions ---------------------------------------------------------------------
-def create_graph(user: AbstractBaseUser, project: Project, *, name: str, description: str = "") -> Graph:
+def create_graph(user: AbstractBaseUser, project: Project, *, name: str, description: str = "",
+                 template: str = "") -> Graph:
+    """A new, empty graph; ``template`` is the id of the shipped template it is made from, if any."""
     require_role(user, project, Role.EDITOR)
-    return Graph.objects.create(project=project, name=name, description=description, created_by=user)
+    return Graph.objects.create(project=project, name=name, description=description, created_by=user,
+                                template=template)
 
 
 def validation_summary(document: Any) -> tuple[bool, dict[str, Any]]:

@@ -24,7 +24,7 @@ from domain.queue import enqueue as queue_task
 from domain.runs.models import RunEvent, TrainingRun, WorkerNode
 from pipelines.training.config import ConfigError, RunConfig, parse_config
 
-from . import finetune
+from . import finetune, signals
 
 
 def run_group(run_id: int) -> str:
@@ -58,6 +58,7 @@ def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_c
     if not dataset_version.is_usable:
         raise DomainError("dataset_version", f"this dataset version is {dataset_version.status}: only a succeeded "
                           "ingest can be trained on")
+    _check_splits(dataset_version)
     if dataset_version.task and dataset_version.task != config.task:
         raise DomainError("config.task", f"the dataset is for {dataset_version.task}, not {config.task}")
     report = validate(document or graph_version.document, batch_size=config.batch_size)
@@ -71,9 +72,24 @@ def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_c
                             "output": report.outputs[0], "flops": report.flops, "params": report.params}
     plan["resize"] = _input_plan(report, dataset_version.recipe)
     _check_output(report, config, len(dataset_version.classes))
+    plan["target_transform"] = _target_transform(config, dataset_version)
     plan["memory"] = _check_memory(report, config)
     plan["layer_flops"] = {node_id: info.flops for node_id, info in report.nodes.items() if info.flops}
     return config, plan
+
+
+def _check_splits(dataset_version: DatasetVersion) -> None:
+    """Training reports validation and test metrics: refuse a version whose split has none."""
+    stats = dataset_version.stats or {}
+    counts, groups = stats.get("split_counts") or {}, stats.get("split_groups") or {}
+    for split, name, option in (("val", "validation", "val_fraction"), ("test", "test", "test_fraction")):
+        if split in counts and not counts[split]:
+            unit = f"{stats.get('grouped_by', 'group')}s" if stats.get("grouped_by") in ("patient", "document") else "groups"
+            total = sum(groups.values()) or sum(counts.values())
+            shown = " · ".join(f"{key} {counts.get(key, 0)}" for key in ("train", "val", "test"))
+            small = f"; {total} {unit} is under 10, so add {unit} as well" if total < 10 else ""
+            raise DomainError("dataset_version", f"the {name} split of this dataset version is empty ({shown} "
+                              f"samples): ingest a new version with a larger {option}{small}")
 
 
 def _parse(raw_config: Any) -> RunConfig:
@@ -106,6 +122,23 @@ def _prepare(user: AbstractBaseUser, graph_version: GraphVersion, dataset_versio
         raise DomainError(f"config.freeze[{index}]", f"the graph has no node {node_id!r}")
     config, plan = plan_run(graph_version, dataset_version, config, document=document)
     return config, plan, document
+
+
+def _target_transform(config: RunConfig, dataset_version: DatasetVersion) -> dict[str, Any] | None:
+    """A regression run's target scaling with the training split's statistics (JSON), or None."""
+    if config.task != "regression":
+        return None
+    from domain.datasets.services import cache_folder
+    from pipelines.datasets.targets import TargetScalingError, resolve, statistics_for
+
+    try:
+        transform = resolve(config.target_scaling, statistics_for(dataset_version.recipe or {},
+                                                                  cache_folder(dataset_version)))
+    except TargetScalingError as exc:
+        raise DomainError("config.target_scaling", str(exc)) from exc
+    except OSError as exc:  # an old version whose cache is gone: it cannot be trained on anyway
+        raise DomainError("dataset_version", f"the dataset version's cached targets cannot be read: {exc}") from exc
+    return transform.to_dict() if transform is not None else None
 
 
 def _input_plan(report: Any, recipe: dict[str, Any]) -> list[int] | None:
@@ -213,7 +246,10 @@ def resume_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
 
     if checkpoint.latest(run_folder(run) / "checkpoints") is None:
         raise DomainError("status", "this run has no checkpoint to resume from")
-    return create_run(user, run.graph_version, run.dataset_version, run.config, resumed_from=run)
+    config = dict(run.config)
+    if config.get("task") == "regression" and "target_transform" not in (run.plan or {}):
+        config["target_scaling"] = "none"  # trained before targets were scaled: its checkpoint learnt the raw one
+    return create_run(user, run.graph_version, run.dataset_version, config, resumed_from=run)
 
 
 # ---- events ----------------------------------------------------------------------------------------
@@ -228,8 +264,17 @@ def record_event(run: TrainingRun | int, event: dict[str, Any]) -> dict[str, Any
 
 def finish_run(run_id: int, status: str, *, only_from: tuple[str, ...] = (JobStatus.QUEUED, JobStatus.RUNNING),
                **fields: Any) -> bool:
-    """Move a run to a terminal status once; False when it had already ended (nothing changes)."""
-    changed = lifecycle.finish(TrainingRun, run_id, status, only_from=only_from, **fields)
+    """Move a run to a terminal status once; False when it had already ended (nothing changes).
+    A run that succeeds becomes a model in the same transaction (``signals.run_succeeded``); when
+    that fails, the run fails instead with the error ``model_not_saved``."""
+    try:
+        with transaction.atomic():
+            changed = lifecycle.finish(TrainingRun, run_id, status, only_from=only_from, **fields)
+            if changed and status == JobStatus.SUCCEEDED:
+                signals.send_run_succeeded(run_id)
+    except signals.RunHookFailed as exc:
+        return finish_run(run_id, JobStatus.FAILED, only_from=only_from, error={
+            "code": "model_not_saved", "message": f"the trained model could not be saved: {exc}"})
     if changed:
         extra = {"error": fields["error"]} if "error" in fields else {}
         record_event(run_id, {"type": "run.status", "status": status, **extra})

@@ -28,6 +28,7 @@ from domain.jobs.models import JobStatus
 from domain.runs import services as run_services
 from domain.runs import workers as run_workers
 from domain.runs.models import DeviceLease, TrainingRun
+from pipelines.datasets.targets import TargetTransform
 from pipelines.training import checkpoint, devices
 from pipelines.training.config import RunConfig
 from pipelines.training.data import cached_loaders
@@ -166,12 +167,14 @@ def _train(run: TrainingRun, beat: _Heartbeat, kind: str, indices: list[int]) ->
             world=len(indices), device_kind=kind, document=run.graph_version.document, config=config,
             cache=cache_folder(dataset), classes=len(dataset.classes), resize=resize, augmentation=augmentation,
             checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
-            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set, device_indices=indices)
+            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set, device_indices=indices,
+            target=run.plan.get("target_transform"))
     from builder.graph import compile_graph
 
     model = compile_graph(run.graph_version.document)
     data = cached_loaders(cache_folder(dataset), batch_size=config.batch_size, seed=config.seed,
-                          classes=len(dataset.classes), augmentation=augmentation, resize=resize)
+                          classes=len(dataset.classes), augmentation=augmentation, resize=resize,
+                          target=TargetTransform.from_dict(run.plan.get("target_transform")))
     device = devices.resolve(kind, index=indices[0] if indices else 0)
     name = next((info.name for info in devices.available() if info.kind == kind), kind)
     emit({"type": "run.log", "level": "info", "message": f"training on {name} ({device})"})
@@ -183,6 +186,13 @@ def _finish(run: TrainingRun, result: FitResult) -> str:
     if result.status == "cancelled":
         run_services.finish_run(run.pk, JobStatus.CANCELLED, precision=result.precision)
         return JobStatus.CANCELLED
+    missing = [name for name, metrics in (("validation", result.best), ("test", result.test_metrics)) if not metrics]
+    if missing:  # never "succeeded" without the metrics a run reports
+        run_services.finish_run(run.pk, JobStatus.FAILED, precision=result.precision, error={
+            "code": "no_metrics", "message": f"training ended without {' or '.join(missing)} metrics: the dataset "
+            f"version's {' and '.join(missing)} split gave none (is it empty?); ingest a version with a larger "
+            "val_fraction / test_fraction or more samples"})
+        return JobStatus.FAILED
     folder = run_services.run_folder(run)
     best = folder / "checkpoints" / checkpoint.BEST / "weights.safetensors"
     weights = folder / "model.safetensors"
@@ -190,7 +200,7 @@ def _finish(run: TrainingRun, result: FitResult) -> str:
         shutil.copyfile(best, weights)
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         preprocessing = {**run.dataset_version.recipe,
-                         "resize": run.plan.get("resize")}
+                         "resize": run.plan.get("resize"), "target_transform": run.plan.get("target_transform")}
         run_workers.save_artifact(run, weights, digest, {"best": result.best, "test": result.test_metrics},
                                    preprocessing)
     run_services.finish_run(run.pk, JobStatus.SUCCEEDED, test_metrics=result.test_metrics,

@@ -93,6 +93,35 @@ def test_templates_list_and_create_graph_from_one(api: Any, project_id: int) -> 
     assert unknown.status_code == 400 and "template" in unknown.json()
 
 
+def test_a_graph_from_a_template_carries_its_recommended_run_settings(api: Any, project_id: int) -> None:
+    from builder.graph.templates import template_config
+
+    made = api.post(
+        "/api/v1/graphs/from-template/", {"project": project_id, "template": "tabular_mlp"}, format="json"
+    ).json()
+    assert made["template"] == "tabular_mlp" and made["template_name"] == "MLP for tables"
+    assert made["recommended_config"] == template_config("tabular_mlp")
+    assert made["recommended_config"]["batch_size"] == 16
+    assert made["recommended_config"]["optimizer"]["lr"] == 0.01
+    assert made["recommended_config"]["schedule"]["name"] == "one_cycle"
+    # Read the same way back, in the detail and in the project's list.
+    detail = api.get(f"/api/v1/graphs/{made['id']}/").json()
+    assert detail["template"] == "tabular_mlp" and detail["recommended_config"] == made["recommended_config"]
+    listed = api.get("/api/v1/graphs/", {"project": project_id}).json()["results"]
+    assert [g["template"] for g in listed if g["id"] == made["id"]] == ["tabular_mlp"]
+    # Read-only: a rename leaves it, and a client can't claim a template for its graph.
+    patched = api.patch(f"/api/v1/graphs/{made['id']}/", {"name": "prices", "template": "lenet5"}, format="json")
+    assert patched.status_code == 200 and patched.json()["template"] == "tabular_mlp"
+    # A graph from scratch, or a torchvision import, has none.
+    scratch = api.post("/api/v1/graphs/", {"project": project_id, "name": "mine", "template": "tabular_mlp"},
+                       format="json").json()
+    assert scratch["template"] is None and scratch["template_name"] is None and scratch["recommended_config"] == {}
+    # A template without recommended settings is recorded, with an empty config.
+    lenet = api.post("/api/v1/graphs/from-template/", {"project": project_id, "template": "lenet5"},
+                     format="json").json()
+    assert lenet["template"] == "lenet5" and lenet["recommended_config"] == template_config("lenet5")
+
+
 def test_create_graph_from_torchvision(api: Any, project_id: int) -> None:
     made = api.post(
         "/api/v1/graphs/from-torchvision/",
@@ -103,7 +132,10 @@ def test_create_graph_from_torchvision(api: Any, project_id: int) -> None:
     gid = made.json()["id"]
     version = api.get(f"/api/v1/graphs/{gid}/versions/{made.json()['latest_version']['id']}/").json()
     assert version["is_valid"] is True
-    assert not any("position" in n for n in version["document"]["nodes"]), "the canvas lays imports out"
+    # Laid out as it is imported, and stored with the version: the canvas opens it as it is.
+    at = {n["id"]: n["position"] for n in version["document"]["nodes"]}
+    assert len(at) == len(version["document"]["nodes"])
+    assert all(at[e["target"]]["y"] > at[e["source"]]["y"] for e in version["document"]["edges"])
     bad = api.post("/api/v1/graphs/from-torchvision/", {"project": project_id, "architecture": "os.system"}, format="json")
     assert bad.status_code == 400 and "architecture" in bad.json()
 

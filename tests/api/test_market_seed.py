@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 MARKET = "/api/v1/market/entries/"
 EXPECTED = {  # key: (sample, modality, classes, licence, lowest acceptable test accuracy)
     "digits_cnn": ("digits", "image", [str(d) for d in range(10)], "CC-BY-4.0", 0.9),
-    "breast_cancer_mlp": ("breast_cancer", "tabular", ["benign", "malignant"], "CC-BY-4.0", 0.9),
-    "chest_ct_cnn3d": ("chest_ct", "volume", ["normal", "pneumonia"], "CC0-1.0", 0.75),
+    "breast_cancer_mlp": ("breast_cancer", "table", ["benign", "malignant"], "CC-BY-4.0", 0.9),
+    "chest_ct_cnn3d": ("chest_ct", "ct", ["normal", "pneumonia"], "CC0-1.0", 0.75),
 }
 
 

@@ -46,3 +46,8 @@ def test_pruning_starts_a_finetuning_run_of_the_pruned_graph(trainer: dict[str, 
     assert any(m.startswith("started from pretrained weights") and ", 0 initialised afresh" in m for m in logs), logs
     # Starting from the pruned weights, two short epochs are enough to be a useful classifier again.
     assert tuned["test_metrics"]["accuracy"] >= 0.9, tuned["test_metrics"]
+    # The fine-tuning run's result is a model at once, made from the pruned one, with its own figures.
+    models = client.get(f"/api/v1/models/?project={pruned['project']}").json()["results"]
+    tuned_model = next(m for m in models if m["run"] == run_id)
+    assert tuned_model["kind"] == "trained" and tuned_model["parent"] == pruned["id"]
+    assert tuned_model["card"]["metrics"]["test"]["accuracy"] == tuned["test_metrics"]["accuracy"]

@@ -1,6 +1,7 @@
 """Training end to end: the digits sample ingested by a real worker, LeNet-5 trained by a real
 Celery worker process through the API in each precision mode, events on the run's WebSocket,
-cancel, a worker process SIGKILLed mid-run that resumes from its last checkpoint, and two runs on
+cancel, a worker process SIGKILLed mid-run that resumes from its last checkpoint exactly (augmentation
+on, the same weights as a run left alone), and two runs on
 a worker of concurrency 2 that never share its one device."""
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -184,12 +186,20 @@ def own_worker_queue(settings: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]
             proc.kill()
 
 
-def test_a_sigkilled_worker_process_resumes_from_its_checkpoint(trainer: dict[str, Any],
-                                                                own_worker_queue: tuple[str, Any]) -> None:
+# Every random stream of a run at once: the sampler's order, the augmentation's draws (flips,
+# rotation, crop, intensity) and the global torch RNG the DataLoader seeds from.
+AUGMENTED_RUN = {"epochs": 3, "augmentation": {"flip_horizontal": True, "rotate_degrees": 10.0, "crop_scale": 0.8,
+                                               "intensity_jitter": 0.1}}
+
+
+def test_a_sigkilled_worker_process_resumes_exactly(trainer: dict[str, Any],
+                                                    own_worker_queue: tuple[str, Any]) -> None:
+    """Killed mid-run with augmentation on, the run resumes from its last checkpoint and ends with
+    exactly the weights of the same run left alone."""
     client = trainer["client"]
     _queue, start_worker = own_worker_queue
     start_worker()
-    run_id = _start(trainer, epochs=4)
+    run_id = _start(trainer, **AUGMENTED_RUN)
     poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["epoch"] >= 0, 150, "a first checkpoint")
     victim = TrainingRun.objects.get(pk=run_id).worker_pid
     os.kill(victim, signal.SIGKILL)  # the process running the task, as the OOM killer would
@@ -200,8 +210,21 @@ def test_a_sigkilled_worker_process_resumes_from_its_checkpoint(trainer: dict[st
     assert any("resumed from epoch-" in e["data"].get("message", "") for e in history)
     from domain.runs.services import run_folder
 
-    final = checkpoint.load(checkpoint.latest(run_folder(TrainingRun.objects.get(pk=run_id)) / "checkpoints"))
-    assert [h["epoch"] for h in final.state["history"]] == list(range(4))  # no epoch lost, none repeated
+    def final_checkpoint(pk: int) -> checkpoint.Checkpoint:
+        folder = checkpoint.latest(run_folder(TrainingRun.objects.get(pk=pk)) / "checkpoints")
+        assert folder is not None
+        return checkpoint.load(folder)
+
+    resumed = final_checkpoint(run_id)
+    assert [h["epoch"] for h in resumed.state["history"]] == list(range(3))  # no epoch lost, none repeated
+    straight_id = _start(trainer, **AUGMENTED_RUN)
+    straight = _finished(client, straight_id)
+    assert straight["status"] == "succeeded" and straight["attempts"] == 1, straight["error"]
+    uninterrupted = final_checkpoint(straight_id)
+    assert resumed.weights.keys() == uninterrupted.weights.keys()
+    differing = [k for k in resumed.weights if not torch.equal(resumed.weights[k], uninterrupted.weights[k])]
+    assert not differing, differing
+    assert [h["train_loss"] for h in resumed.state["history"]] == [h["train_loss"] for h in uninterrupted.state["history"]]
 
 
 def _events(run_id: int) -> list[RunEvent]:

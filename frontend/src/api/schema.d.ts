@@ -275,6 +275,26 @@ export interface paths {
         patch: operations["datasets_partial_update"];
         trace?: never;
     };
+    "/api/v1/datasets/{id}/split-preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description How a complete upload would split with these options, before it is ingested: samples
+         *     and groups (patients) per split, and warnings when a split would be empty.
+         */
+        post: operations["datasets_split_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/datasets/{id}/versions/": {
         parameters: {
             query?: never;
@@ -1197,6 +1217,8 @@ export interface components {
              */
             intensity_jitter?: number;
         };
+        /** @enum {string} */
+        CompressionEnum: "none" | "fp16" | "bf16" | "powersgd";
         Csrf: {
             csrfToken: string;
         };
@@ -1257,13 +1279,16 @@ export interface components {
             readonly id: number;
             readonly dataset: number;
             readonly number: number;
-            /** Format: uuid */
-            readonly upload: string;
+            /**
+             * Format: uuid
+             * @description null once a DICOM upload was deleted after its ingest
+             */
+            readonly upload: string | null;
             readonly sample_source: string;
             readonly source_name: string;
             readonly options: unknown;
             readonly status: components["schemas"]["JobStatusEnum"];
-            /** @description succeeded, but some files were skipped (`skipped` says which and why) */
+            /** @description succeeded, but some files were skipped (`skipped` says which and why) or some series warned (`series`) */
             readonly has_warnings: boolean;
             readonly progress: unknown;
             readonly error: unknown;
@@ -1274,6 +1299,9 @@ export interface components {
             readonly sample_count: number;
             readonly stats: unknown;
             readonly recipe: unknown;
+            readonly deidentification: components["schemas"]["Deidentification"] | null;
+            readonly series: components["schemas"]["SeriesReport"][];
+            readonly split_warnings: components["schemas"]["SplitWarning"][];
             readonly created_by: components["schemas"]["UserRef"];
             /** Format: date-time */
             readonly created_at: string;
@@ -1296,13 +1324,16 @@ export interface components {
             readonly id: number;
             readonly dataset: number;
             readonly number: number;
-            /** Format: uuid */
-            readonly upload: string;
+            /**
+             * Format: uuid
+             * @description null once a DICOM upload was deleted after its ingest
+             */
+            readonly upload: string | null;
             readonly sample_source: string;
             readonly source_name: string;
             readonly options: unknown;
             readonly status: components["schemas"]["JobStatusEnum"];
-            /** @description succeeded, but some files were skipped (`skipped` says which and why) */
+            /** @description succeeded, but some files were skipped (`skipped` says which and why) or some series warned (`series`) */
             readonly has_warnings: boolean;
             readonly progress: unknown;
             readonly error: unknown;
@@ -1329,6 +1360,20 @@ export interface components {
             readonly skipped_total: number;
             /** Format: date-time */
             readonly created_at: string;
+        };
+        Deidentification: {
+            /**
+             * @description what became of the uploaded files after the ingest
+             *
+             *     * `deleted` - deleted
+             *     * `deidentified_copies_kept` - deidentified_copies_kept
+             */
+            originals: components["schemas"]["OriginalsEnum"];
+            /** @description the de-identification profile of the kept copies ('' when deleted) */
+            profile: string;
+            kept_files: number;
+            /** @description what the preprocessed cache keeps of the patient */
+            derived: string;
         };
         DeployRequestRequest: {
             /**
@@ -1408,10 +1453,34 @@ export interface components {
             backend?: "nccl" | "gloo" | null;
             /**
              * Overlap
-             * @description All-reduce gradients during backward (DDP buckets); false syncs after.
+             * @description All-reduce gradient buckets during backward (plain DDP); false: one bucket larger than the model, all-reduced after backward.
              * @default true
              */
             overlap?: boolean;
+            /**
+             * Sync Batchnorm
+             * @description Batch-norm statistics over the global batch, across ranks (default: on when the graph has batch norm).
+             * @default null
+             */
+            sync_batchnorm?: boolean | null;
+            /**
+             * Compression
+             * @description Gradient compression for the all-reduce (a DDP communication hook).
+             * @default none
+             */
+            compression?: components["schemas"]["CompressionEnum"];
+            /**
+             * Powersgd Rank
+             * @description powersgd: rank of the low-rank gradient approximation.
+             * @default 1
+             */
+            powersgd_rank?: number;
+            /**
+             * Timeout S
+             * @description A rank waiting this long for the others (one hung or lost) fails the run.
+             * @default 600
+             */
+            timeout_s?: number;
         };
         /** EarlyStoppingConfig */
         EarlyStoppingConfig: {
@@ -1500,6 +1569,14 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
             readonly latest_version: components["schemas"]["GraphVersionRef"] | null;
+            /** @description Id of the shipped template the graph was created from; null when none. */
+            readonly template: string | null;
+            /** @description That template's display name; null when none. */
+            readonly template_name: string | null;
+            /** @description The run settings that template recommends (a partial run config: what it leaves out keeps the run config's default); {} when none. */
+            readonly recommended_config: {
+                [key: string]: unknown;
+            };
         };
         /**
          * @description A resource created inside one of the user's projects (a graph, a dataset): ``project``
@@ -1818,7 +1895,7 @@ export interface components {
             role: components["schemas"]["RoleEnum"];
         };
         /** @enum {string} */
-        MetricEnum: "loss" | "accuracy" | "f1_macro" | "mae" | "rmse" | "dice" | "iou";
+        MetricEnum: "loss" | "accuracy" | "f1_macro" | "mae" | "rmse" | "r2" | "dice" | "iou";
         /**
          * @description * `auto` - auto
          *     * `dynamic` - dynamic
@@ -1895,6 +1972,12 @@ export interface components {
         };
         /** @enum {string} */
         OptimizerConfigNameEnum: "sgd" | "adam" | "adamw";
+        /**
+         * @description * `deleted` - deleted
+         *     * `deidentified_copies_kept` - deidentified_copies_kept
+         * @enum {string}
+         */
+        OriginalsEnum: "deleted" | "deidentified_copies_kept";
         PaginatedDatasetList: {
             /** @example 123 */
             count: number;
@@ -2138,7 +2221,7 @@ export interface components {
             precision_mode?: components["schemas"]["PrecisionModeEnum"];
             /**
              * Threshold
-             * @description dynamic: relative error above which a layer moves to fp32.
+             * @description dynamic: relative error a layer may add in low precision (10x that for its sample-to-sample signal); above it, or on overflow, it moves to fp32.
              * @default 0.01
              */
             threshold?: number;
@@ -2305,6 +2388,12 @@ export interface components {
              * @description Node ids whose parameters are not trained.
              */
             freeze?: string[];
+            /**
+             * Target Scaling
+             * @description Regression: train on the target standardised (or its log standardised, for positive skewed targets) with the training split's statistics; metrics and predictions stay in the data's units. none: the raw target.
+             * @default standardize
+             */
+            target_scaling?: components["schemas"]["TargetScalingEnum"];
         };
         /** RunConfig */
         RunConfigRequest: {
@@ -2367,6 +2456,12 @@ export interface components {
              * @description Node ids whose parameters are not trained.
              */
             freeze?: string[];
+            /**
+             * Target Scaling
+             * @description Regression: train on the target standardised (or its log standardised, for positive skewed targets) with the training split's statistics; metrics and predictions stay in the data's units. none: the raw target.
+             * @default standardize
+             */
+            target_scaling?: components["schemas"]["TargetScalingEnum"];
         };
         RunCreateRequest: {
             /**
@@ -2446,6 +2541,37 @@ export interface components {
         };
         /** @enum {string} */
         ScheduleConfigNameEnum: "none" | "step" | "cosine" | "one_cycle";
+        SeriesReport: {
+            /** @description the sample's name, e.g. 'series 3 (normal)' */
+            name: string;
+            /** @description pseudonym of the series */
+            series: string;
+            /** @description pseudonym of the patient */
+            patient: string;
+            label: string;
+            slices: number;
+            spacing_mm: number[];
+            /** Format: double */
+            thickness_mm: number | null;
+            warnings: components["schemas"]["SeriesWarning"][];
+        };
+        SeriesWarning: {
+            code: components["schemas"]["SeriesWarningCodeEnum"];
+            message: string;
+            /** @description irregular_spacing: the slice positions along the normal */
+            positions_mm?: number[];
+        };
+        /**
+         * @description * `single_slice` - single_slice
+         *     * `irregular_spacing` - irregular_spacing
+         *     * `missing_slices` - missing_slices
+         *     * `mixed_orientation` - mixed_orientation
+         *     * `non_axial` - non_axial
+         *     * `gantry_tilt` - gantry_tilt
+         *     * `no_positions` - no_positions
+         * @enum {string}
+         */
+        SeriesWarningCodeEnum: "single_slice" | "irregular_spacing" | "missing_slices" | "mixed_orientation" | "non_axial" | "gantry_tilt" | "no_positions";
         Session: {
             user: components["schemas"]["User"] | null;
         };
@@ -2454,6 +2580,51 @@ export interface components {
             email?: string;
             password: string;
         };
+        SplitPreview: {
+            /** @description false where only the ingest can count (tables, text) */
+            available: boolean;
+            reason?: string;
+            grouped_by?: string;
+            groups?: number;
+            /** @description train, val and test */
+            splits?: {
+                [key: string]: components["schemas"]["SplitPreviewSize"];
+            };
+            warnings?: components["schemas"]["SplitWarning"][];
+            files_read?: number;
+            files_unread?: number;
+        };
+        /** @description The upload and options a version would be created with. */
+        SplitPreviewRequestRequest: {
+            /**
+             * Format: uuid
+             * @description id of a complete upload (from POST /uploads/)
+             */
+            upload: string;
+            /** @description ingest options of the dataset's kind (see docs/guides/datasets.md) */
+            options?: unknown;
+        };
+        SplitPreviewSize: {
+            samples: number;
+            /** @description patients for DICOM */
+            groups: number;
+        };
+        SplitWarning: {
+            code: components["schemas"]["SplitWarningCodeEnum"];
+            /** @description train, val or test; '' for the whole dataset */
+            split: string;
+            message: string;
+        };
+        /**
+         * @description * `empty_train_split` - empty_train_split
+         *     * `empty_val_split` - empty_val_split
+         *     * `empty_test_split` - empty_test_split
+         *     * `small_dataset` - small_dataset
+         * @enum {string}
+         */
+        SplitWarningCodeEnum: "empty_train_split" | "empty_val_split" | "empty_test_split" | "small_dataset";
+        /** @enum {string} */
+        TargetScalingEnum: "standardize" | "none" | "log";
         /** @enum {string} */
         TaskEnum: "classification" | "regression" | "segmentation";
         TemplateList: {
@@ -3842,6 +4013,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            /** @description The body or a parameter is invalid, or the request breaks a rule; the body names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body's Content-Type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    datasets_split_preview_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this dataset. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitPreviewRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SplitPreview"];
                 };
             };
             /** @description The body or a parameter is invalid, or the request breaks a rule; the body names the field. */
