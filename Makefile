@@ -10,7 +10,7 @@ FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.conf
 WITH_NODE = node_path="$$($(PY) scripts/node.py path)" && PATH="$$node_path"
 NPM = $(WITH_NODE) npm
 
-.PHONY: run test test-python test-frontend bench lint typecheck browser frontend api-types clean
+.PHONY: run test test-python test-frontend bench gpu-check lint typecheck browser frontend api-types clean
 
 run: $(STAMP) frontend/dist/index.html
 	$(PY) scripts/run.py
@@ -25,8 +25,12 @@ test-python: $(STAMP)
 test-frontend: frontend/node_modules/.installed
 	$(NPM) --prefix frontend test
 
-bench: $(STAMP)
-	$(PY) bench/graph_bench.py && $(PY) bench/datasets_bench.py && $(PY) bench/training_bench.py && $(PY) bench/compress_bench.py && $(PY) bench/market_bench.py
+bench: $(STAMP) frontend/dist/index.html browser
+	$(PY) bench/graph_bench.py && $(PY) bench/datasets_bench.py && $(PY) bench/training_bench.py && $(PY) bench/ddp_bench.py && $(PY) bench/compress_bench.py && $(PY) bench/market_bench.py && $(PY) bench/regression_bench.py && $(PY) bench/canvas_bench.py
+
+# On a machine with one CUDA GPU (under 8 minutes on an H100); `--smoke` runs it small on a CPU.
+gpu-check: $(STAMP)
+	$(PY) bench/gpu_check.py $(GPU_CHECK_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

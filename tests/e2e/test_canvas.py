@@ -1,7 +1,8 @@
 """The canvas, as a person uses it: build a small CNN by drag and drop, watch shapes and errors
 appear, apply a fix, undo and redo, save, reload, read the code, and open an imported ResNet-50.
 
-Screenshots of the editor go to var/screenshots/ (or $VMB_SCREENSHOTS_DIR; the README shows docs/images/canvas.png).
+Screenshots of the editor go to var/screenshots/ (or $VMB_SCREENSHOTS_DIR); the README's
+docs/images/canvas.png (LeNet-5) comes from test_canvas_readable.py.
 """
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ def test_build_validate_fix_save_and_read_code(live_stack: Any, page: Any) -> No
     _node(page, "conv2d_2").click()
     page.get_by_label("Search layers").fill("conv")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(IMAGES / "canvas.png"))
+    page.screenshot(path=str(IMAGES / "canvas-built.png"))  # canvas.png is LeNet-5 (test_canvas_readable.py)
     page.get_by_label("Search layers").fill("")
 
     # Save a version; reload; it is listed, and the canvas is the saved graph.
@@ -222,8 +223,8 @@ def test_open_resnet50_from_torchvision(live_stack: Any, page: Any) -> None:
     _node(page, "conv1").wait_for()  # a big graph opens on its input, at a readable zoom
     _status(page).filter(has_text=re.compile("^Valid")).wait_for(timeout=30000)
     page.get_by_test_id("total-params").filter(has_text="Params 25.6M").wait_for()
-    assert 0 < page.locator(".react-flow__node").count() < 176  # only what is in view is rendered
-    page.screenshot(path=str(IMAGES / "resnet50.png"))
+    # Its 16 blocks open folded (test_canvas_readable.py takes docs/images/resnet50.png).
+    assert 0 < page.locator(".react-flow__node").count() < 176
 
     # Dragging a node and editing a parameter of the 176-node graph stay quick.
     box = _node(page, "conv1").bounding_box()
@@ -248,8 +249,8 @@ def test_start_from_a_template(live_stack: Any, page: Any) -> None:
     page.get_by_role("button", name="Use template LeNet-5").click()
     page.get_by_test_id("graph-editor").wait_for()
     _status(page).filter(has_text=re.compile("^Valid")).wait_for()
-    # Templates carry no positions: the canvas lays the graph out left to right as it opens.
+    # Templates arrive laid out top to bottom (builder/graph/layout.py): each layer below its input.
     boxes = [_node(page, node_id).bounding_box() for node_id in ("image", "c1", "tanh1", "s2")]
-    assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), boxes
+    assert all(a["y"] + a["height"] <= b["y"] for a, b in zip(boxes, boxes[1:], strict=False)), boxes
     page.get_by_role("tab", name="History").click()
     assert "from template lenet5" in page.get_by_test_id("version-1").inner_text()

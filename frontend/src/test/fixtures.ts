@@ -28,6 +28,9 @@ export function makeGraph(overrides: Partial<Graph> = {}): Graph {
     created_at: "2025-01-02T10:00:00Z",
     updated_at: "2025-01-03T10:00:00Z",
     latest_version: null,
+    template: null,
+    template_name: null,
+    recommended_config: {},
     ...overrides,
   };
 }

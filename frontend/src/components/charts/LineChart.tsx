@@ -18,6 +18,13 @@ interface LineChartProps {
 }
 
 const MARGIN = { top: 10, right: 12, bottom: 28, left: 48 };
+const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 3 });
+
+/** A y tick that fits the margin: 0.0005 as 5e-4, a regression's squared error of 1.5e9 as 1.5B. */
+function tickLabel(t: number): string {
+  if (Math.abs(t) < 1e-3 && t !== 0) return t.toExponential(0);
+  return Math.abs(t) >= 1e4 ? COMPACT.format(t) : String(Number(t.toPrecision(3)));
+}
 
 /** A small SVG line chart; several series share the axes. */
 export const LineChart = memo(function LineChart({ title, series, xLabel, width = 420, height = 200 }: LineChartProps) {
@@ -44,7 +51,7 @@ export const LineChart = memo(function LineChart({ title, series, xLabel, width 
           <g key={`y${t}`}>
             <line x1={MARGIN.left} x2={width - MARGIN.right} y1={y(t)} y2={y(t)} className="chart__grid" />
             <text x={MARGIN.left - 6} y={y(t) + 4} textAnchor="end" className="chart__tick">
-              {Math.abs(t) < 1e-3 && t !== 0 ? t.toExponential(0) : Number(t.toPrecision(3))}
+              {tickLabel(t)}
             </text>
           </g>
         ))}

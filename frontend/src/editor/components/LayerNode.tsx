@@ -49,8 +49,8 @@ function LayerNodeComponent({ id, data, selected, isConnectable }: NodeProps<Lay
           id={port}
           type="target"
           isConnectable={isConnectable}
-          position={Position.Left}
-          style={{ top: `${((index + 1) / (inputs.length + 1)) * 100}%` }}
+          position={Position.Top}
+          style={{ left: `${((index + 1) / (inputs.length + 1)) * 100}%` }}
           title={`${port}${portDoc(spec?.inputs, port) ? `: ${portDoc(spec?.inputs, port)}` : ""}`}
           aria-label={`${id} input ${port}`}
           data-testid={`handle-${id}-in-${port}`}
@@ -87,8 +87,8 @@ function LayerNodeComponent({ id, data, selected, isConnectable }: NodeProps<Lay
           id={port}
           type="source"
           isConnectable={isConnectable}
-          position={Position.Right}
-          style={{ top: `${((index + 1) / (outputs.length + 1)) * 100}%` }}
+          position={Position.Bottom}
+          style={{ left: `${((index + 1) / (outputs.length + 1)) * 100}%` }}
           title={`${port}${portDoc(spec?.outputs, port) ? `: ${portDoc(spec?.outputs, port)}` : ""}`}
           aria-label={`${id} output ${port}`}
           data-testid={`handle-${id}-out-${port}`}

@@ -30,6 +30,21 @@ describe("StatusBar", () => {
     expect(screen.getByTestId("total-memory")).toHaveTextContent("1.00 GiB");
   });
 
+  it("names every part of a low-precision estimate in its tooltip, autocast's weight copies included", () => {
+    render(<StatusBar />);
+    const parts = { weights: 4096, gradients: 4096, optimizer: 8192, weight_copies: 2048, activations: 1024, backward_workspace: 512 };
+    act(() => {
+      useValidation.setState({ precision: "bf16" });
+      useValidation.getState().setReport(
+        report({ totals: { params: 1024, flops: 1, batch_size: 32, memory: { bf16: { ...parts, total: 19_968 } } } }),
+      );
+    });
+    expect(screen.getByTestId("total-memory")).toHaveAttribute(
+      "title",
+      "weights 4.00 KiB, gradients 4.00 KiB, optimizer 8.00 KiB, 16-bit weight copies 2.00 KiB, activations 1.00 KiB, backward workspace 512 B",
+    );
+  });
+
   it("offers the run config's precisions, fp16 and dynamic included", async () => {
     const user = userEvent.setup();
     render(<StatusBar />);

@@ -4,14 +4,14 @@ import type { Precision } from "../../api/validation";
 import { formatBytes, formatCount } from "../model/format";
 import { useValidation } from "../stores/validationStore";
 
-// Same values as a run's precision_mode; the labels say what the 16-bit modes keep in fp32.
+// Same names as a run's precision_mode, everywhere; the titles say what the 16-bit modes keep in fp32.
 const PRECISIONS: { value: Precision; label: string; title: string }[] = [
   { value: "fp32", label: "fp32", title: "Everything in 32-bit floats." },
-  { value: "fp16", label: "fp16 (mixed)", title: "16-bit activations (autocast), fp32 weights and optimizer state." },
-  { value: "bf16", label: "bf16 (mixed)", title: "bfloat16 activations (autocast), fp32 weights and optimizer state." },
+  { value: "fp16", label: "fp16", title: "16-bit activations (autocast), fp32 weights and optimizer state." },
+  { value: "bf16", label: "bf16", title: "bfloat16 activations (autocast), fp32 weights and optimizer state." },
   {
     value: "dynamic",
-    label: "dynamic (16-bit, per layer)",
+    label: "dynamic",
     title: "Starts every layer in 16 bits; layers that lose accuracy move to fp32, so a run needs between this figure and fp32's.",
   },
 ];
@@ -77,8 +77,19 @@ export function StatusBar() {
   );
 }
 
-function memoryBreakdown(m: { weights: number; gradients: number; optimizer: number; activations: number }): string {
-  return `weights ${formatBytes(m.weights)}, gradients ${formatBytes(m.gradients)}, optimizer ${formatBytes(m.optimizer)}, activations ${formatBytes(m.activations)}`;
+interface MemoryParts {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  weight_copies?: number;
+  backward_workspace?: number;
+}
+
+function memoryBreakdown(m: MemoryParts): string {
+  const copies = m.weight_copies ? `, 16-bit weight copies ${formatBytes(m.weight_copies)}` : "";
+  const workspace = m.backward_workspace ? `, backward workspace ${formatBytes(m.backward_workspace)}` : "";
+  return `weights ${formatBytes(m.weights)}, gradients ${formatBytes(m.gradients)}, optimizer ${formatBytes(m.optimizer)}${copies}, activations ${formatBytes(m.activations)}${workspace}`;
 }
 
 /** Typed freely; applied on Enter or when leaving the field (each change re-validates). */

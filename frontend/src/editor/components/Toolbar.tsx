@@ -1,6 +1,6 @@
-import { useReactFlow } from "@xyflow/react";
 import { Link } from "react-router-dom";
 
+import { useReadableFit } from "../hooks/useReadableFit";
 import { copySelectionToClipboard, pasteFromClipboard } from "../hooks/useShortcuts";
 import { selectSelectionCount, useGraph } from "../stores/graphStore";
 import { useUi } from "../stores/uiStore";
@@ -21,7 +21,8 @@ export function Toolbar() {
   const setPanel = useUi((s) => s.setPanel);
   const openDialog = useUi((s) => s.openDialog);
   const openCode = useUi((s) => s.openCode);
-  const { fitView } = useReactFlow();
+  const fitView = useReadableFit();
+  const layoutRunning = useGraph((s) => s.layoutRunning);
 
   return (
     <div className="editor-toolbar" role="toolbar" aria-label="Editor">
@@ -56,15 +57,13 @@ export function Toolbar() {
         <button
           type="button"
           className="button button--small"
-          onClick={() => {
-            layout();
-            window.requestAnimationFrame(() => void fitView({ duration: 200 }));
-          }}
+          onClick={() => void layout().then(() => window.requestAnimationFrame(() => fitView({ duration: 200 })))}
           title="Automatic layout (L)"
+          aria-busy={layoutRunning}
         >
-          Auto layout
+          {layoutRunning ? "Laying out…" : "Auto layout"}
         </button>
-        <button type="button" className="button button--small" onClick={() => void fitView({ duration: 200 })} title="Fit view (F)">
+        <button type="button" className="button button--small" onClick={() => fitView({ duration: 200 })} title="Fit view (F)">
           Fit view
         </button>
       </div>

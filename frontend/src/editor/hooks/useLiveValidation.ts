@@ -5,35 +5,57 @@ import { validateDocument } from "../../api/validation";
 import { useGraph } from "../stores/graphStore";
 import { useValidation } from "../stores/validationStore";
 
-export const VALIDATE_DELAY_MS = 300;
+/**
+ * How long a burst of changes waits before it is checked: typing a batch size sends one request
+ * when the typing pauses. A discrete commit to the graph (Enter in a field, a select, a connect,
+ * undo/redo, opening a graph) is checked at once: the server answers in about 25 ms.
+ */
+export const BURST_DELAY_MS = 150;
 
 /**
- * Validates the document on the server after every edit that matters (debounced), aborting the
- * request of an edit that was superseded, so only the newest answer is ever shown.
+ * Validates the document on the server after every edit that matters, aborting the request of an
+ * edit that was superseded, so only the newest answer is ever shown. A commit's request leaves
+ * from the store's own change notification, before React renders the edit, so the render and
+ * the round trip overlap.
  */
 export function useLiveValidation(enabled = true): void {
-  const revision = useGraph((s) => s.revision);
-  const batchSize = useValidation((s) => s.batchSize);
-
   useEffect(() => {
     if (!enabled) return;
-    const controller = new AbortController();
-    const { setValidating, setReport, setFailed } = useValidation.getState();
-    setValidating();
-    const timer = window.setTimeout(() => {
-      validateDocument(useGraph.getState().toDocument(), batchSize, controller.signal).then(
+    let controller: AbortController | null = null;
+    let timer: number | undefined;
+    const send = () => {
+      const current = new AbortController();
+      controller = current;
+      const { batchSize, setReport, setFailed } = useValidation.getState();
+      validateDocument(useGraph.getState().toDocument(), batchSize, current.signal).then(
         (report) => {
-          if (!controller.signal.aborted) setReport(report);
+          if (!current.signal.aborted) setReport(report);
         },
         (error: unknown) => {
-          if (controller.signal.aborted) return;
+          if (current.signal.aborted) return;
           setFailed(error instanceof ApiError ? error.message : "Validation failed.");
         },
       );
-    }, VALIDATE_DELAY_MS);
-    return () => {
-      window.clearTimeout(timer);
-      controller.abort();
     };
-  }, [revision, batchSize, enabled]);
+    const schedule = (delay: number) => {
+      window.clearTimeout(timer);
+      controller?.abort();
+      useValidation.getState().setValidating();
+      if (delay === 0) send();
+      else timer = window.setTimeout(send, delay);
+    };
+    schedule(0);
+    const stopGraph = useGraph.subscribe((state, previous) => {
+      if (state.revision !== previous.revision) schedule(0);
+    });
+    const stopBatch = useValidation.subscribe((state, previous) => {
+      if (state.batchSize !== previous.batchSize) schedule(BURST_DELAY_MS);
+    });
+    return () => {
+      stopGraph();
+      stopBatch();
+      window.clearTimeout(timer);
+      controller?.abort();
+    };
+  }, [enabled]);
 }

@@ -1,9 +1,9 @@
-import { useReactFlow } from "@xyflow/react";
 import { useEffect } from "react";
 
 import { readStoredClipboard, writeClipboard } from "../model/clipboard";
 import { useGraph } from "../stores/graphStore";
 import { useUi } from "../stores/uiStore";
+import { useReadableFit } from "./useReadableFit";
 
 export interface Shortcut {
   keys: string;
@@ -49,7 +49,7 @@ export function pasteFromClipboard(): void {
 
 /** The editor's keyboard shortcuts, active while no text field has the focus and no dialog is open. */
 export function useShortcuts(enabled = true): void {
-  const { fitView } = useReactFlow();
+  const fitView = useReadableFit();
 
   useEffect(() => {
     if (!enabled) return;
@@ -73,9 +73,8 @@ export function useShortcuts(enabled = true): void {
       else if (key === "delete" || key === "backspace") graph.removeSelection();
       else if (key === "escape") graph.selectOnly([]);
       else if (key === "l") {
-        graph.layout();
-        window.requestAnimationFrame(() => void fitView({ duration: 200 }));
-      } else if (key === "f") void fitView({ duration: 200 });
+        void graph.layout().then(() => window.requestAnimationFrame(() => fitView({ duration: 200 })));
+      } else if (key === "f") fitView({ duration: 200 });
       else if (event.key === "?") useUi.getState().openDialog("shortcuts");
       else done = false;
       if (done) event.preventDefault();

@@ -10,7 +10,7 @@ import type { ClipboardContent } from "./clipboard";
 import { preparePaste } from "./clipboard";
 import { type Params, defaultParams, inputPorts, nextNodeId, outputPorts } from "./document";
 import { type LayerFlowNode, type ShapeFlowEdge, toFlowEdge, toFlowNode } from "./flow";
-import { layoutPositions } from "./layout";
+import { type Positions, layoutPositions } from "./layout";
 
 export interface Snapshot {
   nodes: LayerFlowNode[];
@@ -179,11 +179,19 @@ export function paste(snapshot: Snapshot, content: ClipboardContent, offset = { 
 }
 
 export function autoLayout(snapshot: Snapshot): Snapshot {
-  const positions = layoutPositions(snapshot.nodes, snapshot.edges);
-  return {
-    ...snapshot,
-    nodes: snapshot.nodes.map((n) => ({ ...n, position: positions.get(n.id) ?? n.position })),
-  };
+  return applyPositions(snapshot, layoutPositions(snapshot.nodes, snapshot.edges)) ?? snapshot;
+}
+
+/** The nodes moved to `positions` (nodes it does not name stay); null when none moves. */
+export function applyPositions(snapshot: Snapshot, positions: Positions): Snapshot | null {
+  let changed = false;
+  const nodes = snapshot.nodes.map((n) => {
+    const p = positions.get(n.id);
+    if (!p || (p.x === n.position.x && p.y === n.position.y)) return n;
+    changed = true;
+    return { ...n, position: p };
+  });
+  return changed ? { ...snapshot, nodes } : null;
 }
 
 export function selectAll(snapshot: Snapshot): Snapshot {

@@ -1,12 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import type { GraphDocument } from "./document";
 import { autoLayout } from "./edits";
 import { fromDocument } from "./flow";
-import { needsLayout } from "./layout";
+import { layoutBoxes, layoutInput, needsLayout } from "./layout";
+import { layoutOffThread } from "./layoutClient";
+import type { LayoutRequest, LayoutResponse } from "./layoutWorker";
 
 // React Flow places a node by its top-left corner; before measuring, the layout assumes this size.
-const WIDTH = 190;
+const WIDTH = 220;
 const HEIGHT = 80;
 
 /** A residual block with a side branch, as an import writes it: no positions anywhere. */
@@ -46,13 +48,13 @@ describe("layout of a document without positions", () => {
     expect(needsLayout([{ position: { x: 0, y: 0 } }])).toBe(false);
   });
 
-  it("reads left to right: every edge points right and no two nodes overlap", () => {
+  it("reads top to bottom: every edge points down and no two nodes overlap", () => {
     const nodes = laidOut(unplaced);
     const at = new Map(nodes.map((n) => [n.id, n.position]));
     for (const edge of unplaced.edges) {
       const source = at.get(edge.source)!;
       const target = at.get(edge.target)!;
-      expect(source.x + WIDTH, `${edge.source} -> ${edge.target}`).toBeLessThan(target.x);
+      expect(source.y + HEIGHT, `${edge.source} -> ${edge.target}`).toBeLessThan(target.y);
     }
     for (const [i, a] of nodes.entries()) {
       for (const b of nodes.slice(i + 1)) {
@@ -61,6 +63,33 @@ describe("layout of a document without positions", () => {
       }
     }
     // The side branch sits beside the main path, not on top of it.
-    expect(at.get("shortcut")!.y).not.toBe(at.get("conv1")!.y);
+    expect(at.get("shortcut")!.x).not.toBe(at.get("conv1")!.x);
+  });
+});
+
+describe("layout off the main thread", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("answers the newest request and drops the ones it superseded", async () => {
+    // jsdom has no Worker: this one answers each message on a later task, as a worker does.
+    const posted: LayoutRequest[] = [];
+    class TaskWorker {
+      onmessage: ((event: MessageEvent<LayoutResponse>) => void) | null = null;
+      onerror: (() => void) | null = null;
+      postMessage(request: LayoutRequest) {
+        posted.push(request);
+        setTimeout(() => this.onmessage?.({ data: { id: request.id, positions: [...layoutBoxes(request.boxes, request.links)] } } as MessageEvent<LayoutResponse>));
+      }
+    }
+    vi.stubGlobal("Worker", TaskWorker);
+    const { nodes, edges } = fromDocument(unplaced);
+    const { boxes, links } = layoutInput(nodes, edges);
+    const first = layoutOffThread(boxes, links);
+    const second = layoutOffThread(boxes, links);
+    expect(await first).toBeNull();
+    const positions = await second;
+    expect(positions?.size).toBe(unplaced.nodes.length);
+    expect(positions?.get("fc")!.y).toBeGreaterThan(positions!.get("x")!.y);
+    expect(posted).toHaveLength(2);
   });
 });

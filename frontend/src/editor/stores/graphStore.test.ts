@@ -126,12 +126,13 @@ describe("graph store", () => {
     expect(ids()).toEqual(["image_input_1", "conv2d_1"]);
   });
 
-  it("lays out left to right", () => {
+  it("lays out top to bottom", async () => {
     chain("image_input", "conv2d", "linear");
-    g().layout();
-    const xs = g().nodes.map((n) => n.position.x);
-    expect(xs[0]).toBeLessThan(xs[1]!);
-    expect(xs[1]).toBeLessThan(xs[2]!);
+    await g().layout();
+    const ys = g().nodes.map((n) => n.position.y);
+    expect(ys[0]).toBeLessThan(ys[1]!);
+    expect(ys[1]).toBeLessThan(ys[2]!);
+    expect(new Set(g().nodes.map((n) => n.position.x)).size).toBe(1);
   });
 
   it("loads a document as saved, and unplaced nodes get laid out", () => {
@@ -145,7 +146,35 @@ describe("graph store", () => {
     });
     expect(g().dirty).toBe(false);
     expect(g().history.past).toHaveLength(0);
-    expect(g().nodes[1]!.position.x).toBeGreaterThan(g().nodes[0]!.position.x);
+    // A column for now; the layout (in a worker where there is one) then places it top to bottom.
+    expect(g().nodes[1]!.position.y).toBeGreaterThan(g().nodes[0]!.position.y);
+  });
+
+  it("lays out quietly (no undo step, nothing unsaved), and Auto layout as one undoable step", async () => {
+    g().load(7, {
+      schema_version: 1,
+      nodes: [
+        { id: "a", type: "image_input", params: {}, position: { x: 300, y: 0 } },
+        { id: "b", type: "conv2d", params: {}, position: { x: 0, y: 0 } },
+      ],
+      edges: [{ source: "a", source_port: "out", target: "b", target_port: "in" }],
+    });
+    const revision = g().revision;
+    await g().layoutQuietly();
+    expect(g().dirty).toBe(false);
+    expect(g().history.past).toHaveLength(0);
+    expect(g().nodes[1]!.position.y).toBeGreaterThan(g().nodes[0]!.position.y + 80);
+    g().onNodesChange([{ type: "position", id: "b", position: { x: 900, y: 900 } }]);
+    const steps = g().history.past.length;
+    const pending = g().layout();
+    expect(g().layoutRunning).toBe(true);
+    await pending;
+    expect(g().layoutRunning).toBe(false);
+    expect(g().history.past).toHaveLength(steps + 1);
+    expect(g().nodes[1]!.position.y).toBeLessThan(900);
+    expect(g().revision).toBe(revision); // moves are not validated
+    g().undo();
+    expect(g().nodes[1]!.position).toEqual({ x: 900, y: 900 });
   });
 
   it("lays out a document without positions on load, unchanged, and saves the positions next time", () => {
@@ -164,7 +193,7 @@ describe("graph store", () => {
     expect(g().dirty).toBe(false);
     expect(g().history.past).toHaveLength(0);
     const saved = g().toDocument().nodes.map((n) => n.position!);
-    expect(saved[0]!.x).toBeLessThan(saved[1]!.x);
-    expect(saved[1]!.x).toBeLessThan(saved[2]!.x);
+    expect(saved[0]!.y).toBeLessThan(saved[1]!.y);
+    expect(saved[1]!.y).toBeLessThan(saved[2]!.y);
   });
 });

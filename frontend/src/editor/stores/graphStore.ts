@@ -13,7 +13,8 @@ import * as edits from "../model/edits";
 import type { Snapshot } from "../model/edits";
 import { type DocumentMeta, type LayerFlowNode, type ShapeFlowEdge, fromDocument, toDocument } from "../model/flow";
 import { type History, emptyHistory, record, redo, undo } from "../model/history";
-import { needsLayout } from "../model/layout";
+import { layoutInput, needsLayout, stackPositions } from "../model/layout";
+import { layoutOffThread } from "../model/layoutClient";
 import { specOf } from "./layersStore";
 
 export interface GraphState extends Snapshot {
@@ -27,6 +28,10 @@ export interface GraphState extends Snapshot {
   /** Whether the document differs from what was last saved or opened. */
   dirty: boolean;
   pendingMove: Snapshot | null;
+  /** Bumps each time a document is opened (load), so views can start afresh (folded groups). */
+  loads: number;
+  /** Whether an automatic layout is running (in a worker); the canvas stays usable meanwhile. */
+  layoutRunning: boolean;
 
   load: (graphId: number | null, document: GraphDocument, options?: { dirty?: boolean }) => void;
   onNodesChange: (changes: NodeChange<LayerFlowNode>[]) => void;
@@ -40,9 +45,10 @@ export interface GraphState extends Snapshot {
   updateParams: (nodeId: string, params: Params) => void;
   setLabel: (nodeId: string, label: string) => void;
   applyFix: (issue: Issue) => boolean;
-  layout: () => void;
+  /** Lays the graph out top to bottom, off the main thread; one undo step when it lands. */
+  layout: () => Promise<void>;
   /** Lays out without an undo step or unsaved change (the graph as it opens). */
-  layoutQuietly: () => void;
+  layoutQuietly: () => Promise<void>;
   pasteContent: (content: ClipboardContent) => void;
   copy: () => ClipboardContent | null;
   replaceDocument: (document: GraphDocument) => void;
@@ -56,6 +62,7 @@ export interface GraphState extends Snapshot {
 
 const initial = {
   graphId: null,
+  loads: 0,
   meta: {},
   nodes: [] as LayerFlowNode[],
   edges: [] as ShapeFlowEdge[],
@@ -64,6 +71,7 @@ const initial = {
   edits: 0,
   dirty: false,
   pendingMove: null,
+  layoutRunning: false,
 };
 
 const moved = (a: Snapshot, b: Snapshot) =>
@@ -88,6 +96,23 @@ export const useGraph = create<GraphState>()((set, get) => {
     return true;
   };
 
+  /** Lays out in the worker; the answer lands only if the same document is still open. */
+  const runLayout = async (undoable: boolean): Promise<void> => {
+    const { nodes, edges, loads } = get();
+    if (nodes.length === 0) return;
+    const { boxes, links } = layoutInput(nodes, edges);
+    set({ layoutRunning: true });
+    const positions = await layoutOffThread(boxes, links);
+    // Superseded by a newer layout (which will land), or another document opened meanwhile.
+    if (!positions || get().loads !== loads) return;
+    set({ layoutRunning: false });
+    if (undoable) commit((s) => edits.applyPositions(s, positions), false);
+    else {
+      const placed = edits.applyPositions(get(), positions);
+      if (placed) set({ nodes: placed.nodes });
+    }
+  };
+
   const restore = (step: { state: Snapshot; history: History<Snapshot> } | null) => {
     if (!step) return;
     const state = get();
@@ -100,14 +125,16 @@ export const useGraph = create<GraphState>()((set, get) => {
     load: (graphId, document, options = {}) => {
       const { nodes, edges, meta } = fromDocument(document);
       let snapshot: Snapshot = { nodes, edges };
-      // A first pass at default node sizes; the canvas lays out again once it has measured them.
-      if (needsLayout(document.nodes)) snapshot = edits.autoLayout(snapshot);
+      // Never placed (an older import): a column for now; the canvas lays it out in the worker
+      // once it has measured the nodes (Canvas's layoutOnOpen).
+      if (needsLayout(document.nodes)) snapshot = edits.applyPositions(snapshot, stackPositions(nodes)) ?? snapshot;
       const state = get();
       set({
         ...initial,
         ...snapshot,
         graphId,
         meta,
+        loads: state.loads + 1,
         revision: state.revision + 1,
         edits: state.edits + 1,
         dirty: options.dirty ?? false,
@@ -187,8 +214,8 @@ export const useGraph = create<GraphState>()((set, get) => {
 
     applyFix: (issue) => commit((s) => edits.applyFix(s, issue, specOf)),
 
-    layout: () => void commit((s) => edits.autoLayout(s), false),
-    layoutQuietly: () => set(edits.autoLayout(get())),
+    layout: () => runLayout(true),
+    layoutQuietly: () => runLayout(false),
 
     pasteContent: (content) => void commit((s) => (content.nodes.length ? edits.paste(s, content) : null)),
 
@@ -201,8 +228,10 @@ export const useGraph = create<GraphState>()((set, get) => {
 
     replaceDocument: (document) => {
       const { nodes, edges, meta } = fromDocument(document);
-      set({ meta });
-      commit(() => (needsLayout(document.nodes) ? edits.autoLayout({ nodes, edges }) : { nodes, edges }));
+      set({ meta, loads: get().loads + 1 });
+      const unplaced = needsLayout(document.nodes);
+      commit(() => (unplaced ? (edits.applyPositions({ nodes, edges }, stackPositions(nodes)) ?? { nodes, edges }) : { nodes, edges }));
+      if (unplaced) void get().layoutQuietly();
     },
 
     selectAll: () => set(edits.selectAll(get())),

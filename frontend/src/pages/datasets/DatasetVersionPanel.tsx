@@ -5,6 +5,8 @@ import { BarChart } from "../../components/charts/BarChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useResource } from "../../hooks/useResource";
 import { useIngest } from "../../stores/ingest";
+import { versionReport } from "./ctReport";
+import { DeidentificationStatus, SeriesWarnings, SplitWarnings } from "./ReportSections";
 import { SampleGrid } from "./SampleGrid";
 
 const POLL_MS = 4000;
@@ -67,8 +69,12 @@ function Summary({ version }: { version: DatasetVersion }) {
     [stats.class_totals],
   );
   const splits = stats.split_counts ?? {};
+  const report = versionReport(version);
+  const groups = (stats.split_groups ?? {}) as Record<string, number>;
+  const unit = stats.grouped_by === "patient" ? "patients" : "groups";
   return (
     <>
+      <SplitWarnings warnings={report.split_warnings} />
       <dl className="facts">
         <dt>Samples</dt>
         <dd>{version.sample_count}</dd>
@@ -77,11 +83,19 @@ function Summary({ version }: { version: DatasetVersion }) {
         <dt>Sample shape</dt>
         <dd>{stats.sample_shape?.join(" × ") ?? "—"}</dd>
         <dt>Splits</dt>
-        <dd>{Object.entries(splits).map(([name, count]) => `${name} ${count}`).join(" · ") || "—"}</dd>
+        <dd>{inSplitOrder(splits) || "—"}</dd>
+        {Object.keys(groups).length > 0 && stats.grouped_by === "patient" && (
+          <>
+            <dt>Split by {unit}</dt>
+            <dd>{inSplitOrder(groups)}</dd>
+          </>
+        )}
         <dt>Cache size</dt>
         <dd>{stats.cache_bytes !== undefined ? `${(stats.cache_bytes / 1024 / 1024).toFixed(2)} MiB` : "—"}</dd>
       </dl>
+      {report.deidentification && <DeidentificationStatus status={report.deidentification} />}
       {bars.length > 0 && <BarChart title="Class counts" bars={bars} />}
+      <SeriesWarnings series={report.series} />
       {(version.skipped?.length ?? 0) > 0 && (
         <section aria-labelledby="warnings-heading">
           <h3 id="warnings-heading">Warnings: {version.skipped_total} files left out</h3>
@@ -108,4 +122,9 @@ function Summary({ version }: { version: DatasetVersion }) {
       <SampleGrid version={version} />
     </>
   );
+}
+
+/** "train 3 · val 0 · test 0": the stored JSON object does not keep this order. */
+function inSplitOrder(counts: Record<string, number>): string {
+  return ["train", "val", "test"].filter((name) => name in counts).map((name) => `${name} ${counts[name]}`).join(" · ");
 }

@@ -1,9 +1,10 @@
 import { useCallback, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router-dom";
+import { useParams, useSearchParams } from "react-router-dom";
 
 import { type Dataset, type DatasetVersion, hasWarnings, listDatasets, statusText } from "../../api/datasets";
 import { canEdit, getProject } from "../../api/projects";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useLiveSocket } from "../../hooks/useLiveSocket";
 import { useResource } from "../../hooks/useResource";
@@ -49,9 +50,7 @@ export function DatasetsPage() {
 
   return (
     <div className="page">
-      <nav className="breadcrumbs" aria-label="Breadcrumb">
-        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}`}>{project.data?.name ?? "Project"}</Link>
-      </nav>
+      <ProjectCrumbs projectId={projectId} trail={[{ label: "Datasets" }]} />
       <div className="page__header">
         <h1>Datasets</h1>
         <span className={`live-dot live-dot--${socket}`} role="status" aria-label={`Live updates: ${socket}`} title={`Live updates: ${socket}`} />
@@ -64,7 +63,9 @@ export function DatasetsPage() {
       <div className="datasets">
         <aside className="datasets__side">
           <h2>Your datasets</h2>
-          {datasets.data && datasets.data.results.length === 0 && <p className="empty-state">No datasets yet.</p>}
+          {datasets.data && datasets.data.results.length === 0 && (
+            <p className="empty-state">No datasets yet. Upload a zip of image folders, a CSV table, text or CT scans, or add a sample dataset below.</p>
+          )}
           <ul className="card-list" aria-label="Datasets">
             {datasets.data?.results.map((dataset) => (
               <DatasetItem key={dataset.id} dataset={dataset} active={dataset.id === selectedId} onSelect={select} />

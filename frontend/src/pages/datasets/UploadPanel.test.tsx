@@ -17,8 +17,9 @@ vi.mock("../../lib/tusUpload", () => ({
 }));
 
 /** The dataset API behind the upload. */
-function server(versions: (body: unknown) => ReturnType<typeof json>) {
+function server(versions: (body: unknown) => ReturnType<typeof json>, preview?: (body: unknown) => ReturnType<typeof json>) {
   return mockApi({
+    ...(preview ? { "POST /api/v1/datasets/3/split-preview/": (request: { body: unknown }) => preview(request.body) } : {}),
     "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
     "POST /api/v1/datasets/": json(201, { id: 3, project: 1, name: "scans", kind: "image", description: "", created_at: "", updated_at: "", latest_version: null }),
     "POST /api/v1/datasets/3/versions/": (request) => versions(request.body),
@@ -91,5 +92,43 @@ describe("UploadPanel split settings", () => {
     expect(uploadFile).toHaveBeenCalledTimes(1);
     expect(api.sent("POST", "/api/v1/datasets/")).toHaveLength(1);
     expect(screen.queryByRole("button", { name: "Start the ingest" })).toBeNull();
+  });
+
+  it("shows each split's patients before the ingest and waits when one would be empty", async () => {
+    const user = userEvent.setup();
+    const started = vi.fn<(version: DatasetVersion, name: string) => void>();
+    const counts = (val: number, test: number) => ({
+      available: true, grouped_by: "patient", groups: 3, files_unread: 0,
+      splits: { train: { samples: 3 - val - test, groups: 3 - val - test }, val: { samples: val, groups: val }, test: { samples: test, groups: test } },
+      warnings: [
+        ...(val ? [] : [{ code: "empty_val_split", split: "val", message: "the validation split would get no patients (3 in all): raise val_fraction or add more patients" }]),
+        ...(test ? [] : [{ code: "empty_test_split", split: "test", message: "the test split would get no patients (3 in all): raise test_fraction or add more patients" }]),
+        { code: "small_dataset", split: "", message: "only 3 patients: add patients" },
+      ],
+    });
+    const api = server(
+      () => json(202, { id: 12, dataset: 3, number: 1, status: "queued" }),
+      (body) => {
+        const options = (body as { options: { val_fraction: number } }).options;
+        return json(200, options.val_fraction >= 0.3 ? counts(1, 1) : counts(0, 0));
+      },
+    );
+    render(<UploadPanel projectId={1} onStarted={started} />);
+    await user.upload(screen.getByLabelText("Dataset file"), file());
+
+    const preview = await screen.findByRole("region", { name: "Split preview" });
+    expect(preview).toHaveTextContent("Train 3 · Validation 0 · Test 0 patients (3 in all)");
+    expect(screen.getByRole("alert", { name: "Split warnings" })).toHaveTextContent("The validation split would get no patients");
+    expect(api.sent("POST", "/api/v1/datasets/3/versions/")).toHaveLength(0);
+    expect(screen.getByRole("button", { name: "Start the ingest anyway" })).toBeInTheDocument();
+
+    await user.clear(screen.getByLabelText("Validation fraction"));
+    await user.type(screen.getByLabelText("Validation fraction"), "0.34");
+    await user.clear(screen.getByLabelText("Test fraction"));
+    await user.type(screen.getByLabelText("Test fraction"), "0.33");
+    await waitFor(() => expect(screen.getByRole("region", { name: "Split preview" })).toHaveTextContent("Train 1 · Validation 1 · Test 1"));
+    await user.click(screen.getByRole("button", { name: "Start the ingest" }));
+    await waitFor(() => expect(started).toHaveBeenCalledWith(expect.objectContaining({ id: 12 }), "scans"));
+    expect(api.sent("POST", "/api/v1/datasets/3/versions/")[0]!.body).toMatchObject({ options: { val_fraction: 0.34, test_fraction: 0.33 } });
   });
 });

@@ -1,4 +1,4 @@
-import { type DragEvent, useRef, useState } from "react";
+import { type DragEvent, useEffect, useRef, useState } from "react";
 
 import type { FieldErrors } from "../../api/client";
 import { type DatasetKind, type DatasetVersion, createDataset, ingestUpload } from "../../api/datasets";
@@ -6,6 +6,8 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { uploadFile } from "../../lib/tusUpload";
+import { hasEmptySplit, previewSplit, type SplitPreview } from "./ctReport";
+import { SplitPreviewNote } from "./ReportSections";
 import { DEFAULT_SPLIT, SPLIT_ERROR_KEYS, SplitFields, type SplitValues, splitErrors, splitOptions } from "./SplitFields";
 
 const KINDS: { value: DatasetKind; label: string }[] = [
@@ -30,6 +32,8 @@ interface Uploaded {
  * continue where it stopped), then a new dataset is created and the upload queued for ingest
  * with the split settings. Options are checked here before anything is sent; when the server
  * still refuses them, the upload and dataset are kept so "Start the ingest" retries with fixes.
+ * Before the ingest the server counts how many patients (samples) each split would get; when a
+ * split would be empty the ingest waits, with the counts, for new fractions or a second click.
  */
 export function UploadPanel({ projectId, onStarted }: { projectId: number; onStarted: (version: DatasetVersion, name: string) => void }) {
   const [kind, setKind] = useState<DatasetKind>("image");
@@ -41,6 +45,7 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
   const [uploaded, setUploaded] = useState<Uploaded | null>(null);
   const [sent, setSent] = useState<{ done: number; total: number } | null>(null);
   const [dragging, setDragging] = useState(false);
+  const [preview, setPreview] = useState<SplitPreview | null>(null);
   const form = useFormSubmit(FORM_FIELDS);
   const input = useRef<HTMLInputElement>(null);
   const busy = form.submitting;
@@ -66,17 +71,40 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
     onStarted(await ingestUpload(target.dataset, target.upload, options()), target.name);
     setUploaded(null);
     setSent(null);
+    setPreview(null);
   };
+
+  /** The split the server expects for these options; null when it cannot say (then ingest anyway). */
+  const countSplit = async (target: Uploaded): Promise<SplitPreview | null> => {
+    try {
+      const counted = await previewSplit(target.dataset, target.upload, options());
+      setPreview(counted);
+      return counted;
+    } catch {
+      setPreview(null);
+      return null;
+    }
+  };
+
+  // While an upload waits for better fractions, count again as they change.
+  const waiting = uploaded;
+  useEffect(() => {
+    if (!waiting || Object.keys(splitErrors(split)).length > 0) return;
+    const timer = setTimeout(() => void countSplit(waiting), 300);
+    return () => clearTimeout(timer);
+  }, [split, waiting]);
 
   const start = (file: File) => {
     if (!check()) return;
     setUploaded(null);
+    setPreview(null);
     void form.submit(async () => {
       const upload = await uploadFile(file, { onProgress: (done, total) => setSent({ done, total }) });
       const datasetName = name.trim() || file.name.replace(/\.[^.]+$/, "");
       const dataset = await createDataset({ project: projectId, name: datasetName, kind });
       const target = { upload, dataset: dataset.id, name: datasetName };
-      setUploaded(target); // kept only while the ingest below is refused
+      setUploaded(target); // kept only while the ingest below waits or is refused
+      if (hasEmptySplit(await countSplit(target))) return;
       await ingest(target);
     });
   };
@@ -106,12 +134,13 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
         </>
       )}
       <SplitFields values={split} onChange={setSplit} errors={errors} />
+      {preview && <SplitPreviewNote preview={preview} />}
       {uploaded ? (
         <div className="toolbar">
           <button type="button" className="button" disabled={busy} onClick={retry}>
-            Start the ingest
+            {hasEmptySplit(preview) ? "Start the ingest anyway" : "Start the ingest"}
           </button>
-          <button type="button" className="button button--secondary" disabled={busy} onClick={() => setUploaded(null)}>
+          <button type="button" className="button button--secondary" disabled={busy} onClick={() => { setUploaded(null); setPreview(null); }}>
             Choose another file
           </button>
         </div>
@@ -151,7 +180,13 @@ export function UploadPanel({ projectId, onStarted }: { projectId: number; onSta
           <span>{percent}%</span>
         </div>
       )}
-      {uploaded && <p className="muted">The file is uploaded; fix the settings above and start the ingest again.</p>}
+      {uploaded && (
+        <p className="muted">
+          {hasEmptySplit(preview)
+            ? "The file is uploaded and waits: change the fractions above (the counts follow), or start the ingest anyway."
+            : "The file is uploaded; fix the settings above and start the ingest again."}
+        </p>
+      )}
       <ErrorAlert message={form.errors.general} />
     </section>
   );

@@ -5,7 +5,14 @@ import { type MarketFilters, SIZES, SORTS } from "./marketQuery";
 
 const ANY = { value: "", label: "Any" };
 const TASKS = [ANY, ...["classification", "regression", "segmentation"].map((value) => ({ value, label: value }))];
-const MODALITIES = [ANY, ...["image", "ct", "volume", "table", "tabular", "text"].map((value) => ({ value, label: value }))];
+// The server's one modality list (domain/market/modality.py): other spellings are stored as these.
+const MODALITIES = [
+  ANY,
+  { value: "image", label: "Images" },
+  { value: "ct", label: "CT scans" },
+  { value: "table", label: "Tables" },
+  { value: "text", label: "Text" },
+];
 const KINDS = [ANY, { value: "model", label: "Trained models" }, { value: "template", label: "Templates (no weights)" }];
 const SIZE_OPTIONS = Object.entries(SIZES).map(([value, { label }]) => ({ value, label }));
 const SORT_OPTIONS = SORTS.map(({ value, label }) => ({ value, label }));

@@ -58,7 +58,7 @@ describe("MarketPage", () => {
       }),
     });
     const { user } = renderApp("/market", { user: ada });
-    expect(await screen.findByText("Nothing in the market matches. Try fewer filters.")).toBeInTheDocument();
+    expect(await screen.findByText("The market is empty.")).toBeInTheDocument();
 
     await user.upload(screen.getByLabelText("Bundle file"), new File(["PK"], "digits.zip", { type: "application/zip" }));
     await user.click(screen.getByRole("button", { name: "Import bundle" }));

@@ -2,6 +2,7 @@ import { useCallback, useMemo } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { listEntries } from "../../api/market";
+import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { Pagination } from "../../components/Pagination";
 import { useResource } from "../../hooks/useResource";
@@ -35,7 +36,21 @@ export function MarketPage() {
           </h2>
           <ErrorAlert message={entries.error?.message} />
           {entries.loading && !entries.data && <p className="muted">Loading the market…</p>}
-          {entries.data?.results.length === 0 && <p className="empty-state">Nothing in the market matches. Try fewer filters.</p>}
+          {entries.data?.results.length === 0 && (
+            <EmptyState
+              action={
+                key ? (
+                  <button type="button" className="button button--secondary" onClick={() => setSearch(new URLSearchParams())}>
+                    Clear the filters
+                  </button>
+                ) : (
+                  "Publish a trained model from its page, or import a bundle on the right."
+                )
+              }
+            >
+              {key ? "Nothing in the market matches these filters." : "The market is empty."}
+            </EmptyState>
+          )}
           <ul className="market__grid" aria-label="Market entries" aria-busy={entries.loading}>
             {entries.data?.results.map((entry) => (
               <EntryCard key={entry.id} entry={entry} />

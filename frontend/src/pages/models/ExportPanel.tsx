@@ -52,6 +52,13 @@ export function ExportPanel({ model }: { model: ModelVariant }) {
           </tr>
         </thead>
         <tbody>
+          {exports.data?.results.length === 0 && (
+            <tr>
+              <td colSpan={5} className="muted">
+                No exports yet. Choose a format above: each file is checked against the model before it is offered.
+              </td>
+            </tr>
+          )}
           {exports.data?.results.map((e) => (
             <tr key={e.id}>
               <td>{e.format}</td>

@@ -51,9 +51,18 @@ describe("ModelPage", () => {
     expect(details).not.toHaveAttribute("open");
     expect(within(details).getByText("classification")).toBeInTheDocument();
     expect(within(details).getByText("image: FP32 [-1, 1, 8, 8]")).toBeInTheDocument();
-    expect(within(details).getByText("val accuracy 0.938")).toBeInTheDocument();
-    expect(within(details).getByText("name digits · version 9")).toBeInTheDocument();
-    expect(within(details).getByText("epochs 2 · optimizer name adam · optimizer lr 0.001")).toBeInTheDocument();
+    expect(within(details).getByTestId("headline-metric")).toHaveTextContent("93.80%validation accuracy");
+    expect(within(details).getByText("digits (dataset version 9)")).toBeInTheDocument();
+  });
+
+  it("names the project and the model in its breadcrumbs", async () => {
+    mockApi(routes());
+    renderApp("/projects/1/models/7", { user: ada });
+
+    const crumbs = screen.getByRole("navigation", { name: "Breadcrumb" });
+    expect(await within(crumbs).findByRole("link", { name: "Digits" })).toHaveAttribute("href", "/projects/1");
+    expect(within(crumbs).getByRole("link", { name: "Models & deployments" })).toHaveAttribute("href", "/projects/1/models");
+    expect(await within(crumbs).findByText("lenet-pruned")).toHaveAttribute("aria-current", "page");
   });
 
   it("links a pruned model to its new graph version on the canvas", async () => {

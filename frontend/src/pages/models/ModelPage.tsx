@@ -2,6 +2,7 @@ import { Link, useParams } from "react-router-dom";
 
 import { type ModelVariant, getModel } from "../../api/deploy";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { ProjectNav } from "../../components/ProjectNav";
 import { usePolling } from "../../hooks/usePolling";
 import { useResource } from "../../hooks/useResource";
@@ -20,9 +21,7 @@ export function ModelPage() {
   usePolling(pending, model.reload);
   return (
     <div className="page">
-      <nav className="breadcrumbs" aria-label="Breadcrumb">
-        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}/models`}>Models</Link>
-      </nav>
+      <ProjectCrumbs projectId={projectId} trail={[{ label: "Models & deployments", to: `/projects/${projectId}/models` }, { label: model.data?.name ?? `Model ${modelId}` }]} />
       <h1>{model.data?.name ?? "Model"}</h1>
       <ProjectNav projectId={projectId} />
       <ErrorAlert message={model.error?.message} />

@@ -1,22 +1,25 @@
 import { Link, useParams } from "react-router-dom";
 
-import { listDeployments, listModels } from "../../api/deploy";
+import { type ModelVariant, listDeployments, listModels } from "../../api/deploy";
+import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
+import { headlineMetric } from "./cardText";
 import { deploymentLabel } from "./deploymentStatus";
+import "./models.css";
 
-/** The project's models (trained, pruned, int8) and its deployments. */
+/** The project's models (trained, pruned, int8), each with its headline metric, and its deployments. */
 export function ModelsPage() {
   const { projectId = "" } = useParams();
   const models = useResource(`m${projectId}`, (signal) => listModels(projectId, signal));
   const deployments = useResource(`dep${projectId}`, (signal) => listDeployments(projectId, signal));
+  const firstReady = models.data?.results.find((model) => model.status === "succeeded");
   return (
     <div className="page">
-      <nav className="breadcrumbs" aria-label="Breadcrumb">
-        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}`}>Project</Link>
-      </nav>
+      <ProjectCrumbs projectId={projectId} trail={[{ label: "Models & deployments" }]} />
       <h1>Models &amp; deployments</h1>
       <ProjectNav projectId={projectId} />
       <ErrorAlert message={models.error?.message ?? deployments.error?.message} />
@@ -24,25 +27,33 @@ export function ModelsPage() {
         <section aria-labelledby="models-heading">
           <h2 id="models-heading">Models</h2>
           {models.data?.results.length === 0 && (
-            <p className="empty-state">
-              No models yet. A succeeded <Link to={`/projects/${projectId}/train`}>training run</Link> becomes one.
-            </p>
+            <EmptyState action={<Link className="button" to={`/projects/${projectId}/train`}>Train a model</Link>}>
+              No models yet. Every training run that succeeds becomes one here, with its metrics.
+            </EmptyState>
           )}
           <ul className="card-list" aria-label="Models">
             {models.data?.results.map((model) => (
-              <li key={model.id} className="card card--link">
-                <Link className="card__title" to={`/projects/${projectId}/models/${model.id}`}>
-                  {model.name}
-                </Link>
-                <p className="card__meta">
-                  {model.kind} · <span className={`status status--${model.status}`}>{model.status}</span> · {formatDate(model.created_at)}
-                </p>
-              </li>
+              <ModelListItem key={model.id} model={model} projectId={projectId} />
             ))}
           </ul>
         </section>
         <section aria-labelledby="deployments-heading">
           <h2 id="deployments-heading">Deployments</h2>
+          {deployments.data?.results.length === 0 && (
+            <EmptyState
+              action={
+                firstReady ? (
+                  <Link className="button" to={`/projects/${projectId}/models/${firstReady.id}`}>
+                    Deploy {firstReady.name}
+                  </Link>
+                ) : (
+                  <Link to={`/projects/${projectId}/train`}>Train a model first</Link>
+                )
+              }
+            >
+              Nothing is deployed. Open a model and deploy it to get an HTTP endpoint and an API key.
+            </EmptyState>
+          )}
           <ul className="card-list" aria-label="Deployments">
             {deployments.data?.results.map((d) => (
               <li key={d.id} className="card">
@@ -58,5 +69,24 @@ export function ModelsPage() {
         </section>
       </div>
     </div>
+  );
+}
+
+function ModelListItem({ model, projectId }: { model: ModelVariant; projectId: string }) {
+  const headline = model.card ? headlineMetric(model.card.task, model.card.metrics) : null;
+  return (
+    <li className="card card--link">
+      <Link className="card__title" to={`/projects/${projectId}/models/${model.id}`}>
+        {model.name}
+      </Link>
+      <p className="card__meta">
+        {headline && (
+          <>
+            <span className="model-list__figure">{headline.value}</span> {headline.label} ·{" "}
+          </>
+        )}
+        {model.kind} · <span className={`status status--${model.status}`}>{model.status}</span> · {formatDate(model.created_at)}
+      </p>
+    </li>
   );
 }

@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { type ReactNode, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { modelFromRun } from "../../api/deploy";
@@ -7,12 +7,16 @@ import { ConfusionMatrix } from "../../components/charts/ConfusionMatrix";
 import { LineChart } from "../../components/charts/LineChart";
 import { RocChart } from "../../components/charts/RocChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { epochSeries, formatDuration, latestConfusion, latestProgress, logLines, runFraction, stepLoss } from "../../lib/runEvents";
 import { useRunLive } from "../../stores/runLive";
 import { unreportedEpochLoss } from "./epochFallback";
+import { PrecisionPanel } from "./PrecisionPanel";
+import { RegressionResults } from "./RegressionResults";
 import { latestValidationRoc, rocSeries } from "./rocCurves";
+import { TestMetrics } from "./TestMetrics";
 import { useRunFeed } from "./useRunFeed";
 
 /** A training run, live: progress, curves, confusion matrix, logs; cancel, resume, and on to the model. */
@@ -23,9 +27,7 @@ export function RunPage() {
   const socket = useRunFeed(id, run.reload);
   return (
     <div className="page">
-      <nav className="breadcrumbs" aria-label="Breadcrumb">
-        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}/train`}>Runs</Link>
-      </nav>
+      <ProjectCrumbs projectId={projectId} trail={[{ label: "Train", to: `/projects/${projectId}/train` }, { label: `Run ${id}` }]} />
       <div className="page__header">
         <h1>Run {id}</h1>
         <span className={`live-dot live-dot--${socket}`} role="status" aria-label={`Live updates: ${socket}`} title={`Live updates: ${socket}`} />
@@ -57,7 +59,9 @@ function RunDashboard({ run, projectId, onChanged }: { run: TrainingRun; project
         <progress className="run-progress__bar" max={100} value={Math.round(fraction * 100)} aria-label="Training progress" />
         {run.error?.message && <ErrorAlert message={`The run failed: ${run.error.message}`} />}
       </section>
-      <Charts classes={run.plan?.classes ?? NO_CLASSES} testRoc={run.test_metrics?.roc_curve} />
+      <Charts classes={run.plan?.classes ?? NO_CLASSES} testRoc={run.test_metrics?.roc_curve} testMetrics={<TestMetrics run={run} />} />
+      <RegressionResults testMetrics={run.test_metrics} plan={run.plan} />
+      <PrecisionPanel precision={run.precision} />
       <RunLog />
     </>
   );
@@ -65,7 +69,7 @@ function RunDashboard({ run, projectId, onChanged }: { run: TrainingRun; project
 
 const NO_CLASSES: readonly string[] = [];
 
-function Charts({ classes, testRoc }: { classes: readonly string[]; testRoc: unknown }) {
+function Charts({ classes, testRoc, testMetrics }: { classes: readonly string[]; testRoc: unknown; testMetrics?: ReactNode }) {
   const events = useRunLive((s) => s.events);
   const steps = useMemo(() => stepLoss(events), [events]);
   const epochs = useMemo(() => epochSeries(events), [events]);
@@ -101,6 +105,7 @@ function Charts({ classes, testRoc }: { classes: readonly string[]; testRoc: unk
         </figure>
       )}
       {valRoc.length > 0 && <RocChart title="ROC curve (validation, latest epoch)" curves={valRoc} />}
+      {testMetrics}
       {testCurves.length > 0 && <RocChart title="ROC curve (test set, best checkpoint)" curves={testCurves} />}
     </div>
   );

@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useMemo, useState } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
 
 import { isUsable, listDatasets } from "../../api/datasets";
-import { listGraphs } from "../../api/graphs";
+import { type Graph, listGraphs } from "../../api/graphs";
 import { createRun } from "../../api/runs";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField } from "../../components/FormField";
@@ -12,6 +12,8 @@ import { StartingWeights } from "./StartingWeights";
 import { startFromSearch, useFineTune, withFineTune } from "./fineTuneStore";
 import { RunConfigFields } from "./RunConfigFields";
 import { memoryText, useRunEstimate } from "./runEstimate";
+import { TemplateSettingsNote } from "./TemplateSettingsNote";
+import { type Recommendation, applyRecommendation, recommendationOf } from "./templateSettings";
 import { type ConfigValues, SERVER_FIELDS, configErrors, defaultsFor, toRunConfig } from "./trainConfig";
 
 // Pretrained weights are a good starting point that a large step would throw away.
@@ -54,6 +56,28 @@ export function TrainForm({ projectId }: { projectId: string }) {
     () => new Map((graphs.data?.results ?? []).flatMap((g) => (g.latest_version ? [[g.latest_version.id, g.id] as const] : []))),
     [graphs.data],
   );
+  // The chosen graph's template recommends run settings (the tabular MLP: batch 16, Adam at 0.01,
+  // one-cycle): pre-filled over the defaults, taken back when another graph is chosen or the user
+  // asks for the plain defaults; a value the user changed since stays theirs.
+  const chosenGraph = useMemo(
+    (): Graph | undefined => (graphs.data?.results ?? []).find((g) => g.latest_version?.id === Number(graphVersion)),
+    [graphs.data, graphVersion],
+  );
+  const recommendation = useMemo(() => recommendationOf(chosenGraph, offered !== null), [chosenGraph, offered]);
+  // The recommendation last seen and the settings it put in the form (null: none, or the plain
+  // defaults chosen); adjusted while rendering, so the form never shows a frame without them.
+  const [seen, setSeen] = useState<Recommendation | null>(null);
+  const [applied, setApplied] = useState<ConfigValues | null>(null);
+  const sampleCount = datasets.data?.results.find((d) => d.latest_version?.id === Number(datasetVersion))?.latest_version?.sample_count;
+  const switchSettings = (next: ConfigValues | null) => {
+    setValues((v) => applyRecommendation(v, applied, next, defaultsFor(sampleCount)));
+    setApplied(next);
+  };
+  if (recommendation !== seen) {
+    setSeen(recommendation);
+    switchSettings(recommendation?.values ?? null);
+  }
+
   const datasetOptions = useMemo(
     () =>
       (datasets.data?.results ?? [])
@@ -99,6 +123,10 @@ export function TrainForm({ projectId }: { projectId: string }) {
       <SelectField label="Dataset" value={datasetVersion} onChange={(e) => setDatasetVersion(e.target.value)} errors={errors.fields.dataset_version}
         options={datasetOptions.length ? datasetOptions : [{ value: "", label: "No ready dataset yet" }]} />
       <StartingWeights offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
+      {recommendation && (
+        <TemplateSettingsNote recommendation={recommendation} applied={applied !== null}
+          onApply={() => switchSettings(recommendation.values)} onPlain={() => switchSettings(null)} />
+      )}
       <RunConfigFields values={values} errors={fieldErrors} onChange={setValues} />
       <section className="train-form__estimate" aria-label="Before starting" aria-live="polite" data-testid="run-estimate">
         {estimate.status === "loading" && <p className="muted">Checking the run…</p>}

@@ -4,6 +4,8 @@ import { Link, useParams } from "react-router-dom";
 import { listRuns } from "../../api/runs";
 import { getProject } from "../../api/projects";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { EmptyState } from "../../components/EmptyState";
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { ProjectNav } from "../../components/ProjectNav";
 import { useResource } from "../../hooks/useResource";
 import { formatDate } from "../../lib/format";
@@ -25,9 +27,7 @@ export function TrainPage() {
   const compared = runs.data?.results.filter((run) => selected.has(run.id)) ?? [];
   return (
     <div className="page">
-      <nav className="breadcrumbs" aria-label="Breadcrumb">
-        <Link to="/projects">Projects</Link> / <Link to={`/projects/${projectId}`}>{project.data?.name ?? "Project"}</Link>
-      </nav>
+      <ProjectCrumbs projectId={projectId} trail={[{ label: "Train" }]} />
       <h1>Train</h1>
       <ProjectNav projectId={projectId} />
       <ErrorAlert message={project.error?.message} />
@@ -36,7 +36,9 @@ export function TrainPage() {
         <section aria-labelledby="runs-heading">
           <h2 id="runs-heading">Runs</h2>
           <ErrorAlert message={runs.error?.message} />
-          {runs.data?.results.length === 0 && <p className="empty-state">No runs yet.</p>}
+          {runs.data?.results.length === 0 && (
+            <EmptyState>No runs yet. Choose a saved graph and a ready dataset in the form, then start training.</EmptyState>
+          )}
           <ul className="card-list" aria-label="Runs">
             {runs.data?.results.map((run) => (
               <li key={run.id} className="card card--link">

@@ -1,0 +1,48 @@
+import type { TrainingRun } from "../../api/runs";
+import { headlineMetric, metricRows } from "../models/cardText";
+import "../models/models.css";
+
+/**
+ * A finished run's figures as numbers, beside its curves: the task's headline metric on the test
+ * split (the best checkpoint), and every metric on validation (best epoch) and test.
+ */
+export function TestMetrics({ run }: { run: TrainingRun }) {
+  const test = run.test_metrics ?? {};
+  if (Object.keys(test).length === 0) return null;
+  const task = typeof run.config.task === "string" ? run.config.task : "classification";
+  if (task === "regression") return null; // RegressionResults shows R², MAE and RMSE in the target's units
+  const metrics = { best: run.best_metrics ?? {}, test };
+  const headline = headlineMetric(task, metrics);
+  const rows = metricRows(metrics);
+  return (
+    <figure className="chart test-metrics" aria-labelledby="test-metrics-title">
+      <figcaption className="chart__title" id="test-metrics-title">
+        Test metrics (best checkpoint)
+      </figcaption>
+      {headline && (
+        <p className="model-card__headline" data-testid="run-headline-metric">
+          <span className="model-card__figure">{headline.value}</span>
+          <span className="model-card__figure-label">{headline.label}</span>
+        </p>
+      )}
+      <table className="table" aria-label="Test metrics">
+        <thead>
+          <tr>
+            <th scope="col">Metric</th>
+            <th scope="col">Validation (best epoch)</th>
+            <th scope="col">Test</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.key}>
+              <th scope="row">{row.label}</th>
+              <td>{row.validation}</td>
+              <td>{row.test}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </figure>
+  );
+}
