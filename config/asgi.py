@@ -7,6 +7,7 @@ app alone. Everything else goes to Django.
 Every HTTP request first passes ``config.asgi_limits``: bodies over their limit are refused
 before Django reads them (Django's handler reads the whole body before any middleware runs).
 """
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -28,3 +29,12 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything loaded so far (Django, the layer registry, torch's modules) lives as long as the
+# process: move it out of the collector's reach, so a full collection during a request scans only
+# what requests made. And collect the youngest generation every 50,000 allocations, not 700: one
+# validation of a large graph allocates some 100,000 objects, and at the default a full collection
+# ran during nearly every such request. Measured on DenseNet-121's validate view in-process (40
+# requests, quiet 2-core machine): p95 126 ms -> 36 ms, median 28 ms unchanged (docs/bench/canvas.md).
+gc.freeze()
+gc.set_threshold(50_000, 10, 10)

@@ -175,6 +175,7 @@ def import_weights(architecture: str, state: Mapping[str, torch.Tensor], *, file
     shape; ``WeightsFileError`` lists the missing, unexpected and wrongly shaped ones.
     ``KeyError`` / ``InputSizeError`` / ``UnsupportedModuleError`` come from the importer."""
     from builder.graph.importer import from_module
+    from builder.graph.layout import layout_document
     from builder.graph.templates import torchvision_model
 
     if num_classes is None:
@@ -192,7 +193,8 @@ def import_weights(architecture: str, state: Mapping[str, torch.Tensor], *, file
     except RuntimeError as exc:  # a tensor that fits by name and shape but cannot be copied
         raise WeightsFileError("mismatch", f"{filename}: {str(exc)[:300]}") from exc
     document, weights = from_module(model.eval(), torch.zeros(1, 3, input_size, input_size), name=architecture)
-    return ImportedWeights(document, weights, num_classes, left_out)
+    # laid out once, here, like every other import: the canvas opens the version as it is stored
+    return ImportedWeights(layout_document(document), weights, num_classes, left_out)
 
 
 def check_fit(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], what: str) -> None:

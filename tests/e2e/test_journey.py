@@ -135,6 +135,10 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
         badge.wait_for(timeout=30_000)
         precisions[layer] = badge.inner_text().strip()
         page.get_by_test_id(f"grad-{layer}").wait_for()
+        # Legible at the zoom the canvas opened at: the badge's text, as drawn on screen, is 11 px or more.
+        on_screen = badge.evaluate(
+            "el => parseFloat(getComputedStyle(el).fontSize) * el.getBoundingClientRect().height / el.offsetHeight")
+        assert on_screen >= 11, (layer, on_screen)
     run_id = run_url.rstrip("/").rsplit("/", 1)[1]
     decided = page.request.get(f"{live_stack.url}/api/v1/runs/{run_id}/").json()["precision"]["layers"]
     assert precisions == {layer: decided[layer] for layer in precisions}, (precisions, decided)

@@ -10,7 +10,13 @@ import torch
 import torchvision
 from safetensors.torch import save as st_save
 
-from pipelines.market.torchvision_weights import WeightsFileError, head_classes, read_state_dict
+from builder.graph.layout import needs_layout
+from pipelines.market.torchvision_weights import (
+    WeightsFileError,
+    head_classes,
+    import_weights,
+    read_state_dict,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +89,13 @@ def test_tensors_that_are_not_dense_real_data_are_refused(kind: str) -> None:
     with pytest.raises(WeightsFileError, match=rf"w\.pt: 'fc\.weight' is a .*{kind[:5]}") as refused:
         read_state_dict(_torch_save({"fc.weight": value}), "w.pt")
     assert refused.value.code == "not_a_tensor"
+
+
+def test_imported_weights_arrive_laid_out_top_to_bottom(state: dict[str, torch.Tensor]) -> None:
+    """The canvas opens a market import as stored, never laying it out in the browser (issue 19)."""
+    imported = import_weights("resnet18", state, filename="r18.safetensors", input_size=64)
+    nodes = imported.document["nodes"]
+    assert not needs_layout(nodes)
+    rows = {n["id"]: n["position"]["y"] for n in nodes}
+    for edge in imported.document["edges"]:  # every edge runs downwards
+        assert rows[edge["source"]] < rows[edge["target"]]

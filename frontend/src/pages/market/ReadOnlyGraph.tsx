@@ -21,8 +21,9 @@ const MINIMAP_SIZE = { width: 150, height: 90 };
 
 function openingView(nodes: readonly LayerFlowNode[]): FitViewOptions {
   if (nodes.length <= READABLE) return { maxZoom: 1.1 };
-  const leftmost = [...nodes].sort((a, b) => a.position.x - b.position.x).slice(0, READABLE);
-  return { maxZoom: 0.9, nodes: leftmost.map((node) => ({ id: node.id })) };
+  // graphs are laid out top to bottom: open on the first rows, where the inputs are
+  const topmost = [...nodes].sort((a, b) => a.position.y - b.position.y || a.position.x - b.position.x).slice(0, READABLE);
+  return { maxZoom: 0.9, nodes: topmost.map((node) => ({ id: node.id })) };
 }
 
 /** A document as React Flow nodes and edges, laid out when it was never placed. */
