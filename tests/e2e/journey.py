@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.conftest import poll  # noqa: F401  (the journeys import it from here)
 
@@ -72,3 +74,26 @@ def open_advanced_settings(page: Any, click: Clicks) -> None:
 def number_in(cell: Any) -> float:
     """A number shown in a table cell ("61,706", "12.3 KiB")."""
     return float(re.sub(r"[^\d.]", "", cell.inner_text().split()[0]))
+
+
+R = TypeVar("R")
+
+
+def as_user(username: str, action: Callable[[Any], R]) -> R:
+    """``action(client)`` with an API client signed in as ``username``, in a thread of its own:
+    Playwright keeps an event loop running in the test's thread, where Django refuses database calls."""
+
+    def run() -> R:
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+        from rest_framework.test import APIClient
+
+        try:
+            client = APIClient()
+            client.force_authenticate(get_user_model().objects.get(username=username))
+            return action(client)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from .journey import IMAGES, Clicks, poll, section, sign_up_and_open_project
+from .journey import IMAGES, Clicks, as_user, poll, section, sign_up_and_open_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 VIEWPORTS = [(1440, 900), (1280, 720)]
@@ -64,28 +62,21 @@ def _within_viewport(page: Any, locator: Any) -> None:
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
 
 
-def _prepare(username: str, project_id: int, stack: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _prepare(client: Any, project_id: int, stack: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train a run, check it is a model at once, and prune that model: (run, trained, pruned)."""
-    from django.db import connection
-
-    try:
-        client = APIClient()
-        client.force_authenticate(get_user_model().objects.get(username=username))
-        run = _trained_digits_run(client, project_id, stack)
-        # Listed at once and counted by the API: nobody opened it.
-        models = client.get(f"/api/v1/models/?project={project_id}").json()
-        assert models["count"] == 1 and models["results"][0]["run"] == run["id"], models
-        trained = models["results"][0]
-        # A pruned model of it, made by the worker: its card has its own figures.
-        pruned = client.post(f"/api/v1/models/{trained['id']}/prune/", {"config": {"ratio": 0.5}},
-                             format="json").json()
-        poll(lambda: client.get(f"/api/v1/models/{pruned['id']}/").json()["status"] in ("succeeded", "failed"), 180,
-             "the pruned model")
-        pruned = client.get(f"/api/v1/models/{pruned['id']}/").json()
-        assert pruned["status"] == "succeeded", pruned
-        return run, trained, pruned
-    finally:
-        connection.close()
+    run = _trained_digits_run(client, project_id, stack)
+    # Listed at once and counted by the API: nobody opened it.
+    models = client.get(f"/api/v1/models/?project={project_id}").json()
+    assert models["count"] == 1 and models["results"][0]["run"] == run["id"], models
+    trained = models["results"][0]
+    # A pruned model of it, made by the worker: its card has its own figures.
+    pruned = client.post(f"/api/v1/models/{trained['id']}/prune/", {"config": {"ratio": 0.5}},
+                         format="json").json()
+    poll(lambda: client.get(f"/api/v1/models/{pruned['id']}/").json()["status"] in ("succeeded", "failed"), 180,
+         "the pruned model")
+    pruned = client.get(f"/api/v1/models/{pruned['id']}/").json()
+    assert pruned["status"] == "succeeded", pruned
+    return run, trained, pruned
 
 
 def test_models_appear_with_cards_people_read(live_stack: Any, browser: Any, page: Any) -> None:
@@ -94,9 +85,7 @@ def test_models_appear_with_cards_people_read(live_stack: Any, browser: Any, pag
     username = f"cards_{uuid.uuid4().hex[:8]}"
     sign_up_and_open_project(page, live_stack.url, Clicks(), username, "Digits")
     project_id = int(re.search(r"/projects/(\d+)", page.url).group(1))  # type: ignore[union-attr]
-    # The in-process API calls run off Playwright's thread, which keeps an event loop running.
-    with ThreadPoolExecutor(1) as pool:
-        run, trained, pruned = pool.submit(_prepare, username, project_id, live_stack).result()
+    run, trained, pruned = as_user(username, lambda client: _prepare(client, project_id, live_stack))
     test_accuracy = f"{run['test_metrics']['accuracy'] * 100:.2f}%"
     pruned_test = pruned["card"]["metrics"]["test"]["accuracy"]
     assert pruned_test != run["test_metrics"]["accuracy"]  # measured on the pruned model, not copied

@@ -13,26 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
 from tests.integration.test_dynamic_precision import clean_up, overflow_runs
 
-from .journey import IMAGES, Clicks, sign_up_and_open_project
+from .journey import IMAGES, Clicks, as_user, sign_up_and_open_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _train_as(username: str, project_id: int, stack: Any) -> dict[str, Any]:
-    from django.db import connection
-
-    try:
-        client = APIClient()
-        client.force_authenticate(get_user_model().objects.get(username=username))
-        with tempfile.TemporaryDirectory() as folder:
-            return overflow_runs(client, project_id, stack, Path(folder), modes=("dynamic",))["dynamic"]
-    finally:
-        connection.close()
 
 
 def _clean_up(project_id: int) -> None:
@@ -53,8 +39,9 @@ def test_the_run_page_shows_each_layers_error_and_every_decision(live_stack: Any
     try:
         # In a thread of its own: Playwright keeps an event loop running in this one, where Django
         # refuses database calls.
-        with ThreadPoolExecutor(1) as pool:
-            run = pool.submit(_train_as, username, project_id, live_stack).result()
+        with tempfile.TemporaryDirectory() as folder:
+            run = as_user(username, lambda client: overflow_runs(client, project_id, live_stack, Path(folder),
+                                                                modes=("dynamic",))["dynamic"])
         assert run["status"] == "succeeded", run["error"]
         report = run["precision"]
 

@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
 from tests.integration.test_regression_roundtrip import train_price_run
 
-from .journey import IMAGES, Clicks, number_in, sign_up_and_open_project
+from .journey import IMAGES, Clicks, as_user, number_in, sign_up_and_open_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _train_as(username: str, project_id: int, stack: Any) -> dict[str, Any]:
-    from django.db import connection
-
-    try:
-        client = APIClient()
-        client.force_authenticate(get_user_model().objects.get(username=username))
-        return train_price_run(client, project_id, stack)[4]
-    finally:
-        connection.close()
 
 
 def test_the_run_page_shows_regression_results_in_the_targets_units(live_stack: Any, page: Any) -> None:
@@ -38,10 +24,7 @@ def test_the_run_page_shows_regression_results_in_the_targets_units(live_stack: 
     sign_up_and_open_project(page, live_stack.url, Clicks(), username, "Prices")
     project_id = int(re.search(r"/projects/(\d+)", page.url).group(1))  # type: ignore[union-attr]
     # The table goes through the API as the Datasets page sends it; the worker ingests and trains.
-    # In a thread of its own: Playwright keeps an event loop running in this one, where Django
-    # refuses database calls.
-    with ThreadPoolExecutor(1) as pool:
-        run = pool.submit(_train_as, username, project_id, live_stack).result()
+    run = as_user(username, lambda client: train_price_run(client, project_id, live_stack)[4])
     test = run["test_metrics"]
 
     page.goto(f"{live_stack.url}/projects/{project_id}/runs/{run['id']}")

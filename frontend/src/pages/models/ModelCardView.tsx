@@ -1,6 +1,7 @@
 import type { ModelCard } from "../../api/deploy";
 import { configSections, headlineMetric, inputInWords, metricRows } from "./cardText";
 import "./models.css";
+import { MetricsTable } from "./MetricsTable";
 
 /** `key value · key value` for the scalars of an object, one level of nesting deep ("optimizer name adam"). */
 export function factText(value: unknown, prefix = ""): string {
@@ -81,24 +82,7 @@ export function ModelCardView({ card }: { card: ModelCard }) {
         <dd>{datasetText(asObject(card.dataset))}</dd>
       </dl>
       {rows.length > 0 && (
-        <table className="table model-card__metrics" aria-label="Metrics">
-          <thead>
-            <tr>
-              <th scope="col">Metric</th>
-              <th scope="col">Validation</th>
-              <th scope="col">Test</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={row.key}>
-                <th scope="row">{row.label}</th>
-                <td>{row.validation}</td>
-                <td>{row.test}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <MetricsTable rows={rows} label="Metrics" className="table model-card__metrics" />
       )}
       {note && <p className="muted model-card__note">{note}</p>}
       {sections.length > 0 && (

@@ -1,5 +1,6 @@
 import type { TrainingRun } from "../../api/runs";
 import { headlineMetric, metricRows } from "../models/cardText";
+import { MetricsTable } from "../models/MetricsTable";
 import "../models/models.css";
 
 /**
@@ -25,24 +26,7 @@ export function TestMetrics({ run }: { run: TrainingRun }) {
           <span className="model-card__figure-label">{headline.label}</span>
         </p>
       )}
-      <table className="table" aria-label="Test metrics">
-        <thead>
-          <tr>
-            <th scope="col">Metric</th>
-            <th scope="col">Validation (best epoch)</th>
-            <th scope="col">Test</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <tr key={row.key}>
-              <th scope="row">{row.label}</th>
-              <td>{row.validation}</td>
-              <td>{row.test}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <MetricsTable rows={rows} label="Test metrics" validationHeading="Validation (best epoch)" />
     </figure>
   );
 }
