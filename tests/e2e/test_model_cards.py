@@ -179,6 +179,8 @@ def _check_pages(page: Any, url: str, project_id: int, run: dict[str, Any], trai
     canvas = page.get_by_label("Precision", exact=True)
     canvas.wait_for()
     assert canvas.locator("option").all_inner_texts() == form_names == ["fp32", "fp16", "bf16", "dynamic"]
+    # The canvas's crumbs name the project as every other page's do.
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Digits", exact=True).wait_for()
     page.goto(f"{url}/market")
     modality = page.get_by_label("Modality")
     modality.wait_for()

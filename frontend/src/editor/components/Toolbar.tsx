@@ -1,5 +1,4 @@
-import { Link } from "react-router-dom";
-
+import { ProjectCrumbs } from "../../components/ProjectCrumbs";
 import { useReadableFit } from "../hooks/useReadableFit";
 import { copySelectionToClipboard, pasteFromClipboard } from "../hooks/useShortcuts";
 import { selectSelectionCount, useGraph } from "../stores/graphStore";
@@ -26,9 +25,7 @@ export function Toolbar() {
 
   return (
     <div className="editor-toolbar" role="toolbar" aria-label="Editor">
-      <nav className="breadcrumbs editor-toolbar__crumbs" aria-label="Breadcrumb">
-        {graph && <Link to={`/projects/${graph.project}`}>Project</Link>}
-      </nav>
+      <div className="editor-toolbar__crumbs">{graph && <ProjectCrumbs projectId={graph.project} />}</div>
       <h1 className="editor-toolbar__title">{graph?.name ?? "Graph"}</h1>
       <span className="editor-toolbar__state muted" data-testid="save-state">
         {dirty ? "Unsaved changes" : "All changes saved"}
