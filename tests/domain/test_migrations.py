@@ -82,3 +82,30 @@ def test_deployment_statuses_map_to_job_statuses_and_back() -> None:
     assert {status: back.objects.get(pk=pk).status for status, pk in ids.items()} == {s: s for s in ids}
     back.objects.filter(name="d-stopped", status="deploying").delete()
     _migrate(("builder", _latest()))
+
+
+# The market's modality names become one list (0010): "volume" entries and cards say "ct",
+# "tabular" ones say "table"; names already in the list stay.
+MODALITY_BEFORE, MODALITY_AFTER = ("builder", "0009_deployments_are_jobs"), ("builder", "0010_market_modality_names")
+
+
+def test_market_modalities_become_one_list() -> None:
+    old = _migrate(MODALITY_BEFORE)
+    user = old.get_model("auth", "User").objects.create(username="modal")
+    Entry, Version = old.get_model("builder", "MarketEntry"), old.get_model("builder", "MarketEntryVersion")
+    ids = {}
+    for name in ("volume", "tabular", "ct", "table", "image", "text", ""):
+        entry = Entry.objects.create(author=user, kind="template", title=f"t-{name}", modality=name)
+        Version.objects.create(entry=entry, number=1, document={}, registry_version=1,
+                               card={"modality": name, "title": f"t-{name}"})
+        ids[name] = entry.pk
+
+    new = _migrate(MODALITY_AFTER)
+    entries = new.get_model("builder", "MarketEntry").objects
+    cards = new.get_model("builder", "MarketEntryVersion").objects
+    expected = {"volume": "ct", "tabular": "table", "ct": "ct", "table": "table", "image": "image", "text": "text",
+                "": ""}
+    assert {name: entries.get(pk=pk).modality for name, pk in ids.items()} == expected
+    assert {name: cards.get(entry_id=pk).card for name, pk in ids.items()} == {
+        name: {"modality": value, "title": f"t-{name}"} for name, value in expected.items()}
+    _migrate(("builder", _latest()))
