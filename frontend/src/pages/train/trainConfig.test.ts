@@ -18,6 +18,10 @@ describe("RUN_CONFIG_FIELDS (from the RunConfigRequest schema)", () => {
     expect(field("precision.precision_mode").schema.enum).toEqual(["fp32", "fp16", "bf16", "dynamic"]);
     // A nullable choice offers "none" beside its values.
     expect(field("distributed.backend").schema.anyOf).toEqual([expect.objectContaining({ enum: ["nccl", "gloo"] }), { type: "null" }]);
+    // Data-parallel and regression options read as words, with the server's choices.
+    expect(field("distributed.compression").schema).toMatchObject({ enum: ["none", "fp16", "bf16", "powersgd"], title: "Gradient compression" });
+    expect(field("distributed.sync_batchnorm").schema.title).toBe("Sync batch norm across GPUs");
+    expect(field("target_scaling").schema).toMatchObject({ enum: ["standardize", "none", "log"], title: "Target scaling (regression)" });
   });
 
   it("leaves the fine-tuning fields and augmentation to their own controls", () => {

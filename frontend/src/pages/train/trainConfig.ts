@@ -49,6 +49,11 @@ const LABELS: Readonly<Record<string, string>> = {
   "device.gpus": "GPUs",
   "distributed.backend": "Backend",
   "distributed.overlap": "Overlap gradient sync",
+  "distributed.sync_batchnorm": "Sync batch norm across GPUs",
+  "distributed.compression": "Gradient compression",
+  "distributed.powersgd_rank": "PowerSGD rank",
+  "distributed.timeout_s": "Rank timeout (s)",
+  target_scaling: "Target scaling (regression)",
 };
 
 /** Section headings under Advanced, in the order they are shown; "" is the top-level fields. */
