@@ -11,7 +11,7 @@ PROBE = """
 import gc, sys
 before = gc.get_freeze_count()
 import config.asgi
-print(before, gc.get_freeze_count(), len(gc.get_objects()), 'builder.graph.registry' in sys.modules, gc.get_threshold()[0])
+print(before, gc.get_freeze_count(), len(gc.get_objects()), 'builder.graph.registry' in sys.modules)
 """
 
 
@@ -20,7 +20,6 @@ def test_the_asgi_app_freezes_what_it_loaded_at_start() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()
     before, frozen, tracked, registry_loaded = int(out[0]), int(out[1]), int(out[2]), out[3] == "True"
-    assert int(out[4]) >= 50_000  # the youngest generation is collected rarely enough for large graphs
     assert before == 0
     assert registry_loaded  # the layer registry is among what was loaded, hence frozen
     assert frozen > 50_000  # Django, DRF, Channels and the graph core: tens of thousands of objects
