@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from .journey import Clicks, sign_up_and_open_project
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # Screenshots go to var/screenshots/ so a test run leaves the tree clean; refresh the ones in the
@@ -23,15 +25,7 @@ IMAGES.mkdir(parents=True, exist_ok=True)
 
 
 def _sign_up_with_graph(live_stack: Any, page: Any, graph: str) -> None:
-    username = f"canvas_{uuid.uuid4().hex[:8]}"
-    page.goto(live_stack.url + "/sign-up")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("a-long-passphrase-9")
-    page.get_by_role("button", name="Sign up", exact=True).click()
-    page.get_by_role("heading", name="Projects").wait_for()
-    page.get_by_label("Name").fill("Vision")
-    page.get_by_role("button", name="Create project").click()
-    page.get_by_role("list", name="Projects").get_by_role("link", name="Vision").click()
+    sign_up_and_open_project(page, live_stack.url, Clicks(), f"canvas_{uuid.uuid4().hex[:8]}", "Vision")
     page.get_by_role("heading", name="Vision", level=1).wait_for()
     if graph:
         page.get_by_label("Name").first.fill(graph)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from .journey import Clicks, sign_up_and_open_project
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
@@ -53,14 +55,7 @@ def sized_page(request: Any, browser: Any) -> Iterator[Any]:
 
 
 def _sign_up(live_stack: Any, page: Any) -> None:
-    page.goto(live_stack.url + "/sign-up")
-    page.get_by_label("Username").fill(f"readable_{uuid.uuid4().hex[:8]}")
-    page.get_by_label("Password").fill("a-long-passphrase-9")
-    page.get_by_role("button", name="Sign up", exact=True).click()
-    page.get_by_role("heading", name="Projects").wait_for()
-    page.get_by_label("Name").fill("Vision")
-    page.get_by_role("button", name="Create project").click()
-    page.get_by_role("list", name="Projects").get_by_role("link", name="Vision").click()
+    sign_up_and_open_project(page, live_stack.url, Clicks(), f"readable_{uuid.uuid4().hex[:8]}", "Vision")
     page.get_by_role("heading", name="Vision", level=1).wait_for()
 
 
