@@ -21,7 +21,7 @@ from torch import nn
 
 from pipelines.datasets.targets import TargetTransform
 
-from . import metrics
+from . import ddp_wrap, metrics
 from .devices import synchronize
 from .layer_stats import first_nonfinite_layer
 from .memory import GRADS_FREED, grad_bytes, live_bytes, measure_peak, method_for
@@ -177,8 +177,10 @@ def finish_epoch(session: Session, state: RunState, epoch: int, tally: EpochTall
     # No confusion matrix or ROC curve in the history and "best": every checkpoint carries them.
     state.history.append({k: v for k, v in record.items() if k != "val"} | {"val": metrics.scalars(val)})
     improved = _keep_best(session, state, epoch, val)
+    # PowerSGD's state differs per rank (its error feedback): every rank hands it over, rank 0 saves.
+    powersgd = ddp_wrap.gather_powersgd(session.model) if checkpoint_dir is not None and session.ddp else None
     if checkpoint_dir is not None and session.rank == 0:
-        save_state(session, state, checkpoint_dir, epoch, improved)
+        save_state(session, state, checkpoint_dir, epoch, improved, powersgd=powersgd)
     if session.ddp:
         dist.barrier()  # every rank sees the new checkpoint before anyone reads "best"
     session.emit({"type": "run.epoch", **record, "precision": session.policy.summary(), "best": state.best})

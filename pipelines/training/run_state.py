@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint
+from . import checkpoint, ddp_wrap
 from .session import Session
 
 RNG_PREFIX = "rng."  # the RNG states travel with the optimizer's tensors, under this prefix
+POWERSGD_PREFIX = "powersgd."  # each rank's PowerSGD state likewise: "powersgd.<rank>.error_dict.<bucket>"
 
 
 @dataclass
@@ -45,11 +46,13 @@ def restore_state(session: Session, root: Path | None) -> RunState:
     found = checkpoint.load(source)
     session.inner.load_state_dict(found.weights)
     rng = {k.removeprefix(RNG_PREFIX): v for k, v in found.optimizer_tensors.items() if k.startswith(RNG_PREFIX)}
-    optim_tensors = {k: v for k, v in found.optimizer_tensors.items() if not k.startswith(RNG_PREFIX)}
+    optim_tensors = {k: v for k, v in found.optimizer_tensors.items()
+                     if not k.startswith((RNG_PREFIX, POWERSGD_PREFIX))}
     checkpoint.load_optimizer_state(session.optimizer, optim_tensors, found.state["optimizer"])
     session.schedule.load_state_dict(found.state["schedule"])
     session.policy.load_state(found.state["precision"])
     checkpoint.restore_rng(rng, found.state["rng"])
+    _restore_powersgd(session, found)
     saved = found.state
     state = RunState(next_epoch=saved["epoch"] + 1, step=saved["step"], history=saved["history"],
                      best=saved["best"], stale=saved["stale"], saved_bytes=saved.get("saved_bytes", 0))
@@ -58,14 +61,37 @@ def restore_state(session: Session, root: Path | None) -> RunState:
     return state
 
 
-def save_state(session: Session, state: RunState, root: Path, epoch: int, improved: bool) -> None:
+def _restore_powersgd(session: Session, found: checkpoint.Checkpoint) -> None:
+    """Give this rank its PowerSGD state back, when the run uses PowerSGD; a checkpoint without it
+    (another compression before) or from another number of ranks starts the state afresh, saying so."""
+    if ddp_wrap.powersgd_state(session.model) is None:
+        return
+    saved = found.state.get("powersgd")
+    if not saved or saved["world"] != session.world:
+        why = "it has none" if not saved else f"it was written by {saved['world']} ranks, not {session.world}"
+        session.emit({"type": "run.log", "level": "warning",
+                      "message": f"PowerSGD's error feedback starts afresh: the checkpoint cannot restore it ({why})"})
+        return
+    prefix = f"{POWERSGD_PREFIX}{session.rank}."
+    tensors = {k.removeprefix(prefix): v for k, v in found.optimizer_tensors.items() if k.startswith(prefix)}
+    ddp_wrap.restore_powersgd(session.model, {"tensors": tensors, "meta": saved["ranks"][session.rank]},
+                              session.device)
+
+
+def save_state(session: Session, state: RunState, root: Path, epoch: int, improved: bool,
+               powersgd: list[dict[str, Any]] | None = None) -> None:
     """Write the checkpoint of ``epoch`` under ``root`` (see ``checkpoint.save``): the model's
-    weights, the optimizer's tensors with the RNG states, and the rest as JSON; when ``improved``
+    weights, the optimizer's tensors with the RNG states (and every rank's PowerSGD state, when
+    ``powersgd`` carries it: ``ddp_wrap.gather_powersgd``), and the rest as JSON; when ``improved``
     it is also copied as the best."""
     optim_tensors, optim_meta = checkpoint.optimizer_state(session.optimizer)
     rng_tensors, rng_meta = checkpoint.rng_state()
     optim_tensors.update({f"{RNG_PREFIX}{k}": v for k, v in rng_tensors.items()})
+    for rank, part in enumerate(powersgd or []):
+        optim_tensors.update({f"{POWERSGD_PREFIX}{rank}.{k}": v for k, v in part["tensors"].items()})
     saved = {"epoch": epoch, "step": state.step, "history": state.history, "best": state.best, "stale": state.stale,
              "saved_bytes": state.saved_bytes, "optimizer": optim_meta, "schedule": session.schedule.state_dict(),
              "precision": session.policy.state(), "rng": rng_meta}
+    if powersgd is not None:
+        saved["powersgd"] = {"world": len(powersgd), "ranks": [part["meta"] for part in powersgd]}
     checkpoint.save(root, epoch, checkpoint.model_weights(session.inner), optim_tensors, saved, best=improved)
