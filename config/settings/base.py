@@ -15,7 +15,8 @@ VAR_DIR = Path(env_str("VMB_VAR_DIR", str(BASE_DIR / "var")))
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
 # A bearer token that lets a scraper on another host read /metrics (empty: loopback and staff only).
 VMB_METRICS_TOKEN = env_str("VMB_METRICS_TOKEN", "")
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# The built single-page app; a test may point its live stack at a private build (VMB_FRONTEND_DIST).
+FRONTEND_DIST = Path(env_str("VMB_FRONTEND_DIST", str(BASE_DIR / "frontend" / "dist")))
 
 # Development only: production refuses this key (config/settings/production.py).
 DEVELOPMENT_SECRET_KEY = "dev-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -73,9 +74,15 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections (60 s) suit the sync processes: Celery workers and management commands.
+# The ASGI web process sets VMB_DB_CONN_MAX_AGE=0 before settings load (config/asgi.py): under ASGI
+# each request runs in its own context, so a kept connection is never reused, only dropped, and
+# its socket stays open until the garbage collector happens to free it (Django's docs: "When
+# using ASGI, persistent connections should be disabled").
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=60
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("VMB_DB_CONN_MAX_AGE", 60, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
