@@ -35,7 +35,8 @@ class ShapeError(Exception):
 
     ``code`` is a stable snake_case code (``shape_mismatch``, ``invalid_param``...), ``port`` the
     input port at fault (or ``None``), ``fix`` an optional machine-readable suggestion such as
-    ``{"insert": "flatten"}`` that the canvas offers as a one-click fix.
+    ``{"insert": "flatten"}`` that the canvas offers as a one-click fix (the vocabulary is
+    described in ``fixes.py``).
     """
 
     def __init__(
@@ -156,6 +157,12 @@ class LayerType:
 
     def advice(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[ShapeError]:
         """Shapes that work but are probably a mistake; each becomes a validation warning."""
+        return []
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        """Parameter changes that may make ``infer`` accept ``in_shapes`` after it refused them,
+        best first (``{"padding": "same"}``). The validator offers the first one that works as a
+        ``{"set": ...}`` fix; a change that does not work is never shown."""
         return []
 
     # ---- description served to the canvas ----------------------------------------------

@@ -3,8 +3,11 @@ are known its output shapes, dtypes, parameter count and FLOPs; then the totals 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
+from . import fixes
 from .registry import LayerType, ShapeError
 from .report import (
     EdgeReport,
@@ -79,16 +82,40 @@ class ShapeInference(ValidationPass):
             flops = int(layer.flops(params, in_shapes, outputs))
             advice = layer.advice(params, in_shapes)
         except ShapeError as exc:
-            self.error(exc.code, self.phrase(state, exc), state.node.id, port=exc.port, fix=exc.fix)
+            fix = self.offered_fix(state, exc, layer, params, in_shapes, in_dtypes)
+            self.error(exc.code, self.phrase(state, exc), state.node.id, port=exc.port, fix=fix)
             return
         except Exception as exc:  # noqa: BLE001  (a plugin's bug becomes one error on its node)
             self.error("layer_error", f"{state.label} failed to work out its shapes: {exc!r}", state.node.id)
             return
         for note in advice:
-            self.warn(note.code, self.phrase(state, note), state.node.id, port=note.port, fix=note.fix)
+            fix = fixes.checked(note.fix, layer, params, in_shapes, in_dtypes, port=note.port, code=note.code)
+            self.warn(note.code, self.phrase(state, note), state.node.id, port=note.port, fix=fix)
         self.report.nodes[state.node.id] = NodeReport(
             state.node.type, in_shapes, outputs, dtypes, param_count, flops
         )
+
+    def offered_fix(
+        self,
+        state: NodeState,
+        exc: ShapeError,
+        layer: LayerType,
+        params: BaseModel,
+        in_shapes: dict[str, tuple[int, ...]],
+        in_dtypes: dict[str, str],
+    ) -> dict[str, Any] | None:
+        """The shape rule's own fix, else a parameter change from ``layer.remedies``; offered
+        only once checked to make this node's rule accept its inputs."""
+        fix = exc.fix
+        if fix is None and exc.code == "shape_mismatch" and not layer.is_input:
+            fix = fixes.remedy(layer, params, in_shapes)
+        if fix == {"insert": "embedding"} and exc.port in state.incoming:
+            # The new embedding's vocabulary is the token input's, when a token input feeds it.
+            source = state.incoming[exc.port][0]
+            vocab = getattr(self.report.parsed_params.get(source), "vocab_size", None)
+            if isinstance(vocab, int):
+                fix = {"insert": "embedding", "params": {"num_embeddings": vocab}}
+        return fixes.checked(fix, layer, params, in_shapes, in_dtypes, port=exc.port, code=exc.code)
 
     def phrase(self, state: NodeState, exc: ShapeError) -> str:
         """Name the node and, for the input at fault, the node feeding it."""

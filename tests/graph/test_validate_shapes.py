@@ -81,7 +81,7 @@ def test_shape_mismatch_names_node_and_upstream_with_a_fix(lenet_doc: dict[str, 
     assert (
         error.message == "conv2d 'c3' expects 4-D input [N,C,H,W] but 'fc1' gives [N,120]: insert a reshape?"
     )
-    assert error.fix == {"insert": "reshape"}
+    assert error.fix == {"insert": "reshape", "params": {"shape": [1, 10, 12]}}
 
 
 def test_downstream_of_an_error_is_unknown_without_cascade(draft: DocBuilder) -> None:
@@ -133,7 +133,8 @@ def test_token_ids_need_an_embedding(draft: DocBuilder) -> None:
     draft.add("tok", "token_input", {"seq_len": 12})
     draft.add("fc", "linear", {}, "tok")
     error = only_error(validate(draft.doc()))
-    assert error.code == "dtype_mismatch" and error.fix == {"insert": "embedding"}
+    assert error.code == "dtype_mismatch"
+    assert error.fix == {"insert": "embedding", "params": {"num_embeddings": 1000}}  # the vocabulary of tok
     assert (
         error.message
         == "linear 'fc' computes on float values but 'tok' gives token ids (int64): insert an embedding?"

@@ -65,11 +65,26 @@ def expect_rank(
     fix: dict[str, Any] | None = None
     if len(shape) < min(ranks):
         message += ": insert a reshape?"
-        fix = {"insert": "reshape"}
+        fix = {"insert": "reshape", "params": {"shape": _raised(shape, min(ranks))}}
     elif len(shape) > max(ranks):
+        # Merge the trailing dims until the rank fits: [N,C,H,W] -> [N,C·H·W] (or [N,C,H·W]).
         message += ": insert a flatten?"
         fix = {"insert": "flatten"}
+        if max(ranks) > 2:
+            fix["params"] = {"start_dim": max(ranks) - 1}
     raise ShapeError(message, port=port, fix=fix)
+
+
+def _raised(shape: Shape, rank: int) -> list[int]:
+    """A per-sample shape of ``rank - 1`` dims holding the same values: one missing dim becomes
+    a leading 1 ([N,F] -> [N,1,F]: one channel); more split the last size near-square with
+    size-1 channels ([N,120] -> [N,1,10,12]: a one-channel image)."""
+    missing, rest = rank - len(shape), list(shape[1:])
+    if missing == 1 or not rest:
+        return [1] * missing + rest
+    last = rest.pop()
+    short = max(d for d in range(1, math.isqrt(last) + 1) if last % d == 0)
+    return rest + [1] * (missing - 1) + [short, last // short]
 
 
 def expect_min_rank(layer_id: str, shape: Shape, rank: int, layout: str, port: str = "in") -> None:
@@ -119,6 +134,25 @@ def window_out(
             )
         out.append(n)
     return tuple(out)
+
+
+def window_remedies(
+    shape: Shape,
+    kernel: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[Any, Any]:
+    """For a window that overhangs a small input: the least padding per side that leaves an
+    output, and the largest kernel that fits without more padding (one int when the axes agree)."""
+    pad, fitted = [], []
+    for size, k, p, d in zip(shape[2:], kernel, padding, dilation, strict=True):
+        pad.append(max(p, -(-(d * (k - 1) + 1 - size) // 2)))
+        fitted.append(max(1, min(k, (size + 2 * p - 1) // d + 1)))
+    return _one_or_list(pad), _one_or_list(fitted)
+
+
+def _one_or_list(values: Sequence[int]) -> int | list[int]:
+    return values[0] if len(set(values)) == 1 else list(values)
 
 
 class SameShape(LayerType):

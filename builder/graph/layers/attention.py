@@ -4,8 +4,9 @@ All sequences are batch-first ``[N, L, E]``; attention runs on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from torch import nn
@@ -90,6 +91,10 @@ class MultiHeadAttention(LayerType):
             )
         return {"out": q}
 
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        assert isinstance(params, MultiHeadAttentionParams)
+        return [{"num_heads": math.gcd(in_shapes["query"][-1], params.num_heads)}]
+
     def param_count(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> int:
         assert isinstance(params, MultiHeadAttentionParams)
         q, k, v = self._kv(in_shapes)
@@ -162,6 +167,10 @@ class TransformerEncoderLayer(LayerType):
         _divisible(self.id, "nhead", params.nhead, x, "in")
         return {"out": x}
 
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        assert isinstance(params, TransformerEncoderParams)
+        return [{"nhead": math.gcd(in_shapes["in"][-1], params.nhead)}]
+
     def param_count(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> int:
         assert isinstance(params, TransformerEncoderParams)
         e, f = in_shapes["in"][-1], params.dim_feedforward
@@ -221,6 +230,11 @@ class PositionalEncoding(LayerType):
                 f"{self.id} with max_len={params.max_len} can't encode sequences of length {x[1]} in {fmt(x)}"
             )
         return {"out": x}
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        """max_len is the one size here that must cover the incoming shape: set it from it."""
+        x = in_shapes["in"]
+        return [{"max_len": x[1]}] if len(x) == 3 else []
 
     def param_count(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> int:
         assert isinstance(params, PositionalEncodingParams)

@@ -3,6 +3,7 @@ input shape, so only what the person chooses is a parameter."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -21,6 +22,7 @@ from ._base import (
     ntuple,
     numel,
     window_out,
+    window_remedies,
 )
 
 _SIZES = ("kernel_size", "stride", "padding", "dilation", "output_padding")
@@ -122,6 +124,22 @@ class ConvLayer(LayerType):
         else:
             spatial = window_out(self.id, x, k, ntuple(params.stride, self.dims), pad, d)
         return {"out": (x[0], params.out_channels, *spatial)}
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        """Too small an input: padding 'same' (stride 1), else the least padding, else a kernel
+        that fits; too much reflect/circular padding: zeros; channels the groups don't divide:
+        the largest groups that divides both channel counts."""
+        assert isinstance(params, ConvParams)
+        x = in_shapes["in"]
+        if len(x) != self.dims + 2:
+            return []
+        k, d = ntuple(params.kernel_size, self.dims), ntuple(params.dilation, self.dims)
+        pad, fitted = window_remedies(x, k, self._padding(params, k, d), d)
+        out: list[dict[str, Any]] = []
+        if all(s == 1 for s in ntuple(params.stride, self.dims)):
+            out.append({"padding": "same"})
+        out += [{"padding": pad}, {"kernel_size": fitted}, {"padding_mode": "zeros"}]
+        return [*out, {"groups": math.gcd(x[1], params.groups, params.out_channels)}]
 
     def param_count(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> int:
         assert isinstance(params, _WindowParams)
@@ -265,6 +283,10 @@ class ConvTransposeLayer(ConvLayer):
                 raise ShapeError(f"{self.id} padding {p} leaves no output for {fmt(x)}")
             spatial.append(out)
         return {"out": (x[0], params.out_channels, *spatial)}
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        assert isinstance(params, ConvTransposeParams)
+        return [{"padding": 0}, {"groups": math.gcd(in_shapes["in"][1], params.groups, params.out_channels)}]
 
     def build(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> nn.Module:
         assert isinstance(params, ConvTransposeParams)

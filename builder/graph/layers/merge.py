@@ -4,7 +4,7 @@ mean reduction. add/multiply/concat take ``num_inputs`` ports ``in0..in{n-1}``."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 from torch import nn
@@ -34,12 +34,28 @@ def broadcast(layer_id: str, in_shapes: Mapping[str, Shape]) -> Shape:
         if len(wide) > 1:
             first_wide = next(size for _, size in sizes if size != 1)
             culprit = next(port for port, size in sizes if size not in (1, first_wide))
+            reference = next(port for port, size in sizes if size == first_wide)
             raise ShapeError(
                 f"{layer_id} expects inputs of one shape (or broadcastable) but {_listing(in_shapes)}",
                 port=culprit,
+                fix=resize_fix(in_shapes[culprit], in_shapes[reference]),
             )
         out.append(wide.pop() if wide else 1)
     return tuple(reversed(out))
+
+
+def resize_fix(shape: Shape, target: Shape) -> dict[str, Any] | None:
+    """A layer that maps ``shape`` onto ``target`` when they differ in one size only: a 1×1
+    conv for channels ([N,C,...], C differs), a linear for features (the last size differs)."""
+    differ = [i for i, (a, b) in enumerate(zip(shape, target, strict=False)) if a != b]
+    if len(shape) != len(target) or len(differ) != 1:
+        return None
+    axis, rank = differ[0], len(shape)
+    if axis == 1 and rank in (3, 4, 5):
+        return {"insert": f"conv{rank - 2}d", "params": {"out_channels": target[1], "kernel_size": 1}}
+    if axis == rank - 1 and rank in (2, 3):
+        return {"insert": "linear", "params": {"out_features": target[-1]}}
+    return None
 
 
 class Elementwise(LayerType):

@@ -3,8 +3,9 @@ FLOPs: 4 per element (subtract mean, divide by std, scale, shift); statistics ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field
 from torch import nn
@@ -203,6 +204,11 @@ class GroupNorm(SameShape):
                 f"{params.num_groups} but got {fmt(x)}"
             )
         return {"out": x}
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        assert isinstance(params, GroupNormParams)
+        x = in_shapes["in"]
+        return [{"num_groups": math.gcd(x[1], params.num_groups)}] if len(x) >= 2 else []
 
     def param_count(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> int:
         assert isinstance(params, GroupNormParams)

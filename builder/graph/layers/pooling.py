@@ -10,7 +10,18 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from torch import nn
 
 from ..registry import LayerType, Port, Shape, register
-from ._base import LAYOUTS, KernelInt, LayerParams, PadInt, PosInt, expect_rank, ntuple, numel, window_out
+from ._base import (
+    LAYOUTS,
+    KernelInt,
+    LayerParams,
+    PadInt,
+    PosInt,
+    expect_rank,
+    ntuple,
+    numel,
+    window_out,
+    window_remedies,
+)
 
 
 class _PerAxis(LayerParams):
@@ -86,6 +97,17 @@ class Pool(LayerType):
         assert isinstance(params, _WindowPoolParams)
         spatial = window_out(self.id, x, k, s, pad, d, ceil_mode=params.ceil_mode)
         return {"out": (x[0], x[1], *spatial)}
+
+    def remedies(self, params: BaseModel, in_shapes: Mapping[str, Shape]) -> list[dict[str, Any]]:
+        """A window larger than the input: a kernel that fits (padding is capped at half the
+        window, so the kernel comes first), with no padding if the smaller window refuses it."""
+        x = in_shapes["in"]
+        if len(x) != self.dims + 2:
+            return []
+        k, _, pad, d = self._window(params)
+        _, fitted = window_remedies(x, k, pad, d)
+        _, unpadded = window_remedies(x, k, (0,) * self.dims, d)
+        return [{"kernel_size": fitted}, {"kernel_size": unpadded, "padding": 0}]
 
     def flops(
         self, params: BaseModel, in_shapes: Mapping[str, Shape], out_shapes: Mapping[str, Shape]

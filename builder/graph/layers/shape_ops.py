@@ -6,6 +6,7 @@ batch of 1 to the batch size)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 from torch import nn
@@ -73,6 +74,14 @@ class ReshapeParams(LayerParams):
         return self
 
 
+def _features_fix(x: Shape, wanted: int) -> dict[str, Any] | None:
+    """A linear in front that gives ``wanted`` values per sample (it resizes the last dim)."""
+    rows = numel(x[1:-1])
+    if len(x) < 2 or wanted % rows:
+        return None
+    return {"insert": "linear", "params": {"out_features": wanted // rows}}
+
+
 @register
 class Reshape(PassThroughDtype):
     id = "reshape"
@@ -93,12 +102,14 @@ class Reshape(PassThroughDtype):
         if -1 in params.shape:
             if per_sample % known:
                 raise ShapeError(
-                    f"{self.id} to {target} needs a multiple of {known} values per sample but got {fmt(x)} ({per_sample} values)"
+                    f"{self.id} to {target} needs a multiple of {known} values per sample but got {fmt(x)} ({per_sample} values)",
+                    fix=_features_fix(x, known * max(1, round(per_sample / known))),
                 )
             return {"out": (x[0], *(per_sample // known if d == -1 else d for d in params.shape))}
         if known != per_sample:
             raise ShapeError(
-                f"{self.id} to {target} needs {known} values per sample but got {fmt(x)} ({per_sample} values)"
+                f"{self.id} to {target} needs {known} values per sample but got {fmt(x)} ({per_sample} values)",
+                fix=_features_fix(x, known),
             )
         return {"out": (x[0], *params.shape)}
 

@@ -1,16 +1,8 @@
 import { memo } from "react";
 
 import type { Issue } from "../../api/validation";
+import { fixLabel } from "../model/fixes";
 import { useGraph } from "../stores/graphStore";
-
-/** Words for a server-suggested fix, or null when the canvas cannot apply it. */
-export function fixLabel(issue: Issue): string | null {
-  const fix = issue.fix;
-  if (!fix) return null;
-  if (typeof fix.insert === "string") return `Insert ${fix.insert}`;
-  if (typeof fix.type === "string") return `Change type to ${fix.type}`;
-  return null;
-}
 
 interface IssueListProps {
   errors: readonly Issue[];
@@ -35,13 +27,15 @@ function IssueListComponent({ errors, warnings, compact = false }: IssueListProp
               <button
                 type="button"
                 className="button button--small issue__fix nodrag"
-                aria-label={`Fix: ${label.toLowerCase()}${issue.node_id ? ` before ${issue.node_id}` : ""}`}
+                data-testid="issue-fix"
+                aria-label={`Fix: ${label.toLowerCase()}${issue.node_id ? ` ${issue.fix?.insert ? "before" : "on"} ${issue.node_id}` : ""}`}
+                title="One click, one undoable edit (Ctrl+Z undoes it)"
                 onClick={(event) => {
                   event.stopPropagation();
                   applyFix(issue);
                 }}
               >
-                Fix: {label.toLowerCase()}
+                {label}
               </button>
             )}
           </li>

@@ -5,7 +5,6 @@
 import type { Connection } from "@xyflow/react";
 
 import type { LayerSpec } from "../../api/layers";
-import type { Issue } from "../../api/validation";
 import type { ClipboardContent } from "./clipboard";
 import { preparePaste } from "./clipboard";
 import { type Params, defaultParams, inputPorts, nextNodeId, outputPorts } from "./document";
@@ -88,12 +87,41 @@ export function addNode(snapshot: Snapshot, spec: LayerSpec, options: AddNodeOpt
   return { snapshot: next, id };
 }
 
-/** Removes the selected nodes (with their edges) and the selected edges. */
-export function removeSelected(snapshot: Snapshot): Snapshot {
+/** The shape the server inferred on an edge (by edge id), formatted; undefined when unknown. */
+export type EdgeShapeLookup = (edgeId: string) => string | undefined;
+
+/**
+ * Removes the selected nodes (with their edges) and the selected edges. Deleting one middle
+ * layer (one edge in, one edge out) joins its neighbours in the same edit when the layer passes
+ * its shape through unchanged, by the server's latest shapes (the shape on its input edge equals
+ * the one on its output edge): the next layer then gets exactly what it got before. A layer that
+ * changes the shape (a conv, a linear) leaves the gap open; a wire there would be a mismatch.
+ */
+export function removeSelected(snapshot: Snapshot, edgeShape: EdgeShapeLookup = () => undefined): Snapshot {
   const gone = new Set(snapshot.nodes.filter((n) => n.selected).map((n) => n.id));
-  return {
+  let next: Snapshot = {
     nodes: snapshot.nodes.filter((n) => !gone.has(n.id)),
     edges: snapshot.edges.filter((e) => !e.selected && !gone.has(e.source) && !gone.has(e.target)),
+  };
+  const bridge = gone.size === 1 ? bridgeOver(snapshot, [...gone][0] ?? "", edgeShape) : null;
+  if (bridge) next = connect(next, bridge);
+  return next;
+}
+
+/** The wire that joins the neighbours of `nodeId` once it is gone, or null (see removeSelected). */
+export function bridgeOver(snapshot: Snapshot, nodeId: string, edgeShape: EdgeShapeLookup): Connection | null {
+  const into = snapshot.edges.filter((e) => e.target === nodeId);
+  const out = snapshot.edges.filter((e) => e.source === nodeId);
+  const [before, after] = [into[0], out[0]];
+  if (into.length !== 1 || out.length !== 1 || !before || !after) return null;
+  if (before.source === after.target || snapshot.edges.some((e) => e.selected && e !== before && e !== after)) return null;
+  const shapeIn = edgeShape(before.id);
+  if (shapeIn === undefined || shapeIn !== edgeShape(after.id)) return null;
+  return {
+    source: before.source,
+    sourceHandle: before.sourceHandle ?? "out",
+    target: after.target,
+    targetHandle: after.targetHandle ?? "in",
   };
 }
 
@@ -127,46 +155,6 @@ export function setLabel(snapshot: Snapshot, nodeId: string, label: string): Sna
     return { ...n, data };
   });
   return { ...snapshot, nodes };
-}
-
-/**
- * Applies a server-suggested fix. `{"insert": type}` puts a layer of that type on the edge into
- * the failing port (or in front of the node when nothing is connected there); `{"type": type}`
- * changes the node's type. Returns null when the fix does not apply.
- */
-export function applyFix(snapshot: Snapshot, issue: Issue, lookup: SpecLookup): Snapshot | null {
-  const target = snapshot.nodes.find((n) => n.id === issue.node_id);
-  if (!target || !issue.fix) return null;
-  const { insert, type } = issue.fix as { insert?: unknown; type?: unknown };
-  if (typeof insert === "string") {
-    const spec = lookup(insert);
-    if (!spec) return null;
-    const port = issue.port ?? inputPorts(lookup(target.data.type), target.data.params)[0] ?? "in";
-    const incoming = snapshot.edges.find((e) => e.target === target.id && (e.targetHandle ?? "in") === port);
-    const source = incoming ? snapshot.nodes.find((n) => n.id === incoming.source) : undefined;
-    const position = source
-      ? { x: (source.position.x + target.position.x) / 2, y: (source.position.y + target.position.y) / 2 + STEP_Y / 2 }
-      : { x: target.position.x - STEP_X, y: target.position.y };
-    const without: Snapshot = { ...snapshot, edges: snapshot.edges.filter((e) => e !== incoming) };
-    const added = addNode(without, spec, { position });
-    const params = defaultParams(spec.params_schema);
-    let next = added.snapshot;
-    const newIn = inputPorts(spec, params)[0];
-    if (incoming && newIn) {
-      next = connect(next, { source: incoming.source, sourceHandle: incoming.sourceHandle ?? "out", target: added.id, targetHandle: newIn });
-    }
-    return connect(next, { source: added.id, sourceHandle: outputPorts(spec, params)[0] ?? "out", target: target.id, targetHandle: port });
-  }
-  if (typeof type === "string") {
-    const spec = lookup(type);
-    if (!spec) return null;
-    const known = spec.params_schema.properties ?? {};
-    const kept = Object.fromEntries(Object.entries(target.data.params).filter(([name]) => name in known));
-    const params = { ...defaultParams(spec.params_schema), ...kept };
-    const nodes = snapshot.nodes.map((n) => (n.id === target.id ? { ...n, data: { ...n.data, type, params } } : n));
-    return { nodes, edges: pruneDanglingEdges({ nodes, edges: snapshot.edges }, target.id, spec, params) };
-  }
-  return null;
 }
 
 /** Pastes clipboard content with fresh ids; the pasted nodes become the selection. */

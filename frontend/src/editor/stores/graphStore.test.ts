@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 
-import { issue, layerSpecs } from "../../test/layers";
+import { issue, layerSpecs, report } from "../../test/layers";
 import { resetGraphStore, selectSingleNodeId, useGraph } from "./graphStore";
 import { useLayers } from "./layersStore";
+import { useValidation } from "./validationStore";
 
 const g = () => useGraph.getState();
 const ids = () => g().nodes.map((n) => n.id);
@@ -94,6 +95,28 @@ describe("graph store", () => {
     expect(g().applyFix(issue({ node_id: "linear_1", port: "in", fix: { insert: "flatten" } }))).toBe(true);
     expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->flatten_1.in", "flatten_1.out->linear_1.in"]);
     g().undo();
+    expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->linear_1.in"]);
+  });
+
+  it("applies a set fix with its parameters as one undoable step", () => {
+    chain("image_input", "conv2d");
+    const steps = g().history.past.length;
+    expect(g().applyFix(issue({ node_id: "conv2d_1", fix: { set: { padding: "same" } } }))).toBe(true);
+    expect(g().nodes[1]?.data.params.padding).toBe("same");
+    expect(g().history.past).toHaveLength(steps + 1);
+    g().undo();
+    expect(g().nodes[1]?.data.params.padding).toBe(0);
+  });
+
+  it("applies an insert fix with parameters as one undoable step", () => {
+    chain("image_input", "conv2d", "linear");
+    const steps = g().history.past.length;
+    g().applyFix(issue({ node_id: "linear_1", port: "in", fix: { insert: "linear", params: { out_features: 12 } } }));
+    expect(g().nodes.find((n) => n.id === "linear_2")?.data.params).toEqual({ out_features: 12, bias: true });
+    expect(wires()).toContain("linear_2.out->linear_1.in");
+    expect(g().history.past).toHaveLength(steps + 1);
+    g().undo();
+    expect(ids()).toEqual(["image_input_1", "conv2d_1", "linear_1"]);
     expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->linear_1.in"]);
   });
 
@@ -195,5 +218,64 @@ describe("graph store", () => {
     const saved = g().toDocument().nodes.map((n) => n.position!);
     expect(saved[0]!.y).toBeLessThan(saved[1]!.y);
     expect(saved[1]!.y).toBeLessThan(saved[2]!.y);
+  });
+
+  describe("deleting a middle layer", () => {
+    /** A report giving every edge of the canvas the shape `shapes[target]`. */
+    function shapesByTarget(shapes: Record<string, number[]>): void {
+      const edges = g().edges.map((e) => ({
+        source: e.source,
+        source_port: e.sourceHandle ?? "out",
+        target: e.target,
+        target_port: e.targetHandle ?? "in",
+        shape: shapes[e.target] ?? null,
+      }));
+      useValidation.getState().setReport(report({ edges }));
+    }
+
+    beforeEach(() => useValidation.getState().reset());
+
+    it("joins its neighbours when it keeps the shape, and one undo brings it back with both edges", () => {
+      chain("image_input", "conv2d", "dropout", "linear");
+      shapesByTarget({ conv2d_1: [1, 3, 8, 8], dropout_1: [1, 16, 6, 6], linear_1: [1, 16, 6, 6] });
+      g().selectOnly(["dropout_1"]);
+      const steps = g().history.past.length;
+      g().removeSelection();
+      expect(ids()).toEqual(["image_input_1", "conv2d_1", "linear_1"]);
+      expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->linear_1.in"]);
+      expect(g().history.past).toHaveLength(steps + 1);
+      g().undo();
+      expect(ids()).toEqual(["image_input_1", "conv2d_1", "dropout_1", "linear_1"]);
+      expect(wires()).toEqual(["image_input_1.out->conv2d_1.in", "conv2d_1.out->dropout_1.in", "dropout_1.out->linear_1.in"]);
+    });
+
+    it("leaves the gap open when the layer changes the shape, or its shapes are not known", () => {
+      chain("image_input", "conv2d", "linear");
+      shapesByTarget({ conv2d_1: [1, 3, 8, 8], linear_1: [1, 16, 6, 6] });
+      g().selectOnly(["conv2d_1"]);
+      g().removeSelection();
+      expect(wires()).toEqual([]);
+      g().undo();
+      useValidation.getState().reset();
+      g().selectOnly(["conv2d_1"]);
+      g().removeSelection();
+      expect(wires()).toEqual([]);
+    });
+
+    it("leaves the gap open when the server could not infer the shapes (an error upstream)", () => {
+      chain("image_input", "dropout", "linear");
+      shapesByTarget({});
+      g().selectOnly(["dropout_1"]);
+      g().removeSelection();
+      expect(wires()).toEqual([]);
+    });
+
+    it("does not join anything when several layers go at once", () => {
+      chain("image_input", "dropout", "dropout", "linear");
+      shapesByTarget({ dropout_1: [1, 3, 8, 8], dropout_2: [1, 3, 8, 8], linear_1: [1, 3, 8, 8] });
+      g().selectOnly(["dropout_1", "dropout_2"]);
+      g().removeSelection();
+      expect(wires()).toEqual([]);
+    });
   });
 });

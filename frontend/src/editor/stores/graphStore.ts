@@ -10,12 +10,14 @@ import { type ClipboardContent, copySelection } from "../model/clipboard";
 import type { GraphDocument, Params } from "../model/document";
 import { outputPorts } from "../model/document";
 import * as edits from "../model/edits";
+import { applyFix } from "../model/fixes";
 import type { Snapshot } from "../model/edits";
 import { type DocumentMeta, type LayerFlowNode, type ShapeFlowEdge, fromDocument, toDocument } from "../model/flow";
 import { type History, emptyHistory, record, redo, undo } from "../model/history";
 import { layoutInput, needsLayout, stackPositions } from "../model/layout";
 import { layoutOffThread } from "../model/layoutClient";
 import { specOf } from "./layersStore";
+import { useValidation } from "./validationStore";
 
 export interface GraphState extends Snapshot {
   graphId: number | null;
@@ -206,13 +208,17 @@ export const useGraph = create<GraphState>()((set, get) => {
       return id;
     },
 
-    removeSelection: () => void commit((s) => (edits.hasSelection(s) ? edits.removeSelected(s) : null)),
+    removeSelection: () => {
+      const shapes = useValidation.getState().edgeShapes;
+      const known = (id: string) => (shapes[id] === "?" ? undefined : shapes[id]); // "?": not inferred
+      commit((s) => (edits.hasSelection(s) ? edits.removeSelected(s, known) : null));
+    },
 
     updateParams: (nodeId, params) => void commit((s) => edits.updateParams(s, nodeId, params, specOf(s.nodes.find((n) => n.id === nodeId)?.data.type ?? ""))),
 
     setLabel: (nodeId, label) => void commit((s) => edits.setLabel(s, nodeId, label), false),
 
-    applyFix: (issue) => commit((s) => edits.applyFix(s, issue, specOf)),
+    applyFix: (issue) => commit((s) => applyFix(s, issue, specOf)),
 
     layout: () => runLayout(true),
     layoutQuietly: () => runLayout(false),
