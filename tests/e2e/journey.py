@@ -97,3 +97,26 @@ def as_user(username: str, action: Callable[[Any], R]) -> R:
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
+
+
+def train_digits_lenet(client: Any, project_id: int, stack: Any, epochs: int = 2) -> dict[str, Any]:
+    """Through the API: the digits sample (8x8 PNGs) ingested and LeNet-5 (32x32) trained on it for
+    ``epochs`` by the live worker; the succeeded run's body."""
+    version = client.post("/api/v1/datasets/from-sample/", {"project": project_id, "sample": "digits",
+                                                             "name": "digits"}, format="json")
+    assert version.status_code == 202, version.content
+    version_id = version.json()["id"]
+    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] == "succeeded", 120,
+         "the digits ingest")
+    graph = client.post("/api/v1/graphs/from-template/", {"project": project_id, "template": "lenet5"}, format="json")
+    assert graph.status_code == 201, graph.content
+    graph_version = client.get(f"/api/v1/graphs/{graph.json()['id']}/versions/").json()["results"][0]["id"]
+    run = client.post("/api/v1/runs/", {"graph_version": graph_version, "dataset_version": version_id,
+                                        "config": {"epochs": epochs, "device": {"kind": "cpu"}}}, format="json")
+    assert run.status_code == 202, run.content
+    run_id = run.json()["id"]
+    poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["status"] in ("succeeded", "failed", "cancelled"),
+         300, f"run {run_id}")
+    body = dict(client.get(f"/api/v1/runs/{run_id}/").json())
+    assert body["status"] == "succeeded", (body, stack.log_tail())
+    return body

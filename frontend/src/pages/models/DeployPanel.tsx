@@ -7,6 +7,7 @@ import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { usePolling } from "../../hooks/usePolling";
 import { useResource } from "../../hooks/useResource";
 import { describe } from "./ModelPage";
+import { CallFromCode } from "./CallFromCode";
 import { deploymentLabel } from "./deploymentStatus";
 import { TryIt } from "./TryIt";
 
@@ -73,7 +74,7 @@ function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deploy
       </p>
       {d.status === "failed" && <ErrorAlert message={`The deployment failed: ${describe(d.error)}`} />}
       {apiKey && <KeyOnce apiKey={apiKey} />}
-      <Snippets endpoint={endpoint} apiKey={apiKey ?? "<your key>"} input={model.card?.inputs[0]} />
+      <CallFromCode endpoint={endpoint} apiKey={apiKey ?? "<your key>"} card={model.card} />
       <p className="muted">
         Requests {d.metrics.requests ?? 0} · errors {d.metrics.errors ?? 0}
         {latency?.p50 != null && ` · latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`}
@@ -113,36 +114,6 @@ function KeyOnce({ apiKey }: { apiKey: string }) {
       <button type="button" className="button button--small" onClick={() => void copy()}>
         {copied ? "Copied" : "Copy key"}
       </button>
-    </div>
-  );
-}
-
-function Snippets({ endpoint, apiKey, input }: { endpoint: string; apiKey: string; input?: { name: string; shape: number[]; datatype: string } }) {
-  const shape = input ? input.shape.map((v, i) => (i === 0 && v < 0 ? 1 : v)) : [1];
-  const size = shape.reduce((a, b) => a * b, 1);
-  const name = input?.name ?? "input";
-  const datatype = input?.datatype ?? "FP32";
-  const curl = `curl -X POST ${endpoint}/infer \\\n  -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" \\\n  -d '{"inputs": [{"name": "${name}", "shape": ${JSON.stringify(shape)}, "datatype": "${datatype}", "data": [/* ${size} numbers */]}]}'`;
-  const python = `import requests\n\nresponse = requests.post(\n    "${endpoint}/infer",\n    headers={"Authorization": "Bearer ${apiKey}"},\n    json={"inputs": [{"name": "${name}", "shape": ${JSON.stringify(shape)}, "datatype": "${datatype}",\n                      "data": [0.0] * ${size}}]},\n)\nprint(response.json()["outputs"][0]["data"])`;
-  return (
-    <details className="snippets">
-      <summary>Call it from code</summary>
-      <CopyBlock label="curl" text={curl} />
-      <CopyBlock label="Python" text={python} />
-    </details>
-  );
-}
-
-function CopyBlock({ label, text }: { label: string; text: string }) {
-  return (
-    <div className="copy-block">
-      <div className="copy-block__head">
-        <span>{label}</span>
-        <button type="button" className="button button--small button--secondary" aria-label={`Copy the ${label} snippet`} onClick={() => void navigator.clipboard?.writeText(text).catch(() => undefined)}>
-          Copy
-        </button>
-      </div>
-      <pre>{text}</pre>
     </div>
   );
 }

@@ -3,6 +3,7 @@
  * input contract a person can follow, and the training configuration as rows. Pure functions of
  * the card's JSON (see pipelines/export/package.make_card and domain/deploy), tested on their own.
  */
+import { describeInput } from "./inputContract";
 
 type Json = Record<string, unknown>;
 
@@ -115,47 +116,9 @@ export function metricRows(metrics: Json | null | undefined): MetricRow[] {
   return keys.map((key) => ({ key, label: metricLabel(key), validation: cell(val, key), test: cell(test, key) }));
 }
 
-function size(values: unknown): string | null {
-  return Array.isArray(values) && values.length > 0 && values.every((v) => typeof v === "number") ? values.join("×") : null;
-}
-
 /** What a caller sends, in words, from the card's preprocessing (a dataset's recipe plus the run's resize). */
 export function inputInWords(preprocessing: Json | null | undefined, shape: number[] = []): string {
-  const p = preprocessing ?? {};
-  const resize = size(p.resize);
-  switch (p.input) {
-    case "image": {
-      const channels = Number(p.channels ?? shape[1] ?? 0);
-      const kind = channels === 1 ? "grey image" : channels === 3 ? "colour (RGB) image" : `${channels}-channel image`;
-      const parts = [kind];
-      const own = size(p.size) ?? size(shape.slice(2));
-      if (own) parts.push(own);
-      parts.push("scaled to 0–1");
-      if (resize) parts.push(`resized to ${resize} for the model`);
-      return parts.join(", ");
-    }
-    case "table": {
-      const features = Array.isArray(p.features) ? p.features.length : shape[1];
-      return `table row of ${features} features: numbers standardised (x − mean) / std, categories one-hot`;
-    }
-    case "text": {
-      const parts = ["text as WordPiece token ids"];
-      if (typeof p.max_length === "number") parts.push(`up to ${p.max_length} tokens`);
-      if (typeof p.vocab_size === "number") parts.push(`vocabulary of ${p.vocab_size}`);
-      return parts.join(", ");
-    }
-    case "ct": {
-      const window = isObject(p.window) ? p.window : {};
-      const volume = size(p.volume_shape);
-      const parts = [p.mode === "2d" ? "CT slices" : "CT volume"];
-      if (volume) parts.push(`${volume} voxels`);
-      parts.push("in Hounsfield units");
-      if (typeof window.low === "number" && typeof window.high === "number") parts.push(`windowed ${window.low} to ${window.high} HU, scaled to 0–1`);
-      return parts.join(", ");
-    }
-    default:
-      return shape.length ? `a tensor of shape [${shape.join(", ")}]` : "—";
-  }
+  return describeInput({ shape, preprocessing }).summary;
 }
 
 export interface ConfigRow {
