@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 IMAGES = Path(os.environ.get("VMB_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
 IMAGES.mkdir(parents=True, exist_ok=True)
-VIEWPORTS = [pytest.param({"width": 1440, "height": 900}, id="1440x900"),
-             pytest.param({"width": 1280, "height": 720}, id="1280x720")]
 
 # The smallest rendered text of every node in view: computed font size times the canvas zoom.
 SMALLEST_TEXT = """() => {
@@ -43,15 +40,6 @@ SMALLEST_TEXT = """() => {
   return { smallest, seen, zoom };
 }"""
 
-
-@pytest.fixture(params=VIEWPORTS)
-def sized_page(request: Any, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=request.param)
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.viewport_name = f"{request.param['width']}x{request.param['height']}"
-    yield page
-    context.close()
 
 
 def _sign_up(live_stack: Any, page: Any) -> None:

@@ -49,6 +49,9 @@ EPOCHS = 3
 def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> None:
     started = time.monotonic()
     click = Clicks()
+    # The detours that show more than the path needs (the run on the canvas, pruning, the pruned
+    # graph, the ONNX export and its card, the predictions) are counted apart.
+    detour = Clicks()
     username = f"journey_{uuid.uuid4().hex[:8]}"
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
@@ -127,7 +130,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
 
     # On the canvas: every LeNet layer shows the precision the dynamic engine chose, and its gradient health.
     run_url = page.url
-    click(page.get_by_role("link", name="Show on the canvas"))
+    detour(page.get_by_role("link", name="Show on the canvas"))
     page.get_by_test_id("run-overlay").wait_for(timeout=30_000)
     precisions = {}
     for layer in ("conv2d_1", "conv2d_2", "linear_1", "linear_2", "linear_3"):
@@ -154,7 +157,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     prune = page.get_by_role("form", name="Prune")
     prune.get_by_label("Share of channels to remove").fill("0.3")
     prune.get_by_label("Fine-tune epochs").fill("0")
-    click(prune.get_by_role("button", name="Prune"))
+    detour(prune.get_by_role("button", name="Prune"))
     page.wait_for_url(lambda url: url != trained_url and re.search(r"/models/\d+$", url) is not None)
     report = page.get_by_role("table", name="Before and after")
     report.wait_for(timeout=180_000)
@@ -165,20 +168,20 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     page.screenshot(path=str(IMAGES / "journey-pruned.png"), full_page=True)
 
     # The pruned graph on the canvas: its first convolution has fewer channels than LeNet-5's 6.
-    click(page.get_by_role("link", name="Open the pruned graph on the canvas"))
+    detour(page.get_by_role("link", name="Open the pruned graph on the canvas"))
     shape = page.get_by_test_id("shape-conv2d_1-out")
     poll(lambda: "×" in shape.inner_text(), 30, "the pruned graph's shapes")  # "→ 1×4×28×28"
     assert int(shape.inner_text().split("×")[1]) < 6, shape.inner_text()
     page.screenshot(path=str(IMAGES / "journey-pruned-graph.png"))
-    click.back(page)
+    detour.back(page)
 
     # Export the pruned model to ONNX: checked against the model before it is offered, with its card.
-    click(page.get_by_role("button", name="Export ONNX"))
+    detour(page.get_by_role("button", name="Export ONNX"))
     exports = page.get_by_role("table", name="Exports")
     parity = exports.get_by_role("cell", name=re.compile(r"^passed: max \|Δ\|"))
     parity.wait_for(timeout=180_000)
     assert exports.get_by_role("link", name="Download").count() == 1
-    click(exports.get_by_text("Model card (onnx)"))
+    detour(exports.get_by_text("Model card (onnx)"))
     card = exports.locator("details[open]")
     assert "classification" in card.inner_text() and "0, 1, 2" in card.inner_text()
     page.screenshot(path=str(IMAGES / "journey-export.png"), full_page=True)
@@ -187,6 +190,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     click(page.get_by_role("button", name="Deploy", exact=True))
     page.get_by_label("API key").wait_for()
     page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
+    to_deployed = click.count  # sign-up to a deployed model by the canvas
     dataset_version = page.evaluate(
         "async () => (await (await fetch('/api/v1/datasets/?page_size=1')).json()).results[0].latest_version.id")
     right = 0
@@ -195,7 +199,7 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
         label = page.evaluate(
             f"async () => (await (await fetch('/api/v1/dataset-versions/{dataset_version}/samples/{index * 97}/')).json()).label")
         page.get_by_label("Dataset sample number").fill(str(index * 97))
-        click(page.get_by_role("button", name="Predict this sample"))
+        detour(page.get_by_role("button", name="Predict this sample"))
         predicted = page.get_by_test_id("predicted-class")
         predicted.wait_for(timeout=30_000)
         right += predicted.inner_text() == label
@@ -207,8 +211,9 @@ def test_digits_from_nothing_to_a_deployed_model(live_stack: Any, page: Any) -> 
     assert right >= 4, f"only {right} of {tried} digits predicted right"
 
     minutes = (time.monotonic() - started) / 60
-    print(f"\njourney: {click.count} clicks, {minutes:.1f} minutes, {right}/{tried} digits right "
-          f"(pruned model, test accuracy {accuracy_after})")
-    assert click.count < 40
+    print(f"\njourney: {to_deployed} clicks to a deployed model by the canvas, {detour.count} more on the detours, "
+          f"{minutes:.1f} minutes, {right}/{tried} digits right (pruned model, test accuracy {accuracy_after})")
+    assert to_deployed <= 20  # issue 16's bound for the digits journey by the canvas
+    assert click.count == to_deployed
     assert minutes < 10
     assert console_errors == [], console_errors

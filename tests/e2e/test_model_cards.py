@@ -19,37 +19,11 @@ import uuid
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from .journey import IMAGES, Clicks, as_user, poll, section, sign_up_and_open_project
+from .journey import IMAGES, Clicks, as_user, poll, section, sign_up_and_open_project, train_digits_lenet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 VIEWPORTS = [(1440, 900), (1280, 720)]
-
-
-def _trained_digits_run(client: APIClient, project_id: int, stack: Any) -> dict[str, Any]:
-    """The digits sample ingested and LeNet-5 trained on it for 2 epochs by the live worker."""
-    version = client.post("/api/v1/datasets/from-sample/", {"project": project_id, "sample": "digits",
-                                                             "name": "digits"}, format="json")
-    assert version.status_code == 202, version.content
-    version_id = version.json()["id"]
-    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] == "succeeded", 120,
-         "the digits ingest")
-    graph = client.post("/api/v1/graphs/from-template/", {"project": project_id, "template": "lenet5"}, format="json")
-    assert graph.status_code == 201, graph.content
-    graph_version = client.get(f"/api/v1/graphs/{graph.json()['id']}/versions/").json()["results"][0]["id"]
-    run = client.post("/api/v1/runs/", {"graph_version": graph_version, "dataset_version": version_id,
-                                        "config": {"epochs": 2, "device": {"kind": "cpu"}}}, format="json")
-    assert run.status_code == 202, run.content
-    run_id = run.json()["id"]
-
-    def ended() -> bool:
-        return client.get(f"/api/v1/runs/{run_id}/").json()["status"] in ("succeeded", "failed", "cancelled")
-
-    poll(ended, 300, f"run {run_id}")
-    body = dict(client.get(f"/api/v1/runs/{run_id}/").json())
-    assert body["status"] == "succeeded", (body, stack.log_tail())
-    return body
 
 
 def _no_sideways_scroll(page: Any) -> None:
@@ -64,7 +38,7 @@ def _within_viewport(page: Any, locator: Any) -> None:
 
 def _prepare(client: Any, project_id: int, stack: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train a run, check it is a model at once, and prune that model: (run, trained, pruned)."""
-    run = _trained_digits_run(client, project_id, stack)
+    run = train_digits_lenet(client, project_id, stack)
     # Listed at once and counted by the API: nobody opened it.
     models = client.get(f"/api/v1/models/?project={project_id}").json()
     assert models["count"] == 1 and models["results"][0]["run"] == run["id"], models
