@@ -183,12 +183,14 @@ def kept_for_backward(nodes: dict[str, NodeReport], edges: list[EdgeReport], inp
     layer autocast runs in 16 bits is kept again as its 16-bit copy. The graph's input batch is
     always counted."""
     consumers: dict[tuple[str, str], list[str]] = {}
+    feeding: dict[str, list[EdgeReport]] = {}  # each node's incoming edges: one pass, not one per node
     for edge in edges:
         consumers.setdefault((edge.source, edge.source_port), []).append(edge.target)
+        feeding.setdefault(edge.target, []).append(edge)
     kinds: dict[tuple[str, str], str] = {}
     values: list[tuple[int, str]] = []
     for node_id, info in nodes.items():
-        incoming = [kinds.get((e.source, e.source_port), "act") for e in edges if e.target == node_id]
+        incoming = [kinds.get((e.source, e.source_port), "act") for e in feeding.get(node_id, ())]
         for port, shape in info.outputs.items():
             dtype = info.dtypes.get(port, "float32")
             if dtype in ("int64", "int32", "bool"):
