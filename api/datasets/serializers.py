@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import IdField, ModelSerializer
-from api.projects.serializers import ProjectResourceSerializer, UserRefSerializer
+from api.projects.serializers import GraphVersionRefSerializer, ProjectResourceSerializer, UserRefSerializer
 from domain.datasets.models import Dataset, DatasetKind, DatasetSample, DatasetVersion, Upload
 from pipelines.datasets.samples import SAMPLES
 
@@ -59,6 +59,8 @@ class SeriesWarningSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=["single_slice", "irregular_spacing", "missing_slices", "mixed_orientation",
                                             "non_axial", "gantry_tilt", "no_positions"])
     message = serializers.CharField()
+    gaps_mm = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), required=False,
+                                    help_text="missing_slices: [from, to] positions of each wide gap")
     positions_mm = serializers.ListField(child=serializers.FloatField(), required=False,
                                          help_text="irregular_spacing: the slice positions along the normal")
 
@@ -71,6 +73,15 @@ class SeriesReportSerializer(serializers.Serializer):
     slices = serializers.IntegerField()
     spacing_mm = serializers.ListField(child=serializers.FloatField())
     thickness_mm = serializers.FloatField(allow_null=True)
+    sample = serializers.IntegerField(required=False, help_text="index of the series' sample (its first slice in 2d mode)")
+    study = serializers.CharField(required=False, help_text="pseudonym of the study")
+    orientation = serializers.CharField(required=False, help_text="axial, coronal or sagittal (oblique when over 1° "
+                                        "off), mixed, or unknown")
+    hu_range = serializers.ListField(child=serializers.FloatField(), required=False,
+                                     help_text="[lowest, highest] HU of the series' slices as read")
+    kvp = serializers.FloatField(required=False, allow_null=True, help_text="tube voltage (KVP)")
+    extent_mm = serializers.ListField(child=serializers.FloatField(), required=False,
+                                      help_text="the stack's size along the normal, the rows and the columns")
     warnings = SeriesWarningSerializer(many=True)
 
 
@@ -177,3 +188,58 @@ class PreviewQuerySerializer(serializers.Serializer):
         if attrs.get("window") == "custom" and ("center" not in attrs or "width" not in attrs):
             raise serializers.ValidationError({"center": ["a custom window needs center and width"]})
         return attrs
+
+
+class PlaneQuerySerializer(serializers.Serializer):
+    plane = serializers.ChoiceField(choices=["axial", "coronal", "sagittal"])
+    slice = serializers.IntegerField(required=False, min_value=0, max_value=4096,
+                                     help_text="the slice in that plane; default the middle one")
+    window = serializers.ChoiceField(choices=["lung", "mediastinum", "bone", "brain", "custom"], default="lung")
+    center = serializers.FloatField(required=False, min_value=-4000, max_value=4000)
+    width = serializers.FloatField(required=False, min_value=1, max_value=10000)
+    size = serializers.IntegerField(required=False, min_value=16, max_value=512, default=256,
+                                    help_text="the longer side of the PNG in pixels")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("window") == "custom" and ("center" not in attrs or "width" not in attrs):
+            raise serializers.ValidationError({"center": ["a custom window needs center and width"]})
+        return attrs
+
+
+# ---- start from the data ---------------------------------------------------------------------------
+class DataSummarySerializer(serializers.Serializer):
+    modality = serializers.ChoiceField(choices=["image", "ct", "table", "text"])
+    shape = serializers.ListField(child=serializers.IntegerField(), help_text="one sample: [C,H,W], [C,D,H,W], "
+                                  "[features] or [tokens]")
+    task = serializers.ChoiceField(choices=["classification", "regression", "segmentation"])
+    classes = serializers.IntegerField()
+    vocab_size = serializers.IntegerField(allow_null=True)
+
+
+class BuildModelRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                 help_text="the new graph's name; default '<dataset> model'")
+
+
+class AdaptGraphRequestSerializer(serializers.Serializer):
+    graph_version = IdField(help_text="the graph version whose input to adapt (it stays as it is)")
+
+
+class BuiltModelSerializer(serializers.Serializer):
+    """A graph made for the data, the version saved, and what was changed, for a person to read."""
+
+    graph = serializers.IntegerField(source="graph.pk")
+    graph_name = serializers.CharField(source="graph.name")
+    version = GraphVersionRefSerializer()
+    template = serializers.CharField(allow_blank=True, help_text="the template started from ('' when none)")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class InputCheckSerializer(serializers.Serializer):
+    fits = serializers.BooleanField(help_text="the graph's input takes the samples as they are")
+    graph_shape = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    data_shape = serializers.ListField(child=serializers.IntegerField())
+    resize = serializers.ListField(child=serializers.IntegerField(), allow_null=True,
+                                   help_text="[H, W] training would resize images to; null when none")
+    message = serializers.CharField()
+    data = DataSummarySerializer()

@@ -12,11 +12,16 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from api.datasets.serializers import (
+    AdaptGraphRequestSerializer,
+    BuildModelRequestSerializer,
+    BuiltModelSerializer,
     DatasetSampleSerializer,
     DatasetSerializer,
     DatasetVersionCreateSerializer,
     DatasetVersionListSerializer,
     DatasetVersionSerializer,
+    InputCheckSerializer,
+    PlaneQuerySerializer,
     PreviewQuerySerializer,
     SampleDatasetCreateSerializer,
     SplitPreviewRequestSerializer,
@@ -25,10 +30,10 @@ from api.datasets.serializers import (
 from domain.datasets import services as dataset_services
 from domain.datasets.models import Dataset, DatasetVersion, Upload
 from domain.projects import services
-from domain.projects.models import Role
+from domain.projects.models import GraphVersion, Role
 from pipelines.datasets import cache as dataset_cache
 from pipelines.datasets.options import Window
-from pipelines.datasets.preview import render_png
+from pipelines.datasets.preview import plane_count, render_plane, render_png
 from pipelines.datasets.samples import SAMPLES
 
 
@@ -198,9 +203,85 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
+    @extend_schema(parameters=[PlaneQuerySerializer], responses={
+        (200, "image/png"): bytes,
+        400: OpenApiResponse(description="a bad plane, slice, window or size (named), a version that is not ready, "
+                                         "or one that is not CT"),
+        404: OpenApiResponse(description="no such sample in this version"),
+    })
+    @action(detail=True, methods=["get"], url_path=r"samples/(?P<index>\d+)/plane")
+    def plane(self, request: Request, pk: str | None = None, index: str = "0") -> HttpResponse:
+        """One slice of a CT sample's volume in ``?plane=`` axial, coronal or sagittal, at
+        ``?slice=`` (default the middle), through ``?window=``, as a PNG with square millimetres
+        and its longer side ``?size=`` pixels. In 2d mode the sample's series is put together
+        from its slices."""
+        version = self._usable()
+        query = PlaneQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        if version.recipe.get("input") != "ct":
+            raise ValidationError({"plane": ["planes are for CT datasets"]})
+        row = version.samples.filter(index=int(index)).first()
+        if row is None:
+            raise NotFound(f"no sample {index} in this version")
+        volume = dataset_services.ct_volume(version, row)
+        count = plane_count(volume.shape, q["plane"])
+        chosen = q.get("slice", count // 2)
+        if chosen >= count:
+            raise ValidationError({"slice": [f"the {q['plane']} plane of sample {index} has slices 0 to {count - 1}"]})
+        window = Window(preset=q["window"], center=q.get("center"), width=q.get("width"))
+        png = render_plane(volume, q["plane"], chosen, window, voxel_mm=dataset_services.voxel_mm(version, row),
+                           size=q["size"])
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
     @extend_schema(responses={200: dict, 400: NOT_READY})
     @action(detail=True, methods=["get"])
     def recipe(self, request: Request, pk: str | None = None) -> Response:
         """The preprocessing recipe, as it travels with models trained on this version."""
         return Response(self._usable().recipe)
 
+
+    # ---- start from the data ------------------------------------------------------------------------
+    @extend_schema(request=BuildModelRequestSerializer, responses={
+        201: BuiltModelSerializer,
+        400: OpenApiResponse(description="the version is not ready, or has no classes or no shape to build for"),
+    })
+    @action(detail=True, methods=["post"], url_path="build-model")
+    def build_model(self, request: Request, pk: str | None = None) -> Response:
+        """A new graph for this data: the closest template with its input, output and 2-D/3-D
+        adapted to the version's samples and classes; ``notes`` say what was changed."""
+        from domain.datasets.proposals import build_model
+
+        body = BuildModelRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        built = build_model(request.user, self.get_object(), name=body.validated_data["name"])
+        return Response(BuiltModelSerializer(built).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], parameters=[OpenApiParameter("graph_version", int, required=True)],
+                   responses={200: InputCheckSerializer, 400: NOT_READY})
+    @extend_schema(methods=["POST"], request=AdaptGraphRequestSerializer, responses={
+        201: BuiltModelSerializer,
+        400: OpenApiResponse(description="the graph can't be adapted (another kind of input, several inputs, "
+                                         "or it still does not validate), or the version is not ready"),
+    })
+    @action(detail=True, methods=["get", "post"], url_path="adapt-graph")
+    def adapt_graph(self, request: Request, pk: str | None = None) -> Response:
+        """GET: whether a graph version's input takes this data as it is (both shapes and the
+        resize training would make). POST: a new version of that graph with its input adapted to
+        this data; the given version stays as it is."""
+        from domain.datasets.proposals import adapt_graph, input_check
+
+        body = AdaptGraphRequestSerializer(data=request.query_params if request.method == "GET" else request.data)
+        body.is_valid(raise_exception=True)
+        version = self.get_object()
+        graph_version = (GraphVersion.objects.select_related("graph__project")
+                         .filter(graph__project__in=services.visible_projects(request.user),
+                                 pk=body.validated_data["graph_version"]).first())
+        if graph_version is None:
+            raise ValidationError({"graph_version": ["no graph version of yours has this id"]})
+        if request.method == "GET":
+            return Response(InputCheckSerializer(input_check(graph_version, version)).data)
+        built = adapt_graph(request.user, graph_version, version)
+        return Response(BuiltModelSerializer(built).data, status=status.HTTP_201_CREATED)

@@ -301,6 +301,31 @@ def cache_folder(version: DatasetVersion) -> Path:
     return version_folder(version) / "cache"
 
 
+def ct_volume(version: DatasetVersion, sample: DatasetSample) -> Any:
+    """The cached (D, H, W) HU volume of a CT sample as a memory map (nothing is read until a
+    slice is): the sample itself in 3d mode, its series' slices put together in 2d mode."""
+    from pipelines.datasets.cache import open_inputs
+
+    inputs = open_inputs(cache_folder(version))
+    if version.recipe.get("mode") != "2d":
+        return inputs[sample.index, 0]
+    first = sample.index - int((sample.meta or {}).get("slice", 0))
+    return inputs[first : first + int(version.recipe["volume_shape"][0]), 0]
+
+
+def voxel_mm(version: DatasetVersion, sample: DatasetSample) -> tuple[float, float, float]:
+    """The size in mm of one cached voxel of a CT sample (depth, height, width): the recipe's
+    spacing when the ingest resampled to one, else the series' extent over the cached shape
+    (1 mm each when the ingest did not record the extent)."""
+    if version.recipe.get("spacing"):
+        return tuple(float(v) for v in version.recipe["spacing"])  # type: ignore[return-value]
+    extent = (sample.meta or {}).get("extent_mm")
+    shape = version.recipe.get("volume_shape") or [1, 1, 1]
+    if not extent or len(extent) != 3:
+        return (1.0, 1.0, 1.0)
+    return tuple(max(float(e), 1e-3) / int(n) for e, n in zip(extent, shape, strict=True))  # type: ignore[return-value]
+
+
 @contextmanager
 def open_source(version: DatasetVersion) -> Iterator[tuple[Path, str]]:
     """(local path, name) of the version's source: a sample written now, or the upload, read in

@@ -25,7 +25,13 @@ from .dicom_deid import PROFILE, Deidentifier
 from .limits import Limits
 from .options import DicomOptions
 from .report import BadFile, IngestError, ProgressFn, Report
-from .series_checks import orientation_warnings, regular_grid, single_slice_warning, spacing_warnings
+from .series_checks import (
+    orientation_name,
+    orientation_warnings,
+    regular_grid,
+    single_slice_warning,
+    spacing_warnings,
+)
 from .volume import Pseudonyms, VolumeCache, resample
 
 READ_ERRORS = (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
@@ -49,6 +55,7 @@ class SliceHeader:
     orientation: tuple[float, ...] | None = None  # ImageOrientationPatient
     corner: tuple[float, ...] | None = None  # ImagePositionPatient
     tilt: float = 0.0  # GantryDetectorTilt, degrees
+    kvp: float | None = None  # KVP: the tube voltage
 
 
 def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
@@ -90,6 +97,7 @@ def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
             pixel_spacing=(spacing[0], spacing[1]) if len(spacing) == 2 else (1.0, 1.0), thickness=thickness,
             orientation=_floats(ds.get("ImageOrientationPatient"), 6), corner=_floats(ds.get("ImagePositionPatient"), 3),
             tilt=float(ds.get("GantryDetectorTilt", 0) or 0),
+            kvp=float(ds.KVP) if ds.get("KVP") not in (None, "") else None,
         )
     except READ_ERRORS as exc:
         raise BadFile("bad_header", f"malformed geometry or rescale tags: {type(exc).__name__}") from exc
@@ -140,6 +148,7 @@ def order_series(headers: list[SliceHeader], report: Report) -> tuple[list[Slice
             report.skip(h.rel, "inconsistent_slice", f"{h.shape} pixels; its series has {shape}")
         else:
             kept.append(h)
+    _stack_along_common_normal(kept)
     if all(h.position is not None for h in kept):
         kept.sort(key=lambda h: (h.position, h.instance))
         unique: list[SliceHeader] = []
@@ -153,6 +162,19 @@ def order_series(headers: list[SliceHeader], report: Report) -> tuple[list[Slice
         return unique, spacing or 1.0
     kept.sort(key=lambda h: h.instance)
     return kept, kept[0].thickness or 1.0
+
+
+def _stack_along_common_normal(headers: list[SliceHeader]) -> None:
+    """Slices of a series in several orientations are placed along the most common one's normal
+    (each slice's own normal would put a coronal slice of an axial stack anywhere)."""
+    orientations = Counter(h.orientation for h in headers if h.orientation is not None)
+    if len(orientations) < 2:
+        return
+    common = orientations.most_common(1)[0][0]
+    normal = np.cross(np.asarray(common[:3]), np.asarray(common[3:]))
+    for h in headers:
+        if h.corner is not None:
+            h.position = float(np.dot(normal, np.asarray(h.corner)))
 
 
 def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Limits, report: Report,
@@ -216,14 +238,18 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
         if not planes:
             continue
         stack, spacing, warnings = _geometry(np.stack(planes), used, z_spacing, options, limits)
+        hu_range = [round(float(stack.min()), 1), round(float(stack.max()), 1)]
         volume = resample(stack, spacing, options)
         group = pseudonym("patient", patient_key)
         name = f"series {number} ({label})"
         meta = {"series": series_name, "slices": len(planes),
-                "original_shape": [len(planes), *ordered[0].shape], "spacing_mm": [round(s, 4) for s in spacing]}
+                "original_shape": [len(planes), *ordered[0].shape], "spacing_mm": [round(s, 4) for s in spacing],
+                "extent_mm": [round(n * s, 2) for n, s in zip(stack.shape, spacing, strict=True)]}
         volumes.add(volume, name, label, group, meta)
         volumes.add_series({"name": name, "series": series_name, "patient": group, "label": label, **meta,
-                            "thickness_mm": used[0].thickness, "warnings": warnings})
+                            "study": pseudonym("study", ordered[0].study or uid),
+                            "thickness_mm": used[0].thickness, "orientation": orientation_name([h.orientation for h in used]),
+                            "hu_range": hu_range, "kvp": _kvp(used), "warnings": warnings})
     if deidentify is not None:
         volumes.extra_stats["deidentified_copies"] = {"files": kept, "profile": PROFILE}
     return volumes
@@ -249,6 +275,12 @@ def _geometry(stack: np.ndarray, used: list[SliceHeader], z_spacing: float, opti
         warnings.append({"code": "no_positions", "message": "no ImagePositionPatient on every slice: ordered by "
                          f"InstanceNumber, spacing {z_spacing:g} mm taken from SliceThickness"})
     return stack, (z_spacing, *used[0].pixel_spacing), warnings
+
+
+def _kvp(used: list[SliceHeader]) -> float | None:
+    """The series' tube voltage: the most common KVP of its slices (None when none says)."""
+    values = Counter(h.kvp for h in used if h.kvp is not None)
+    return values.most_common(1)[0][0] if values else None
 
 
 def _safe_folder(label: str) -> str:

@@ -12,6 +12,8 @@ from .volume import apply_window
 
 MAX_PREVIEW_SIDE = 512
 OVERLAY_ALPHA = 0.5
+PLANES = ("axial", "coronal", "sagittal")
+MAX_ASPECT = 8.0  # a plane is never drawn more than 8 times longer than wide (one replicated slice)
 
 
 def render_png(sample: np.ndarray, recipe: dict[str, Any], *, window: Window | None = None,
@@ -27,6 +29,8 @@ def render_png(sample: np.ndarray, recipe: dict[str, Any], *, window: Window | N
             depth = array.shape[0]
             index = depth // 2 if slice_index is None else min(max(slice_index, 0), depth - 1)
             array = array[index]
+            if mask is not None and np.ndim(mask) == 3:  # a volume's label mask: the same slice of it
+                mask = np.asarray(mask)[index]
         picture = apply_window(array, window or Window.from_recipe(recipe["window"]))
     else:
         raise ValueError(f"no picture for {recipe['input']} samples")
@@ -51,3 +55,42 @@ def overlay(pixels: np.ndarray, mask: np.ndarray, palette: list[list[int]], alph
     colours = np.asarray(palette, dtype=np.float32)[np.clip(mask.astype(np.int64), 0, len(palette) - 1)]
     blend = np.where((mask > 0)[..., None], (1 - alpha) * rgb + alpha * colours, rgb)
     return blend.round().astype(np.uint8)
+
+
+def plane_count(shape: tuple[int, int, int], plane: str) -> int:
+    """How many slices a (D, H, W) volume has in ``plane``."""
+    return shape[PLANES.index(plane)]
+
+
+def cut_plane(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
+    """One slice of a (D, H, W) volume (a memory map reads only that slice) as an image: axial
+    as stored; coronal and sagittal with the last slice of the stack at the top (head up for
+    an axial stack sorted feet to head)."""
+    if plane == "axial":
+        return np.asarray(volume[index], dtype=np.float32)
+    cut = volume[:, index, :] if plane == "coronal" else volume[:, :, index]
+    return np.asarray(cut, dtype=np.float32)[::-1]
+
+
+def render_plane(volume: np.ndarray, plane: str, index: int, window: Window, *, voxel_mm: tuple[float, float, float],
+                 size: int = MAX_PREVIEW_SIDE) -> bytes:
+    """A PNG of slice ``index`` of a (D, H, W) HU volume in ``plane`` through ``window``, drawn
+    with square millimetres (``voxel_mm``: the voxel's depth, height, width) and its longer side
+    ``size`` pixels (at most MAX_PREVIEW_SIDE). ValueError for an unknown plane or index."""
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {', '.join(PLANES)}")
+    count = plane_count(tuple(volume.shape), plane)  # type: ignore[arg-type]
+    if not 0 <= index < count:
+        raise ValueError(f"the {plane} plane has slices 0 to {count - 1}")
+    picture = apply_window(cut_plane(volume, plane, index), window)
+    rows_mm, cols_mm = {"axial": (voxel_mm[1], voxel_mm[2]), "coronal": (voxel_mm[0], voxel_mm[2]),
+                        "sagittal": (voxel_mm[0], voxel_mm[1])}[plane]
+    height_mm, width_mm = picture.shape[0] * rows_mm, picture.shape[1] * cols_mm
+    aspect = min(max(height_mm / width_mm, 1 / MAX_ASPECT), MAX_ASPECT) if width_mm > 0 else 1.0
+    side = min(size, MAX_PREVIEW_SIDE)
+    width, height = (side, max(1, round(side * aspect))) if aspect <= 1 else (max(1, round(side / aspect)), side)
+    pixels = (picture * 255).round().astype(np.uint8)
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -18,7 +18,7 @@ SeriesWarning = dict[str, Any]
 
 
 def _mm(values: Sequence[float] | np.ndarray) -> list[float]:
-    return [round(float(v), 2) for v in values]
+    return [round(float(v), 2) + 0.0 for v in values]  # + 0.0: no "-0.0" in a message
 
 
 def spacing_warnings(positions: Sequence[float]) -> tuple[list[SeriesWarning], bool]:
@@ -78,7 +78,7 @@ def orientation_warnings(orientations: Sequence[Sequence[float] | None], corners
         if len(distinct) > 1:
             warnings.append({"code": "mixed_orientation",
                              "message": f"the slices have {len(distinct)} different orientations "
-                                        "(ImageOrientationPatient); they are stacked along the first one's normal"})
+                                        "(ImageOrientationPatient); they are stacked along the most common one's normal"})
         normal = np.cross(known[0][:3], known[0][3:])
         axis = int(np.argmax(np.abs(normal)))
         if axis != 2:
@@ -97,6 +97,22 @@ def orientation_warnings(orientations: Sequence[Sequence[float] | None], corners
                              "message": f"gantry tilt of {tilt:.1f}°: the slices are sheared along the stack; "
                                         "the shear is not corrected"})
     return warnings
+
+
+def orientation_name(orientations: Sequence[Sequence[float] | None]) -> str:
+    """The plane the slices are in, in words: 'axial', 'coronal', 'sagittal', with 'oblique ' before
+    it when the normal is more than 1° off that axis, 'mixed' when the slices disagree, 'unknown'
+    when no slice has ImageOrientationPatient."""
+    known = [np.asarray(o, dtype=np.float64) for o in orientations if o is not None and len(o) == 6]
+    if not known:
+        return "unknown"
+    if any(np.abs(o - known[0]).max() > ORIENTATION_TOLERANCE for o in known[1:]):
+        return "mixed"
+    normal = np.cross(known[0][:3], known[0][3:])
+    normal = normal / (np.linalg.norm(normal) or 1.0)
+    axis = int(np.argmax(np.abs(normal)))
+    name = ("sagittal", "coronal", "axial")[axis]
+    return name if abs(normal[axis]) >= np.cos(np.radians(1.0)) else f"oblique {name}"
 
 
 def single_slice_warning(depth: int) -> SeriesWarning:

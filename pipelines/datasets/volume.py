@@ -82,9 +82,11 @@ class VolumeCache:
         self.series: list[dict[str, Any]] = []  # one entry per series: geometry and its warnings
         self.series_warnings = 0
         self.extra_stats: dict[str, Any] = {}  # what a reader adds to the statistics
+        self._first_sample = 0  # index of the last added volume's (first) sample
 
     def add(self, volume: np.ndarray, name: str, label: str, group: str, meta: dict[str, Any]) -> None:
         volume = np.clip(volume, *HU_RANGE).round().astype(np.int16)
+        self._first_sample = len(self.out.names)
         self.histogram += np.histogram(volume[:: max(1, volume.shape[0] // 8)], bins=self.edges)[0]
         if self.mode == "3d":
             self.writer.append(volume[None])
@@ -95,7 +97,9 @@ class VolumeCache:
             self.out.add(f"{name} slice {index + 1}", label, group, {**meta, "slice": index})
 
     def add_series(self, entry: dict[str, Any]) -> None:
-        """Record one series (``warnings`` among its keys) for the version's report."""
+        """Record one series (``warnings`` among its keys) for the version's report, with the
+        index of the sample last added (``add``): its volume, or its first slice in 2d mode."""
+        entry = {"sample": self._first_sample, **entry}
         self.series_warnings += len(entry.get("warnings", []))
         if len(self.series) < MAX_SERIES_LISTED:
             self.series.append(entry)

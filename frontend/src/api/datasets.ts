@@ -138,3 +138,26 @@ export function previewUrl(version: number, index: number, options: { window?: W
   const query = params.toString();
   return `/api/v1/dataset-versions/${version}/samples/${index}/preview/${query ? `?${query}` : ""}`;
 }
+
+/** A graph made for a dataset version (or a new version of one), and notes of what was changed. */
+export type BuiltModel = Schemas["BuiltModel"];
+/** Whether a graph version's input takes a dataset version's samples as they are. */
+export type InputCheck = Schemas["InputCheck"];
+
+/** A new graph whose first version is the closest template adapted to this data. */
+export async function buildModel(version: ResourceId, name = ""): Promise<BuiltModel> {
+  const params = { path: { id: idParam(version) } };
+  return (await unwrap(api.POST("/api/v1/dataset-versions/{id}/build-model/", { params, body: { name } }))) as BuiltModel;
+}
+
+export async function checkInput(version: ResourceId, graphVersion: number, signal?: AbortSignal): Promise<InputCheck> {
+  const params = { path: { id: idParam(version) }, query: { graph_version: graphVersion } };
+  return (await unwrap(api.GET("/api/v1/dataset-versions/{id}/adapt-graph/", { params, signal }))) as InputCheck;
+}
+
+/** A new version of the graph with its input adapted to this data; the given version stays. */
+export async function adaptGraph(version: ResourceId, graphVersion: number): Promise<BuiltModel> {
+  const params = { path: { id: idParam(version) } };
+  const body = { graph_version: graphVersion };
+  return (await unwrap(api.POST("/api/v1/dataset-versions/{id}/adapt-graph/", { params, body }))) as BuiltModel;
+}

@@ -171,6 +171,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dataset-versions/{id}/adapt-graph/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description GET: whether a graph version's input takes this data as it is (both shapes and the
+         *     resize training would make). POST: a new version of that graph with its input adapted to
+         *     this data; the given version stays as it is.
+         */
+        get: operations["dataset_versions_adapt_graph_retrieve"];
+        put?: never;
+        /**
+         * @description GET: whether a graph version's input takes this data as it is (both shapes and the
+         *     resize training would make). POST: a new version of that graph with its input adapted to
+         *     this data; the given version stays as it is.
+         */
+        post: operations["dataset_versions_adapt_graph_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dataset-versions/{id}/build-model/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description A new graph for this data: the closest template with its input, output and 2-D/3-D
+         *     adapted to the version's samples and classes; ``notes`` say what was changed.
+         */
+        post: operations["dataset_versions_build_model_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dataset-versions/{id}/recipe/": {
         parameters: {
             query?: never;
@@ -214,6 +260,28 @@ export interface paths {
         };
         /** @description One sample with its values: decoded text, table features, or the preview URL. */
         get: operations["dataset_versions_samples_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dataset-versions/{id}/samples/{index}/plane/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description One slice of a CT sample's volume in ``?plane=`` axial, coronal or sagittal, at
+         *     ``?slice=`` (default the middle), through ``?window=``, as a PNG with square millimetres
+         *     and its longer side ``?size=`` pixels. In 2d mode the sample's series is put together
+         *     from its slices.
+         */
+        get: operations["dataset_versions_samples_plane_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1178,6 +1246,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdaptGraphRequestRequest: {
+            /**
+             * Format: int64
+             * @description the graph version whose input to adapt (it stays as it is)
+             */
+            graph_version: number;
+        };
         /** AugmentationSettings */
         AugmentationSettings: {
             /**
@@ -1217,10 +1292,34 @@ export interface components {
              */
             intensity_jitter?: number;
         };
+        BuildModelRequestRequest: {
+            /**
+             * @description the new graph's name; default '<dataset> model'
+             * @default
+             */
+            name?: string;
+        };
+        /** @description A graph made for the data, the version saved, and what was changed, for a person to read. */
+        BuiltModel: {
+            graph: number;
+            graph_name: string;
+            version: components["schemas"]["GraphVersionRef"];
+            /** @description the template started from ('' when none) */
+            template: string;
+            notes: string[];
+        };
         /** @enum {string} */
         CompressionEnum: "none" | "fp16" | "bf16" | "powersgd";
         Csrf: {
             csrfToken: string;
+        };
+        DataSummary: {
+            modality: components["schemas"]["ModalityEnum"];
+            /** @description one sample: [C,H,W], [C,D,H,W], [features] or [tokens] */
+            shape: number[];
+            task: components["schemas"]["TaskEnum"];
+            classes: number;
+            vocab_size: number | null;
         };
         /**
          * @description A resource created inside one of the user's projects (a graph, a dataset): ``project``
@@ -1700,6 +1799,16 @@ export interface components {
              */
             drop?: string[];
         };
+        InputCheck: {
+            /** @description the graph's input takes the samples as they are */
+            fits: boolean;
+            graph_shape: number[] | null;
+            data_shape: number[];
+            /** @description [H, W] training would resize images to; null when none */
+            resize: number[] | null;
+            message: string;
+            data: components["schemas"]["DataSummary"];
+        };
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -1897,6 +2006,14 @@ export interface components {
         /** @enum {string} */
         MetricEnum: "loss" | "accuracy" | "f1_macro" | "mae" | "rmse" | "r2" | "dice" | "iou";
         /**
+         * @description * `image` - image
+         *     * `ct` - ct
+         *     * `table` - table
+         *     * `text` - text
+         * @enum {string}
+         */
+        ModalityEnum: "image" | "ct" | "table" | "text";
+        /**
          * @description * `auto` - auto
          *     * `dynamic` - dynamic
          *     * `static` - static
@@ -1978,6 +2095,8 @@ export interface components {
          * @enum {string}
          */
         OriginalsEnum: "deleted" | "deidentified_copies_kept";
+        /** @enum {string} */
+        OutputBiasEnum: "auto" | "target_mean" | "layer_default";
         PaginatedDatasetList: {
             /** @example 123 */
             count: number;
@@ -2394,6 +2513,12 @@ export interface components {
              * @default standardize
              */
             target_scaling?: components["schemas"]["TargetScalingEnum"];
+            /**
+             * Output bias (regression)
+             * @description Regression: where the output layer's bias starts. target_mean: the mean of the training split's targets (in the units the network learns), so the first prediction is the best constant one; layer_default: the layer's own initialisation; auto: target_mean when target_scaling is none, else layer_default.
+             * @default auto
+             */
+            output_bias?: components["schemas"]["OutputBiasEnum"];
         };
         /** RunConfig */
         RunConfigRequest: {
@@ -2462,6 +2587,12 @@ export interface components {
              * @default standardize
              */
             target_scaling?: components["schemas"]["TargetScalingEnum"];
+            /**
+             * Output bias (regression)
+             * @description Regression: where the output layer's bias starts. target_mean: the mean of the training split's targets (in the units the network learns), so the first prediction is the best constant one; layer_default: the layer's own initialisation; auto: target_mean when target_scaling is none, else layer_default.
+             * @default auto
+             */
+            output_bias?: components["schemas"]["OutputBiasEnum"];
         };
         RunCreateRequest: {
             /**
@@ -2553,11 +2684,28 @@ export interface components {
             spacing_mm: number[];
             /** Format: double */
             thickness_mm: number | null;
+            /** @description index of the series' sample (its first slice in 2d mode) */
+            sample?: number;
+            /** @description pseudonym of the study */
+            study?: string;
+            /** @description axial, coronal or sagittal (oblique when over 1° off), mixed, or unknown */
+            orientation?: string;
+            /** @description [lowest, highest] HU of the series' slices as read */
+            hu_range?: number[];
+            /**
+             * Format: double
+             * @description tube voltage (KVP)
+             */
+            kvp?: number | null;
+            /** @description the stack's size along the normal, the rows and the columns */
+            extent_mm?: number[];
             warnings: components["schemas"]["SeriesWarning"][];
         };
         SeriesWarning: {
             code: components["schemas"]["SeriesWarningCodeEnum"];
             message: string;
+            /** @description missing_slices: [from, to] positions of each wide gap */
+            gaps_mm?: number[][];
             /** @description irregular_spacing: the slice positions along the normal */
             positions_mm?: number[];
         };
@@ -2625,7 +2773,12 @@ export interface components {
         SplitWarningCodeEnum: "empty_train_split" | "empty_val_split" | "empty_test_split" | "small_dataset";
         /** @enum {string} */
         TargetScalingEnum: "standardize" | "none" | "log";
-        /** @enum {string} */
+        /**
+         * @description * `classification` - classification
+         *     * `regression` - regression
+         *     * `segmentation` - segmentation
+         * @enum {string}
+         */
         TaskEnum: "classification" | "regression" | "segmentation";
         TemplateList: {
             templates: {
@@ -3399,6 +3552,226 @@ export interface operations {
             };
         };
     };
+    dataset_versions_adapt_graph_retrieve: {
+        parameters: {
+            query: {
+                graph_version: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this dataset version. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InputCheck"];
+                };
+            };
+            /** @description The version is not ready (still ingesting, or failed). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dataset_versions_adapt_graph_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this dataset version. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdaptGraphRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuiltModel"];
+                };
+            };
+            /** @description the graph can't be adapted (another kind of input, several inputs, or it still does not validate), or the version is not ready */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body's Content-Type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dataset_versions_build_model_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this dataset version. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BuildModelRequestRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuiltModel"];
+                };
+            };
+            /** @description the version is not ready, or has no classes or no shape to build for */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body's Content-Type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     dataset_versions_recipe_retrieve: {
         parameters: {
             query?: never;
@@ -3579,6 +3952,86 @@ export interface operations {
                 };
             };
             /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dataset_versions_samples_plane_retrieve: {
+        parameters: {
+            query: {
+                center?: number;
+                /**
+                 * @description * `axial` - axial
+                 *     * `coronal` - coronal
+                 *     * `sagittal` - sagittal
+                 */
+                plane: "axial" | "coronal" | "sagittal";
+                /** @description the longer side of the PNG in pixels */
+                size?: number;
+                /** @description the slice in that plane; default the middle one */
+                slice?: number;
+                width?: number;
+                /**
+                 * @description * `lung` - lung
+                 *     * `mediastinum` - mediastinum
+                 *     * `bone` - bone
+                 *     * `brain` - brain
+                 *     * `custom` - custom
+                 */
+                window?: "lung" | "mediastinum" | "bone" | "brain" | "custom";
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this dataset version. */
+                id: number;
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description a bad plane, slice, window or size (named), a version that is not ready, or one that is not CT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such sample in this version */
             404: {
                 headers: {
                     [name: string]: unknown;

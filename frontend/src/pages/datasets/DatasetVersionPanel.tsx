@@ -5,14 +5,16 @@ import { BarChart } from "../../components/charts/BarChart";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useResource } from "../../hooks/useResource";
 import { useIngest } from "../../stores/ingest";
+import { BuildModelButton } from "./BuildModelButton";
+import { CtDatasetReport } from "./CtDatasetReport";
 import { versionReport } from "./ctReport";
-import { DeidentificationStatus, SeriesWarnings, SplitWarnings } from "./ReportSections";
+import { DeidentificationStatus, SplitWarnings } from "./ReportSections";
 import { SampleGrid } from "./SampleGrid";
 
 const POLL_MS = 4000;
 
-/** One version: live ingest progress, then its summary, warnings and samples. */
-export function DatasetVersionPanel({ dataset, versionId }: { dataset: Dataset; versionId: number }) {
+/** One version: live ingest progress, then its summary, warnings and samples; an editor may build a model for it. */
+export function DatasetVersionPanel({ dataset, versionId, editable = false }: { dataset: Dataset; versionId: number; editable?: boolean }) {
   const version = useResource(`v${versionId}`, (signal) => getDatasetVersion(versionId, signal));
   const live = useIngest((state) => state.versions[versionId]);
   const reload = version.reload;
@@ -43,6 +45,7 @@ export function DatasetVersionPanel({ dataset, versionId }: { dataset: Dataset; 
       {data.status === "failed" && data.error && (
         <ErrorAlert message={`The ingest failed${data.error.file ? ` at ${data.error.file}` : ""}: ${data.error.reason}`} />
       )}
+      {isUsable(data.status) && editable && <BuildModelButton projectId={dataset.project} datasetName={dataset.name} versionId={data.id} />}
       {isUsable(data.status) && <Summary version={data} />}
     </div>
   );
@@ -95,7 +98,7 @@ function Summary({ version }: { version: DatasetVersion }) {
       </dl>
       {report.deidentification && <DeidentificationStatus status={report.deidentification} />}
       {bars.length > 0 && <BarChart title="Class counts" bars={bars} />}
-      <SeriesWarnings series={report.series} />
+      {version.recipe?.input === "ct" && <CtDatasetReport version={version} />}
       {(version.skipped?.length ?? 0) > 0 && (
         <section aria-labelledby="warnings-heading">
           <h3 id="warnings-heading">Warnings: {version.skipped_total} files left out</h3>

@@ -76,7 +76,7 @@ export function DatasetsPage() {
         </aside>
         <section className="datasets__main" aria-label="Dataset details">
           {selected?.latest_version ? (
-            <DatasetVersionPanel key={selected.latest_version.id} dataset={selected} versionId={selected.latest_version.id} />
+            <DatasetVersionPanel key={selected.latest_version.id} dataset={selected} versionId={selected.latest_version.id} editable={editable} />
           ) : (
             <p className="muted">Pick a dataset, add a sample dataset, or drop a file to upload.</p>
           )}

@@ -1,4 +1,4 @@
-import type { Deidentification, SeriesReport, SplitPreview, SplitWarning } from "./ctReport";
+import type { Deidentification, SplitPreview, SplitWarning } from "./ctReport";
 
 const SPLIT_NAMES = { train: "Train", val: "Validation", test: "Test" } as const;
 
@@ -9,59 +9,17 @@ export function DeidentificationStatus({ status }: { status: Deidentification })
     <section aria-labelledby="deid-heading">
       <h3 id="deid-heading">Patient data</h3>
       <dl className="facts">
+        <dt>De-identification</dt>
+        <dd>
+          <strong className="status status--succeeded">{kept ? "De-identified copies" : "No identifiable data kept"}</strong>
+        </dd>
         <dt>Originals</dt>
         <dd>{kept ? `de-identified copies kept (${status.kept_files} files)` : "deleted after the ingest (upload and staging emptied)"}</dd>
         <dt>Profile</dt>
-        <dd>{kept ? status.profile : "no copy kept: nothing to de-identify"}</dd>
+        <dd>{kept ? status.profile : "none applied: no DICOM file is kept, so there is nothing to de-identify"}</dd>
         <dt>Cache</dt>
         <dd>{status.derived}</dd>
       </dl>
-    </section>
-  );
-}
-
-/** Each series that warned, with what its geometry did to the volume. */
-export function SeriesWarnings({ series }: { series: SeriesReport[] }) {
-  const warned = series.filter((entry) => entry.warnings.length > 0);
-  if (warned.length === 0) return null;
-  const total = warned.reduce((sum, entry) => sum + entry.warnings.length, 0);
-  return (
-    <section aria-labelledby="series-warnings-heading">
-      <h3 id="series-warnings-heading">
-        Series warnings: {total} in {warned.length} of {series.length} series
-      </h3>
-      <table className="table" aria-labelledby="series-warnings-heading">
-        <thead>
-          <tr>
-            <th scope="col">Series</th>
-            <th scope="col">Slices</th>
-            <th scope="col">Spacing (mm)</th>
-            <th scope="col">Warning</th>
-          </tr>
-        </thead>
-        <tbody>
-          {warned.flatMap((entry) =>
-            entry.warnings.map((warning, index) => (
-              <tr key={`${entry.series}-${warning.code}`}>
-                {index === 0 && (
-                  <>
-                    <td rowSpan={entry.warnings.length}>
-                      {entry.name}
-                      <br />
-                      <span className="muted">{entry.patient}</span>
-                    </td>
-                    <td rowSpan={entry.warnings.length}>{entry.slices}</td>
-                    <td rowSpan={entry.warnings.length}>{entry.spacing_mm.map((s) => s.toFixed(2)).join(" × ")}</td>
-                  </>
-                )}
-                <td>
-                  <code>{warning.code}</code> {warning.message}
-                </td>
-              </tr>
-            )),
-          )}
-        </tbody>
-      </table>
     </section>
   );
 }

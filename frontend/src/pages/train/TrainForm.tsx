@@ -1,17 +1,19 @@
 import { type FormEvent, useEffect, useMemo, useState } from "react";
-import { useNavigate, useSearchParams } from "react-router-dom";
+import { useLocation, useNavigate, useSearchParams } from "react-router-dom";
 
-import { isUsable, listDatasets } from "../../api/datasets";
+import { type BuiltModel, isUsable, listDatasets } from "../../api/datasets";
 import { type Graph, listGraphs } from "../../api/graphs";
 import { createRun } from "../../api/runs";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { SelectField } from "../../components/FormField";
 import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { useResource } from "../../hooks/useResource";
+import type { BuiltForData } from "../datasets/BuildModelButton";
 import { StartingWeights } from "./StartingWeights";
 import { startFromSearch, useFineTune, withFineTune } from "./fineTuneStore";
 import { RunConfigFields } from "./RunConfigFields";
 import { memoryText, useRunEstimate } from "./runEstimate";
+import { ChangeNotes, InputMismatch, useInputCheck } from "./StartFromData";
 import { TemplateSettingsNote } from "./TemplateSettingsNote";
 import { type Recommendation, applyRecommendation, recommendationOf } from "./templateSettings";
 import { type ConfigValues, SERVER_FIELDS, configErrors, defaultsFor, toRunConfig } from "./trainConfig";
@@ -37,6 +39,9 @@ export function TrainForm({ projectId }: { projectId: string }) {
   const offered = useMemo(() => startFromSearch(marketVersion, fork), [marketVersion, fork]);
   const startFrom = useFineTune((s) => s.startFrom);
   const freeze = useFineTune((s) => s.freeze);
+  // Opened by "Build a model for this data": the graph made and what was adapted.
+  const fromData = (useLocation().state as { builtForData?: BuiltForData } | null)?.builtForData ?? null;
+  const [adapted, setAdapted] = useState<BuiltModel | null>(null);
 
   // Opened from the market: start from its weights, at the smaller step pretrained weights want.
   useEffect(() => {
@@ -91,11 +96,19 @@ export function TrainForm({ projectId }: { projectId: string }) {
     setGraphVersion((v) => v || (graphOptions[0] ? (search.get("graph_version") ?? graphOptions[0].value) : ""));
   }, [graphOptions, search]);
   useEffect(() => {
-    const first = datasets.data?.results.find((d) => d.latest_version && isUsable(d.latest_version.status))?.latest_version;
+    const ready = (datasets.data?.results ?? []).flatMap((d) => (d.latest_version && isUsable(d.latest_version.status) ? [d.latest_version] : []));
+    const first = ready.find((v) => String(v.id) === search.get("dataset_version")) ?? ready[0];
     if (datasetVersion || !first) return;
     setDatasetVersion(String(first.id));
     setValues((config) => ({ ...defaultsFor(first.sample_count), ...config }));
-  }, [datasets.data, datasetVersion]);
+  }, [datasets.data, datasetVersion, search]);
+  const inputCheck = useInputCheck(Number(datasetVersion) || null, Number(graphVersion) || null);
+  const reloadGraphs = graphs.reload;
+  const onAdapted = (built: BuiltModel) => {
+    setAdapted(built);
+    setGraphVersion(String(built.version.id));
+    reloadGraphs();
+  };
 
   const config = useMemo(() => withFineTune(toRunConfig(values), startFrom, freeze), [values, startFrom, freeze]);
   const body = useMemo(
@@ -118,10 +131,15 @@ export function TrainForm({ projectId }: { projectId: string }) {
     <form className="card train-form" onSubmit={onSubmit} aria-labelledby="train-heading" noValidate>
       <h2 id="train-heading">New training run</h2>
       <ErrorAlert message={errors.general ?? graphs.error?.message ?? datasets.error?.message} />
+      {fromData && !adapted && <ChangeNotes projectId={projectId} built={fromData.built} heading={`Built for ${fromData.datasetName}:`} />}
       <SelectField label="Graph" value={graphVersion} onChange={(e) => setGraphVersion(e.target.value)} errors={errors.fields.graph_version}
         options={graphOptions.length ? graphOptions : [{ value: "", label: "No saved graph yet" }]} />
       <SelectField label="Dataset" value={datasetVersion} onChange={(e) => setDatasetVersion(e.target.value)} errors={errors.fields.dataset_version}
         options={datasetOptions.length ? datasetOptions : [{ value: "", label: "No ready dataset yet" }]} />
+      {inputCheck.status === "ready" && !inputCheck.check.fits && (
+        <InputMismatch check={inputCheck.check} datasetVersion={Number(datasetVersion)} graphVersion={Number(graphVersion)} onAdapted={onAdapted} />
+      )}
+      {adapted && <ChangeNotes projectId={projectId} built={adapted} heading="Adapted the input:" />}
       <StartingWeights offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
       {recommendation && (
         <TemplateSettingsNote recommendation={recommendation} applied={applied !== null}

@@ -25,6 +25,7 @@ describe("TrainPage", () => {
       "GET /api/v1/graphs/": json(200, page([makeGraph({ latest_version })])),
       "GET /api/v1/datasets/": json(200, page([digits])),
       "GET /api/v1/runs/": json(200, page([])),
+      "GET /api/v1/dataset-versions/9/adapt-graph/": json(200, { fits: true, graph_shape: [1, 8, 8], data_shape: [1, 8, 8], resize: null, message: "fits" }),
       "POST /api/v1/runs/estimate/": json(200, {
         config: { batch_size: 32 },
         plan: { memory: { precision: "fp32", estimated_bytes: 3 * 2 ** 30, device_bytes: 12 * 2 ** 30 } },
@@ -62,7 +63,8 @@ describe("TrainPage", () => {
     expect(body.dataset_version).toBe(9);
     // Only what was set (and the batch fitting the dataset); the server fills in the rest.
     expect(body.config).toEqual({ epochs: 2, batch_size: 32, optimizer: { lr: 0.5 }, precision: { precision_mode: "fp16" } });
-  });
+    expect(screen.queryByTestId("input-mismatch")).not.toBeInTheDocument();
+  }, 15_000); // types into many fields: slow on a loaded machine
 
   it("shows the settings of dynamic precision only when it is chosen", async () => {
     mockApi({
