@@ -19,6 +19,14 @@ LOSSES: dict[str, tuple[str, ...]] = {
 }
 
 
+class FieldValueError(ValueError):
+    """A model-level check that names the field it is about (``parse_config`` reports that field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +128,12 @@ class RunConfig(_Strict):
         "standardize", description="Regression: train on the target standardised (or its log standardised, for "
         "positive skewed targets) with the training split's statistics; metrics and predictions stay in the "
         "data's units. none: the raw target.")
+    output_bias: Literal["auto", "target_mean", "layer_default"] = Field(
+        "auto", title="Output bias (regression)",
+        description="Regression: where the output layer's bias starts. target_mean: the mean of the training "
+        "split's targets (in the units the network learns), so the first prediction is the best constant one; "
+        "layer_default: the layer's own initialisation; auto: target_mean when target_scaling is none, else "
+        "layer_default.")
 
     @model_validator(mode="after")
     def _loss_fits_task(self) -> RunConfig:
@@ -128,6 +142,13 @@ class RunConfig(_Strict):
             self.loss = allowed[0]
         elif self.loss not in allowed:
             raise ValueError(f"loss {self.loss!r} does not fit task {self.task!r}; use one of {', '.join(allowed)}")
+        return self
+
+    @model_validator(mode="after")
+    def _output_bias_fits_task(self) -> RunConfig:
+        if self.output_bias == "target_mean" and self.task != "regression":
+            raise FieldValueError("output_bias", f"target_mean applies to regression, not {self.task}; use "
+                                  "auto or layer_default")
         return self
 
     @model_validator(mode="after")
@@ -146,7 +167,10 @@ def parse_config(raw: Any) -> RunConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after"))
         field = f"config.{where}" if where else "config"
-        if first["type"] == "value_error" and not where:
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, FieldValueError):
+            field = f"config.{cause.field}"
+        elif first["type"] == "value_error" and not where:
             field = "config.loss"
         raise ConfigError(field, first["msg"].removeprefix("Value error, ")) from exc
 

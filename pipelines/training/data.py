@@ -65,4 +65,17 @@ def cached_loaders(cache: Path, *, batch_size: int, seed: int, classes: int,
         transform=resize_to(resize),
         set_epoch=set_epoch,
         target=target,
+        target_mean=_mean_target(train, target),
     )
+
+
+def _mean_target(train: CachedDataset, target: TargetTransform | None) -> list[float] | None:
+    """The training split's mean target per column, in the units the network learns (after
+    ``target``), or None when the targets are class indices or masks. Every rank reads the whole
+    split, so every rank starts from the same value."""
+    if train.masks is not None or not train.targets.is_floating_point() or len(train) == 0:
+        return None
+    y = train.targets[torch.from_numpy(train.indices)].reshape(len(train), -1).float()
+    if target is not None:
+        y = target.forward(y)
+    return [float(v) for v in y.double().mean(dim=0)]

@@ -21,7 +21,7 @@ from torch import nn
 
 from pipelines.datasets.targets import TargetTransform
 
-from . import ddp_batchnorm, ddp_wrap, metrics
+from . import ddp_batchnorm, ddp_wrap, metrics, output_bias
 from .config import RunConfig
 from .finetune import WeightsError, WeightsSource, freeze_nodes, load_initial_weights
 from .layer_stats import LayerStats
@@ -57,6 +57,10 @@ class TrainData:
     # Regression: the network learns ``target.forward(y)``; losses and metrics are reported after
     # ``target.inverse``, in the data's units.
     target: TargetTransform | None = None
+    # Regression: the training split's mean target per column in the units the network learns
+    # (after ``target.forward``), for ``output_bias``; None: computed from ``train`` when that is an
+    # in-memory list of batches.
+    target_mean: list[float] | None = None
 
 
 @dataclass
@@ -106,6 +110,7 @@ def prepare(model: nn.Module, data: TrainData, config: RunConfig, *, device: tor
     rank = dist.get_rank() if ddp else 0
     seed_everything(config.seed)
     _reset_parameters(model)  # the same seed gives the same initial weights, in any process
+    _start_output(model, config, data, emit)  # before any starting weights, which take precedence
     _start_from(model, config, init_weights, config.freeze if freeze is None else freeze, emit)
     model.to(device)
     if ddp and ddp_wrap.sync_batchnorm_on(model, config.distributed):
@@ -148,6 +153,26 @@ def _start_from(model: nn.Module, config: RunConfig, source: WeightsSource | Non
             raise TrainingError("freeze", str(exc)) from exc
         emit({"type": "run.log", "level": "info",
               "message": f"frozen: {', '.join(freeze)} ({len(frozen)} parameter tensors)"})
+
+
+def _start_output(model: nn.Module, config: RunConfig, data: TrainData, emit: Emit) -> None:
+    """``config.output_bias`` (see ``output_bias``): raises ``TrainingError("output_bias")`` when
+    ``target_mean`` was asked for and cannot apply; ``auto`` then logs why and goes on."""
+    if not output_bias.wanted(config, target_scaled=data.target is not None):
+        return
+    forward = data.target.forward if data.target is not None else None
+    mean = data.target_mean if data.target_mean is not None else output_bias.targets_mean(data.train, forward)
+    try:
+        if mean is None:
+            raise output_bias.OutputBiasError("the training targets' mean is not known for this data")
+        message = output_bias.start_at_mean(model, mean)
+    except output_bias.OutputBiasError as exc:
+        if config.output_bias == "target_mean":
+            raise TrainingError("output_bias", str(exc)) from exc
+        emit({"type": "run.log", "level": "warning", "message": f"output_bias auto: {exc}; the output layer "
+              "keeps its own initialisation"})
+        return
+    emit({"type": "run.log", "level": "info", "message": message})
 
 
 def _reset_parameters(model: nn.Module) -> None:
