@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import time
@@ -27,6 +28,8 @@ from pipelines.serving.predict import predict
 from pipelines.serving.preprocess import Upload, parse_row, sniff
 from pipelines.serving.protocol import ProtocolError, infer_response, model_metadata, parse_infer_request
 from pipelines.serving.runtime import LoadedModel, models
+from pipelines.serving.segment import CONTENT_TYPE as SEGMENT_CONTENT_TYPE
+from pipelines.serving.segment import MaskAnswer, is_segmentation, predict_mask
 from serving import http
 from serving.index import KeyIndex
 from serving.settings import ServingSettings
@@ -266,9 +269,24 @@ class ServingApp:
                        raw: bytes) -> tuple[int, bytes, http.Headers]:
         upload = _upload(headers, raw, deployment.max_body_bytes)
         model = await self._loaded(deployment)
+        if is_segmentation(model):
+            mask = await asyncio.to_thread(predict_mask, model, upload)
+            return 200, mask.body, _mask_headers(deployment, mask)
         result = await asyncio.to_thread(predict, model, upload)
         return 200, http.json_body({"model_name": deployment.name, "model_version": deployment.version,
                                     **result}), [_JSON]
+
+
+def _mask_headers(deployment: ServedDeployment, mask: MaskAnswer) -> http.Headers:
+    """A predicted mask travels as a file; what JSON would have said goes in headers (ASCII JSON)."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in deployment.name) or "model"
+    return [(b"content-type", SEGMENT_CONTENT_TYPE.encode()),
+            (b"content-disposition", f'attachment; filename="{name}-mask.nii.gz"'.encode()),
+            (b"x-model-name", json.dumps(deployment.name).encode()),
+            (b"x-model-version", str(deployment.version).encode("latin1", "replace")),
+            (b"x-mask-shape", json.dumps(mask.shape).encode()),
+            (b"x-mask-classes", json.dumps(mask.classes).encode()),
+            (b"x-mask-voxels", json.dumps(mask.voxels).encode())]
 
 
 def _presented_key(headers: dict[bytes, bytes]) -> str | None:

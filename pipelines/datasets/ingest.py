@@ -24,6 +24,7 @@ from .stats import compute_stats
 from .tables import ingest_table
 from .targets import target_statistics
 from .text import ingest_text
+from .volume import VolumeCache
 
 RECIPE_FORMAT = 1
 ORIGINALS = "originals"  # under the version's folder: de-identified DICOM copies, when kept
@@ -119,10 +120,13 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         return ingest_images(raw, files, options, limits, report, progress, cache)
     if kind == "segmentation":
         return ingest_masks(raw, files, options, limits, report, progress, cache)
+    volumes: VolumeCache | Collected
     if kind == "ct_dicom":
         volumes = ingest_dicom(raw, files, options, limits, report, progress, cache, originals)
     else:
         volumes = ingest_nifti(raw, files, options, limits, report, progress, cache)
+    if isinstance(volumes, Collected):  # volumes with label masks: finished by their reader
+        return volumes
     steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
              if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
     return volumes.finish(options, steps)

@@ -8,6 +8,7 @@ not class ids. Images are resized bilinear, masks nearest, so class ids are neve
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -62,7 +63,7 @@ def read_mask(path: Path, limits: Limits, classes: ClassMap) -> np.ndarray:
 
 def ingest_masks(root: Path, files: list[str], options: SegmentationOptions, limits: Limits, report: Report,
                  progress: ProgressFn, cache: Path) -> Collected:
-    classes_file = _classes_file(files, options.classes_file)
+    classes_file = find_classes_file(files, options.classes_file)
     classes = read_class_map(root / classes_file, classes_file, limits) if classes_file else values_map(options.num_classes)
     pairs = _pairs(files, classes_file, report)
     if not pairs:
@@ -100,7 +101,7 @@ def ingest_masks(root: Path, files: list[str], options: SegmentationOptions, lim
     out.recipe = {
         "input": "image", "target": "mask", "layout": "NCHW", "dtype": "uint8", "scale": 1 / 255,
         "size": list(size), "channels": channels, "mask_dtype": np.dtype(mask_dtype).name,
-        "class_map": classes.to_recipe(), "palette": _palette(classes),
+        "class_map": classes.to_recipe(), "palette": palette_of(classes),
         "steps": ["decode", f"convert to {'L' if channels == 1 else 'RGB'}", f"resize bilinear to {size[0]}x{size[1]}",
                   "masks: values mapped to class indices 0..K-1, resized nearest, stored in masks.npy",
                   "stored as uint8; the loader scales images to [0, 1] and reads masks as int64"],
@@ -113,26 +114,28 @@ def ingest_masks(root: Path, files: list[str], options: SegmentationOptions, lim
     return out
 
 
-def _classes_file(files: list[str], wanted: str | None) -> str | None:
+def find_classes_file(files: list[str], wanted: str | None) -> str | None:
     if wanted is not None:
         if wanted not in files:
             raise IngestError("classes_file_missing", f"classes_file {wanted!r} is not in the archive", wanted)
         return wanted
-    found = [f for f in files if PurePosixPath(f).suffix.lower() in (".json", ".csv") and _folder(f)[0] is None]
+    found = [f for f in files if PurePosixPath(f).suffix.lower() in (".json", ".csv") and pair_folder(f)[0] is None]
     if len(found) > 1:
         raise IngestError("classes_file_ambiguous", f"the archive has several class files ({', '.join(found[:5])}); "
                           "name one with the classes_file option", found[0])
     return found[0] if found else None
 
 
-def _folder(rel: str) -> tuple[str | None, tuple[str, str]]:
-    """('images' | 'masks' | None, (folder above, path below without extension))."""
+def pair_folder(rel: str, strip: Callable[[PurePosixPath], str] = lambda p: str(p.with_suffix(""))
+                ) -> tuple[str | None, tuple[str, str]]:
+    """('images' | 'masks' | None, (folder above, path below without extension)); ``strip`` takes
+    the extension off (``.nii.gz`` is two suffixes)."""
     parts = PurePosixPath(rel).parts
     for i, part in enumerate(parts[:-1]):
         role = "images" if part.lower() in IMAGE_FOLDERS else "masks" if part.lower() in MASK_FOLDERS else None
         if role:
             below = PurePosixPath(*parts[i + 1 :])
-            return role, ("/".join(parts[:i]), str(below.with_suffix("")))
+            return role, ("/".join(parts[:i]), strip(below))
     return None, ("", "")
 
 
@@ -141,7 +144,7 @@ def _pairs(files: list[str], classes_file: str | None, report: Report) -> list[P
     for rel in files:
         if rel == classes_file:
             continue
-        role, key = _folder(rel)
+        role, key = pair_folder(rel)
         suffix = PurePosixPath(rel).suffix.lower()
         if role is None:
             report.skip(rel, "unsupported_type", "not in an images/ or masks/ folder")
@@ -200,7 +203,7 @@ def _resize_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return mask[rows[:, None], cols[None, :]]
 
 
-def _palette(classes: ClassMap) -> list[list[int]]:
+def palette_of(classes: ClassMap) -> list[list[int]]:
     if classes.mode == "colours":
         return [list(c) for c in classes.colours]
     return [[0, 0, 0]] + [list(PALETTE[i % len(PALETTE)]) for i in range(len(classes.names) - 1)]

@@ -11,7 +11,7 @@ import nibabel
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
 
-from .collected import entries_from_class_folders, find_labels_csv
+from .collected import Collected, entries_from_class_folders, find_labels_csv
 from .csvfile import column, read_csv
 from .limits import Limits
 from .options import NiftiOptions
@@ -29,6 +29,13 @@ def is_nifti(name: str) -> bool:
 
 def read_volume(path: Path, limits: Limits) -> tuple[np.ndarray, tuple[float, float, float]]:
     """(D, H, W) float32 volume and its (z, y, x) spacing; sizes checked on the header first."""
+    data, spacing, _ = read_volume_and_affine(path, limits)
+    return data, spacing
+
+
+def read_volume_and_affine(path: Path, limits: Limits) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray]:
+    """As ``read_volume``, with the canonical (RAS) affine of the (x, y, z) voxel grid: what a mask
+    must share with its image, and what a predicted mask is written with."""
     try:
         image = nibabel.load(path)
         header: Any = image.header  # a NIfTI header (the stubs name only the base class)
@@ -52,16 +59,23 @@ def read_volume(path: Path, limits: Limits) -> tuple[np.ndarray, tuple[float, fl
         canonical = nibabel.as_closest_canonical(image)
         data = np.asarray(canonical.dataobj, dtype=np.float32).reshape(shape)
         zooms = tuple(float(z) for z in canonical.header.get_zooms()[:3])
+        affine = np.asarray(canonical.affine, dtype=np.float64)
     except READ_ERRORS as exc:
         raise BadFile("corrupt", f"the voxel data cannot be read: {type(exc).__name__}: {exc}") from exc
     if not np.isfinite(data).all():
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     # NIfTI stores (x, y, z); the cache is (depth, height, width).
-    return data.transpose(2, 1, 0), (zooms[2] or 1.0, zooms[1] or 1.0, zooms[0] or 1.0)
+    return data.transpose(2, 1, 0), (zooms[2] or 1.0, zooms[1] or 1.0, zooms[0] or 1.0), affine
 
 
 def ingest_nifti(root: Path, files: list[str], options: NiftiOptions, limits: Limits, report: Report,
-                 progress: ProgressFn, cache: Path) -> VolumeCache:
+                 progress: ProgressFn, cache: Path) -> VolumeCache | Collected:
+    """Labelled volumes (a ``VolumeCache`` to finish); or, when the archive has a ``masks/`` folder,
+    volumes with label masks for segmentation (a finished ``Collected``: see ``nifti_masks``)."""
+    from .nifti_masks import has_mask_folder, ingest_nifti_masks  # it reads volumes with this module
+
+    if has_mask_folder(files):
+        return ingest_nifti_masks(root, files, options, limits, report, progress, cache)
     labels_csv = find_labels_csv(root, files, options.labels_csv)
     volumes_found = [f for f in files if is_nifti(f)]
     for other in sorted(set(files) - set(volumes_found) - {labels_csv}):

@@ -47,7 +47,7 @@ def _pixel_shares(cache: Path, splits: np.ndarray, classes: list[str]) -> dict[s
     for start in range(0, len(masks), BLOCK):
         block = np.asarray(masks[start : start + BLOCK], dtype=np.int64)
         codes = splits[start : start + BLOCK].astype(np.int64)
-        keys = (codes[:, None, None] * len(classes) + block).reshape(-1)
+        keys = (codes.reshape(-1, *[1] * (block.ndim - 1)) * len(classes) + block).reshape(-1)  # 2-D and 3-D masks
         counts += np.bincount(keys, minlength=counts.size).reshape(counts.shape)
 
     def shares(row: np.ndarray) -> dict[str, float]:

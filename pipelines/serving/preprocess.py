@@ -128,7 +128,7 @@ def _image(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
     return transform(batch).numpy()
 
 
-def _volume_options(recipe: dict[str, Any], *, depth: int | None = None,
+def volume_options(recipe: dict[str, Any], *, depth: int | None = None,
                     z_spacing: float | None = None) -> VolumeOptions:
     shape = list(recipe.get("volume_shape") or ())
     if len(shape) != 3:
@@ -155,7 +155,7 @@ def _dicom(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
                             "volume_needed")
     header = dicom.read_header(path, path.name, SERVING_LIMITS)
     hu = dicom.read_slice(header, path)
-    options = _volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
+    options = volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
     spacing = (header.thickness or 1.0, *header.pixel_spacing)
     volume = resample(hu[None], spacing, options)  # type: ignore[arg-type]
     return _to_model(volume, options)[:, None]  # (1 slice, 1 channel, H, W)
@@ -165,7 +165,7 @@ def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
     if path.suffix == ".gz":
         _check_gzip(path)
     data, spacing = nifti.read_volume(path, SERVING_LIMITS)
-    options = _volume_options(recipe)
+    options = volume_options(recipe)
     window = _to_model(resample(data, spacing, options), options)
     if options.mode == "2d":
         return window[:, None]  # every slice, (D, 1, H, W)

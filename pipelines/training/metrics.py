@@ -5,7 +5,7 @@ confusion matrix and the ROC curves (one-vs-rest per class and the micro average
 few dozen points each so an epoch's event stays small). Regression: MAE, RMSE and R² (in the data's
 units: a run with a scaled target passes its outputs through the inverse first), and for the test
 split a predicted-vs-actual sample and a residual histogram. Segmentation: pixel accuracy, Dice
-and IoU.
+and IoU, macro and per class.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import torch
 ROC_POINTS = 50
 # Values that describe one evaluation rather than summarise it: kept in the epoch's event and the
 # test metrics, left out of the history and the "best" record that every checkpoint carries.
-CURVE_KEYS = frozenset({"confusion_matrix", "roc_curve", "predicted_vs_actual", "residual_histogram"})
+CURVE_KEYS = frozenset({"confusion_matrix", "roc_curve", "predicted_vs_actual", "residual_histogram",
+                        "dice_per_class", "iou_per_class"})
 # Most (actual, predicted) pairs the test split's scatter keeps, and the residual histogram's bins.
 SCATTER_POINTS = 300
 RESIDUAL_BINS = 20
@@ -156,21 +157,33 @@ def _round(value: float) -> float:
 
 
 def segmentation(logits: torch.Tensor, targets: torch.Tensor, classes: int) -> dict[str, Any]:
-    """Macro Dice and IoU over the classes present, from (N, C, ...) logits and (N, ...) labels."""
-    predicted = logits.argmax(1)
-    dice, iou = [], []
+    """Pixel (voxel) accuracy, and Dice and IoU per class and their macro means over the classes
+    present, from (N, C, ...) logits and (N, ...) labels: 2-D masks or 3-D volumes alike.
+
+    Counts pool every pixel of the split (not a mean of per-sample scores). ``dice_per_class`` and
+    ``iou_per_class`` list one value per class index, None for a class in neither the prediction nor
+    the labels (it has nothing to score); the means skip those."""
+    predicted = logits.argmax(1).reshape(-1)
+    actual = targets.long().reshape(-1)
+    # One pass over the pixels: the (actual, predicted) confusion counts.
+    confusion = torch.bincount(actual * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+    overlap = confusion.diag().double()
+    predicted_count, actual_count = confusion.sum(0).double(), confusion.sum(1).double()
+    union = predicted_count + actual_count - overlap
+    dice: list[float | None] = []
+    iou: list[float | None] = []
     for c in range(classes):
-        p, t = predicted == c, targets == c
-        union = (p | t).sum().item()
-        if union == 0:
-            continue
-        overlap = (p & t).sum().item()
-        dice.append(2 * overlap / (p.sum().item() + t.sum().item()))
-        iou.append(overlap / union)
+        scored = bool(union[c] > 0)
+        dice.append(float(2 * overlap[c] / (predicted_count[c] + actual_count[c])) if scored else None)
+        iou.append(float(overlap[c] / union[c]) if scored else None)
+    present_dice = [d for d in dice if d is not None]
+    present_iou = [v for v in iou if v is not None]
     return {
-        "pixel_accuracy": float((predicted == targets).float().mean()),
-        "dice": sum(dice) / len(dice) if dice else 0.0,
-        "iou": sum(iou) / len(iou) if iou else 0.0,
+        "pixel_accuracy": float(overlap.sum() / max(len(actual), 1)),
+        "dice": sum(present_dice) / len(present_dice) if present_dice else 0.0,
+        "iou": sum(present_iou) / len(present_iou) if present_iou else 0.0,
+        "dice_per_class": dice,
+        "iou_per_class": iou,
     }
 
 

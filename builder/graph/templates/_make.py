@@ -108,6 +108,24 @@ def unet2d() -> dict[str, Any]:
     return b.build()
 
 
+def unet3d() -> dict[str, Any]:
+    b = GraphBuilder("U-Net (3D segmentation)")
+    x = b.add("volume", "volume_input", {"channels": 1, "depth": 32, "height": 64, "width": 64})
+    # Narrow (8, 16, 32): a 3-D convolution costs depth times a 2-D one, and CT mask sets are small.
+    skips = []
+    for level, channels in enumerate((8, 16), start=1):
+        x = _conv_block(b, f"enc{level}", x, channels, dims=3)
+        skips.append((level, channels, x))
+        x = b.add(f"pool{level}", "max_pool3d", {"kernel_size": 2}, x)
+    x = _conv_block(b, "bottleneck", x, 32, dims=3)
+    for level, channels, skip in reversed(skips):
+        up = b.add(f"up{level}", "conv_transpose3d", {"out_channels": channels, "kernel_size": 2, "stride": 2}, x)
+        merged = b.add(f"cat{level}", "concat", {"num_inputs": 2, "dim": 1}, up, skip)
+        x = _conv_block(b, f"dec{level}", merged, channels, dims=3)
+    b.add("mask_logits", "conv3d", {"out_channels": 2, "kernel_size": 1}, x)
+    return b.build()
+
+
 def ct_cnn3d() -> dict[str, Any]:
     b = GraphBuilder("3D CNN for CT volumes")
     x = b.add("volume", "volume_input", {"channels": 1, "depth": 32, "height": 64, "width": 64})
@@ -187,6 +205,12 @@ TEMPLATES: list[tuple[dict[str, Any], Any]] = [
       "description": "Three 3D conv stages (8, 16, 32 channels) with pooling over 1x32x64x64 volumes, "
                      "global pooling, 2 classes."},
      ct_cnn3d),
+    ({"id": "unet3d", "name": "U-Net (3D segmentation)", "task": "segmentation", "modality": "ct",
+      "description": "Two-level 3D U-Net (8, 16, 32 channels) with skip connections; per-voxel logits for "
+                     "2 classes (background, lesion) on 1x32x64x64 volumes. Recommended: Adam at 0.003, "
+                     "Dice + cross-entropy loss.",
+      "config": {"optimizer": {"name": "adam", "lr": 3e-3}, "loss": "dice_cross_entropy"}},
+     unet3d),
     ({"id": "text_transformer", "name": "Small transformer text classifier", "task": "classification",
       "modality": "text",
       "description": "Token embedding, positional encoding and two pre-norm encoder layers, mean-pooled to 2 classes."},

@@ -4,6 +4,7 @@ import { previewUrl } from "../../api/datasets";
 import { type ModelVariant, type PredictResponse, type TableRow, type TensorSpec, PredictError, infer, predict } from "../../api/deploy";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { probabilities, sampleShape } from "../../lib/imageTensor";
+import { TryItMask } from "./TryItMask";
 import { RowForm, rowFeatures } from "./TryItRow";
 
 interface Prediction {
@@ -92,6 +93,14 @@ export function TryIt({ model, endpoint, apiKey, onPredicted }: { model: ModelVa
       return { probabilities: Object.fromEntries(probs.map((p, i) => [classes[i] ?? String(i), p])) };
     });
 
+  if (kind === "ct" && model.card?.task === "segmentation")
+    return (
+      <section className="try-it" aria-labelledby="try-heading">
+        <h3 id="try-heading">Try it</h3>
+        <p className="muted">A CT volume in, its predicted mask out (NIfTI, on the volume's own grid).</p>
+        <TryItMask endpoint={endpoint} apiKey={apiKey} onPredicted={onPredicted} />
+      </section>
+    );
   const fileError = error && (error.field === "file" || error.field === "body") ? error.message : null;
   const rowErrors: Record<string, string> = error?.field?.startsWith("row.") ? { [error.field.slice(4)]: error.message } : {};
   const generalError = error && fileError === null && Object.keys(rowErrors).length === 0 ? error.message : null;

@@ -31,6 +31,24 @@ describe("TestMetrics", () => {
     expect(container).toBeEmptyDOMElement();
   });
 
+  it("lists Dice and IoU of every class of a segmentation run as numbers", () => {
+    const segmentation = {
+      ...finished,
+      config: { task: "segmentation" },
+      plan: { classes: ["background", "lesion"] },
+      best_metrics: { dice: 0.8 },
+      test_metrics: { dice: 0.8137, iou: 0.7139, pixel_accuracy: 0.99, dice_per_class: [0.9956, 0.7318], iou_per_class: [0.9912, 0.5770] },
+    } as unknown as TrainingRun;
+    render(<TestMetrics run={segmentation} />);
+    const table = screen.getByRole("table", { name: "Dice and IoU per class" });
+    const lesion = within(table).getByRole("rowheader", { name: "lesion" }).closest("tr")!;
+    expect(within(lesion).getAllByRole("cell").map((c) => c.textContent)).toEqual(["73.18%", "57.70%"]);
+    const background = within(table).getByRole("rowheader", { name: "background" }).closest("tr")!;
+    expect(within(background).getAllByRole("cell").map((c) => c.textContent)).toEqual(["99.56%", "99.12%"]);
+    // The lists stay out of the metrics table, which holds one number per row.
+    expect(within(screen.getByRole("table", { name: "Test metrics" })).queryByText(/per class/i)).toBeNull();
+  });
+
   it("leaves a regression run's figures to its own results panel (in the target's units)", () => {
     const regression = { ...finished, config: { task: "regression" }, test_metrics: { mae: 2.5, r2: 0.9 } } as unknown as TrainingRun;
     const { container } = render(<TestMetrics run={regression} />);

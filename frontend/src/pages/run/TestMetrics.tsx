@@ -2,10 +2,13 @@ import type { TrainingRun } from "../../api/runs";
 import { headlineMetric, metricRows } from "../models/cardText";
 import { MetricsTable } from "../models/MetricsTable";
 import "../models/models.css";
+import { ClassScores } from "./ClassScores";
+import { classScores } from "./classScores";
 
 /**
  * A finished run's figures as numbers, beside its curves: the task's headline metric on the test
- * split (the best checkpoint), and every metric on validation (best epoch) and test.
+ * split (the best checkpoint), and every metric on validation (best epoch) and test; for a
+ * segmentation run, Dice and IoU of each class on the test split as well.
  */
 export function TestMetrics({ run }: { run: TrainingRun }) {
   const test = run.test_metrics ?? {};
@@ -15,6 +18,7 @@ export function TestMetrics({ run }: { run: TrainingRun }) {
   const metrics = { best: run.best_metrics ?? {}, test };
   const headline = headlineMetric(task, metrics);
   const rows = metricRows(metrics);
+  const perClass = task === "segmentation" ? classScores(test, run.plan?.classes ?? []) : [];
   return (
     <figure className="chart test-metrics" aria-labelledby="test-metrics-title">
       <figcaption className="chart__title" id="test-metrics-title">
@@ -27,6 +31,7 @@ export function TestMetrics({ run }: { run: TrainingRun }) {
         </p>
       )}
       <MetricsTable rows={rows} label="Test metrics" validationHeading="Validation (best epoch)" />
+      <ClassScores scores={perClass} />
     </figure>
   );
 }
