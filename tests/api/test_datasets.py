@@ -251,7 +251,9 @@ def test_make_sample_ct_writes_dicom_series(tmp_path: Path) -> None:
     out = tmp_path / "ct"
     call_command("make_sample_ct", out=str(out), patients=2, slices=3, size=16, zip=True)
     files = sorted(out.rglob("*.dcm"))
-    assert len(files) == 6 and {f.parts[-3] for f in files} == {"normal", "pneumonia"}
+    # Slice counts follow each scanner's thickness (3 at 2.5 mm); the storage varies per patient.
+    assert len(files) >= 4 and {f.parts[-3] for f in files} == {"normal", "pneumonia"}
     ds = pydicom.dcmread(files[0])
-    assert ds.Modality == "CT" and ds.pixel_array.shape == (16, 16) and ds.RescaleIntercept == -1024
+    assert ds.Modality == "CT" and ds.pixel_array.shape == (16, 16) and ds.RescaleIntercept in (-1024, 0, -512)
+    assert len(list(out.rglob("lesion_mask.nii.gz"))) == 2
     assert (tmp_path / "ct.zip").exists()

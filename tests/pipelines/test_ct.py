@@ -80,12 +80,13 @@ def test_dicom_2d_mode_groups_slices_by_patient(tmp_path: Path, work: Path) -> N
 
 def test_labels_csv_keyed_by_patient(tmp_path: Path, work: Path) -> None:
     archive = dicom_folder_zip(tmp_path / "ct.zip", tmp_path / "src", patients=4, slices=3, size=16)
+    ids = [str(pydicom.dcmread(next((tmp_path / "src").glob(f"*/case{n:03d}/*.dcm"))).PatientID) for n in range(4)]
     with zipfile.ZipFile(archive, "a") as zf:
-        zf.writestr("labels.csv", "patient_id,label\nSYN00000,low\nSYN00001,high\nSYN00002,low\n")
+        zf.writestr("labels.csv", f"patient_id,label\n{ids[0]},low\n{ids[1]},high\n{ids[2]},low\n")
     result = ingest("ct_dicom", archive, "ct.zip", work, CT_OPTIONS)
     assert sorted(s["label"] for s in result.samples) == ["high", "low", "low"]
     assert [s["code"] for s in result.skipped] == ["missing_label"]
-    assert "SYN00003" not in repr(result.skipped)
+    assert ids[3] not in repr(result.skipped)
 
 
 def test_bad_dicom_files_are_skipped_by_name(tmp_path: Path, work: Path) -> None:
