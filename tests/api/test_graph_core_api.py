@@ -49,6 +49,14 @@ def test_validate_rejects_malformed_requests_naming_the_field(api: Any) -> None:
     assert response.status_code == 400 and "batch_size" in response.json()
 
 
+def test_validate_refuses_a_document_over_its_size_limit_naming_it(api: Any) -> None:
+    from api.projects.serializers import MAX_DOCUMENT_BYTES
+
+    huge = {**VALID, "name": "x" * (MAX_DOCUMENT_BYTES + 2048)}
+    response = api.post("/api/v1/graphs/validate/", {"document": huge}, format="json")
+    assert response.status_code == 400 and "larger than" in response.json()["document"][0]
+
+
 def test_validate_never_500s_on_junk_documents(api: Any) -> None:
     junk = [
         {}, {"nodes": "x"}, {"nodes": [1, 2]}, {"nodes": [{"id": 3}]}, {"edges": [{"source": None}]},
