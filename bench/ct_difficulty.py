@@ -27,7 +27,6 @@ import dataclasses
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.datasets.cache import load_small, open_inputs  # noqa: E402
-from pipelines.datasets.synthetic_ct import write_chest_ct  # noqa: E402
-from pipelines.market.seeded import CT_PATIENTS, CT_SET_SEED, CT_SIZE, CT_SLICES, seed_model, train_seed_model  # noqa: E402
+from pipelines.market.seeded import (  # noqa: E402
+    CT_PATIENTS,
+    CT_SET_SEED,
+    CT_SIZE,
+    CT_SLICES,
+    chest_ct_zip,
+    seed_model,
+    train_seed_model,
+)
 
 BENCH_PATIENTS = 200  # the size; the market's seeded model trains on CT_PATIENTS of the same generator
 
@@ -106,16 +112,6 @@ def histogram_regression(features: np.ndarray, labels: np.ndarray) -> tuple[floa
     return float(scores.mean()), float(scores.std())
 
 
-def write_zip(folder: Path, patients: int, slices: int, size: int, seed: int) -> Path:
-    source = folder / "chest_ct"
-    files = write_chest_ct(source, patients=patients, slices=slices, size=size, seed=seed)
-    archive = folder / "chest_ct.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for file in files:
-            zf.write(file, file.relative_to(source).as_posix())
-    return archive
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=BENCH_PATIENTS)
@@ -137,7 +133,7 @@ def main() -> int:
         spec = dataclasses.replace(
             spec, config={**spec.config, **({"epochs": args.epochs} if args.epochs else {})},
             ingest_options={**spec.ingest_options, "volume_shape": list(args.shape)},
-            write=lambda folder: write_zip(folder, args.patients, args.slices, args.size, args.seed))
+            write=lambda folder: chest_ct_zip(folder, args.patients, args.slices, args.size, args.seed))
     print(f"ct difficulty: {args.patients} synthetic patients (seed {args.seed}), {args.size}x{args.size} "
           f"pixels, ~{args.slices} slices, ingested to {'x'.join(map(str, args.shape))}")
     with tempfile.TemporaryDirectory(prefix="ct-difficulty-") as folder:

@@ -118,19 +118,24 @@ def _set_params(document: dict[str, Any], node_id: str, **params: Any) -> None:
 CT_PATIENTS, CT_SIZE, CT_SLICES, CT_SET_SEED = 64, 96, 32, 14
 
 
-def chest_ct_set(folder: Path) -> Path:
-    """The chest CT generator's set the market model learns from: ``CT_PATIENTS`` patients (half
-    with lesions) of 96x96 pixels and about 32 slices, zipped: the generator and geometry of
-    ``bench/ct_difficulty.py``, which shows on 200 patients that no global statistic separates them."""
+def chest_ct_zip(folder: Path, patients: int, slices: int, size: int, seed: int) -> Path:
+    """``patients`` of the chest CT generator (half with lesions), ``size`` x ``size`` pixels and
+    about ``slices`` slices, written under ``folder`` and zipped as an upload."""
     from pipelines.datasets.synthetic_ct import write_chest_ct
 
     source = folder / "chest_ct"
-    files = write_chest_ct(source, patients=CT_PATIENTS, slices=CT_SLICES, size=CT_SIZE, seed=CT_SET_SEED)
+    files = write_chest_ct(source, patients=patients, slices=slices, size=size, seed=seed)
     path = folder / "chest_ct.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         for file in files:
             zf.write(file, file.relative_to(source).as_posix())
     return path
+
+
+def chest_ct_set(folder: Path) -> Path:
+    """The set the market model learns from: ``CT_PATIENTS`` patients of the generator and geometry
+    of ``bench/ct_difficulty.py``, which shows on 200 patients that no global statistic separates them."""
+    return chest_ct_zip(folder, CT_PATIENTS, CT_SLICES, CT_SIZE, CT_SET_SEED)
 
 
 SEED_MODELS: tuple[SeedModel, ...] = (
