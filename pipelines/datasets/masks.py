@@ -157,12 +157,19 @@ def _pairs(files: list[str], classes_file: str | None, report: Report) -> list[P
             report.skip(rel, "duplicate", f"another file in {role}/ has the same name ({found[role][key]})")
         else:
             found[role][key] = rel
+    return [Pair(image, mask) for image, mask, _ in matched(found, report, "image")]
+
+
+def matched(found: dict[str, dict[tuple[str, str], str]], report: Report,
+            noun: str) -> list[tuple[str, str, tuple[str, str]]]:
+    """(image path, mask path, key) for every key found in both ``images/`` and ``masks/``, in key
+    order; a file without its partner is skipped on the report (``noun``: "image", "volume")."""
     images, masks = found["images"], found["masks"]
     for key in sorted(set(images) - set(masks)):
         report.skip(images[key], "missing_mask", "no mask with the same name in masks/")
     for key in sorted(set(masks) - set(images)):
-        report.skip(masks[key], "missing_image", "no image with the same name in images/")
-    return [Pair(images[k], masks[k]) for k in sorted(set(images) & set(masks))]
+        report.skip(masks[key], "missing_image", f"no {noun} with the same name in images/")
+    return [(images[k], masks[k], k) for k in sorted(set(images) & set(masks))]
 
 
 def _scan(root: Path, pairs: list[Pair], classes: ClassMap, limits: Limits, report: Report,

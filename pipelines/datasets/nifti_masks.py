@@ -28,7 +28,7 @@ from .cache import CacheWriter
 from .classmap import ClassMap, read_class_map, values_map
 from .collected import Collected
 from .limits import Limits
-from .masks import find_classes_file, pair_folder, palette_of
+from .masks import find_classes_file, matched, pair_folder, palette_of
 from .nifti import READ_ERRORS, read_volume_and_affine
 from .options import VolumeOptions
 from .report import BadFile, IngestError, ProgressFn, Report
@@ -229,12 +229,7 @@ def _pairs(files: list[str], classes_file: str | None, report: Report) -> list[V
             report.skip(rel, "duplicate", f"another file in {role}/ has the same name ({found[role][key]})")
         else:
             found[role][key] = rel
-    images, masks = found["images"], found["masks"]
-    for key in sorted(set(images) - set(masks)):
-        report.skip(images[key], "missing_mask", "no mask with the same name in masks/")
-    for key in sorted(set(masks) - set(images)):
-        report.skip(masks[key], "missing_image", "no volume with the same name in images/")
-    return [VolumePair(images[k], masks[k], "/".join(k)) for k in sorted(set(images) & set(masks))]
+    return [VolumePair(image, mask, "/".join(key)) for image, mask, key in matched(found, report, "volume")]
 
 
 def _skip_both(report: Report, bad: str, partner: str, exc: BadFile) -> None:

@@ -59,6 +59,21 @@ def section(page: Any, click: Clicks, name: str) -> None:
     click(page.get_by_role("navigation", name="Project sections").get_by_role("link", name=name))
 
 
+def lenet_and_digits_at_train(page: Any, url: str, click: Clicks, username: str) -> None:
+    """Sign up, a "Digits" project with the LeNet-5 template and the digits sample ingested, and
+    its Train page open with the dataset offered."""
+    sign_up_and_open_project(page, url, click, username, "Digits")
+    project_url = page.url
+    click(page.get_by_role("button", name="Use template LeNet-5"))
+    page.wait_for_url(re.compile(r"/graphs/\d+$"))
+    page.goto(project_url)
+    section(page, click, "Datasets")
+    click(page.get_by_role("button", name="Add sample digits"))
+    page.get_by_text(re.compile(r"^Ready$")).first.wait_for(timeout=120_000)
+    section(page, click, "Train")
+    page.get_by_role("option", name=re.compile(r"digits")).wait_for(state="attached")
+
+
 def fill_field(locator: Any, value: str) -> None:
     """A field of a form generated from a schema (the Train form, the canvas's parameters) takes
     what was typed when it is committed: Enter, as a person ends typing."""

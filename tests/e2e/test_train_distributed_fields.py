@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .journey import Clicks, fill_field, open_advanced_settings, section, sign_up_and_open_project
+from .journey import Clicks, fill_field, lenet_and_digits_at_train, open_advanced_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -35,17 +35,7 @@ def test_the_multi_gpu_fields_reach_the_run_and_a_bad_combination_names_gpus(liv
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     click = Clicks()
-    sign_up_and_open_project(page, live_stack.url, click, f"ddp_{uuid.uuid4().hex[:8]}", "Digits")
-    project_url = page.url
-    click(page.get_by_role("button", name="Use template LeNet-5"))
-    page.wait_for_url(re.compile(r"/graphs/\d+$"))
-    page.goto(project_url)
-    section(page, click, "Datasets")
-    click(page.get_by_role("button", name="Add sample digits"))
-    page.get_by_text(re.compile(r"^Ready$")).first.wait_for(timeout=120_000)
-
-    section(page, click, "Train")
-    page.get_by_role("option", name=re.compile(r"digits")).wait_for(state="attached")
+    lenet_and_digits_at_train(page, live_stack.url, click, f"ddp_{uuid.uuid4().hex[:8]}")
     fill_field(page.get_by_test_id("run-config-basic").get_by_label("Epochs"), "1")
     open_advanced_settings(page, click)
     multi = page.get_by_role("group", name="Multi-GPU")
