@@ -20,6 +20,8 @@ from scripts.run import web_command
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")  # tests/e2e/conftest.py drives it
+# s3_server and s3_bucket: a real S3-compatible server (moto in server mode) for the storage tests.
+pytest_plugins = ["tests.s3"]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

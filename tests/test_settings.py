@@ -65,3 +65,22 @@ def test_production_refuses_a_weak_or_committed_secret_key(key: str, why: str) -
                       "ALLOWED_HOSTS": "vmb.example.org"}, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "SECRET_KEY is" in result.stderr and why in result.stderr
+
+
+def test_s3_storage_backend_reads_and_writes_a_real_bucket(s3_server, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    """VMB_STORAGE_BACKEND=s3 with the S3_* variables makes Django's default storage an S3 bucket:
+    a file saved through it is an object in that bucket on the S3 server (moto, tests/s3.py)."""
+    code = ("from django.core.files.base import ContentFile; from django.core.files.storage import default_storage as s;"
+            "name = s.save('probe/hello.txt', ContentFile(b'stored in s3')); print(name, type(s._wrapped).__name__)")
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.test", **s3_server.env(s3_bucket)}
+    result = _manage(env, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["probe/hello.txt", "S3Storage"]
+    body = s3_server.client().get_object(Bucket=s3_bucket, Key="probe/hello.txt")["Body"].read()
+    assert body == b"stored in s3"
+
+
+def test_s3_storage_without_a_bucket_names_the_variable() -> None:
+    result = _manage({"DJANGO_SETTINGS_MODULE": "config.settings.test", "VMB_STORAGE_BACKEND": "s3", "S3_BUCKET": ""}, "check")
+    assert result.returncode != 0
+    assert "S3_BUCKET" in result.stderr

@@ -111,10 +111,24 @@ WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
 
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
-STORAGES = {
-    "default": {"BACKEND": env_str("VMB_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
+# Every artifact goes through STORAGES["default"] (issue 18): local files by default, or an
+# S3-compatible store (S3, MinIO) with VMB_STORAGE_BACKEND=s3 and the S3_* variables.
+S3_BACKEND = "storages.backends.s3.S3Storage"
+_storage_backend = env_str("VMB_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+if _storage_backend in ("s3", S3_BACKEND):
+    STORAGES = {"default": {"BACKEND": S3_BACKEND, "OPTIONS": {
+        "bucket_name": env_str("S3_BUCKET", ""),
+        "endpoint_url": env_str("S3_ENDPOINT_URL", "") or None,
+        "access_key": env_str("S3_ACCESS_KEY_ID", "") or None,
+        "secret_key": env_str("S3_SECRET_ACCESS_KEY", "") or None,
+        "region_name": env_str("S3_REGION", "") or None,
+        "file_overwrite": True,  # names are chosen by the app; a rewrite replaces (e.g. a pointer)
+    }}}
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("VMB_STORAGE_BACKEND=s3 needs S3_BUCKET")
+else:
+    STORAGES = {"default": {"BACKEND": _storage_backend}}
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}
 
 # Largest JSON body the API accepts (graph documents are the biggest); uploads use their own limit.
 API_MAX_BODY_BYTES = env_int("VMB_API_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
@@ -248,6 +262,9 @@ TRAINING_RUNS_DIR = Path(env_str("VMB_RUNS_DIR", str(MEDIA_ROOT / "runs")))
 TRAINING_HEARTBEAT_S = env_int("VMB_RUN_HEARTBEAT_S", 2, minimum=1)
 # A running run whose heartbeat is older than this is reaped (requeued, or failed after max_attempts).
 TRAINING_STALE_AFTER_S = env_int("VMB_RUN_STALE_AFTER_S", 60, minimum=5)
+# A queued run nothing was heard of for this long (its message lost: a broker restarted without
+# persistence) has its task sent again by the reaper; a second copy is harmless (attempt claims).
+TRAINING_RESEND_AFTER_S = env_int("VMB_RUN_RESEND_AFTER_S", 300, minimum=5)
 # Most events per second a run's WebSocket forwards; the rest are dropped (the last is kept).
 TRAINING_WS_MAX_EVENTS_PER_S = env_int("VMB_RUN_WS_MAX_EVENTS_PER_S", 20, minimum=1)
 # The Celery queue a run goes to: runs asking for the CPU go to "cpu", all others to "gpu".

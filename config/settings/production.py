@@ -27,13 +27,4 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-if env_str("VMB_STORAGE_BACKEND", "") == "storages.backends.s3.S3Storage":
-    STORAGES["default"] = {  # noqa: F405
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": env_str("S3_BUCKET"),
-            "endpoint_url": env_str("S3_ENDPOINT_URL", "") or None,
-            "access_key": env_str("S3_ACCESS_KEY_ID", "") or None,
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY", "") or None,
-        },
-    }
+# Object storage (S3, MinIO) is configured in base.py, so the embedded default and the tests can use it too.
