@@ -174,10 +174,25 @@ def _check_output(report: Any, config: RunConfig, classes: int) -> None:
 
 
 def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
+        if config.output_bias == "target_mean":
+            _check_output_bias(report, node_id)
     key = config.precision.precision_mode  # the graph core's estimate uses the run's names
     needed = int(report.memory.get(key, {}).get("total", 0))
     kind = config.device.kind
     fresh = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S * 10)
+def _check_output_bias(report: Any, node_id: str) -> None:
+    """``output_bias: target_mean`` asked for explicitly: refuse it now, not when training starts,
+    when the output does not come straight from a layer with a bias (pipelines/training/output_bias.py)."""
+    from builder.graph import compile_graph
+    from pipelines.training.output_bias import output_layer
+
+    if output_layer(compile_graph(report.document)) is None:
+        raise DomainError("config.output_bias", f"target_mean starts the output layer's bias at the targets' "
+                          f"mean, but the output node {node_id!r} ({report.nodes[node_id].type}) is not a linear "
+                          "or convolution with a bias: turn its bias on, end the graph with such a layer, or use "
+                          "auto or layer_default")
+
+
     devices = [d for w in WorkerNode.objects.filter(seen_at__gte=fresh) for d in w.devices
                if kind == "auto" or d["kind"] == kind]
     if config.device.gpus > 1:

@@ -3,6 +3,7 @@ training split's statistics from the dataset version's recipe), and a scaling th
 the data is a 400 naming config.target_scaling. No worker: nothing is trained here."""
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ STATS = {"split": "train", "count": 80, "mean": 201_000.0, "std": 49_000.0, "min
          "log_mean": 12.18, "log_std": 0.25, "min_all_splits": 85_000.0}
 
 
-def _regression_setup(user: Any, stats: dict[str, Any] | None) -> dict[str, Any]:
+def _regression_setup(user: Any, stats: dict[str, Any] | None, out: dict[str, Any] | None = None,
+                      tail: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     project = create_project(user, name="prices")
     dataset = Dataset.objects.create(project=project, name="prices", kind="table", created_by=user)
     recipe: dict[str, Any] = {"input": "table", "layout": "NF", "features": ["a", "b", "c"], "task": "regression"}
@@ -25,10 +27,11 @@ def _regression_setup(user: Any, stats: dict[str, Any] | None) -> dict[str, Any]
         recipe["target_scaling"] = stats
     version = DatasetVersion.objects.create(dataset=dataset, number=1, status=JobStatus.SUCCEEDED, task="regression",
                                             classes=[], sample_count=100, created_by=user, recipe=recipe)
+    chain = ["features", "out", *(node["id"] for node in tail or [])]  # each node feeds the next
     document = {"schema_version": 1, "name": "price mlp",
                 "nodes": [{"id": "features", "type": "vector_input", "params": {"features": 3}},
-                          {"id": "out", "type": "linear", "params": {"out_features": 1}}],
-                "edges": [{"source": "features", "target": "out"}]}
+                          {"id": "out", "type": "linear", "params": out or {"out_features": 1}}, *(tail or [])],
+                "edges": [{"source": source, "target": target} for source, target in pairwise(chain)]}
     graph_version = create_graph_version(user, create_graph(user, project, name="mlp"), document=document)
     return {"graph_version": graph_version.pk, "dataset_version": version.pk}
 
@@ -102,3 +105,27 @@ def test_resuming_a_run_from_before_target_scaling_keeps_the_raw_target(api: Any
         assert resumed.json()["plan"]["target_transform"] is None
     finally:
         shutil.rmtree(run_folder(old), ignore_errors=True)
+
+
+@pytest.mark.parametrize(("out", "tail", "node"), [
+    ({"out_features": 1, "bias": False}, None, "out"),
+    (None, [{"id": "squash", "type": "sigmoid", "params": {}}], "squash"),
+])
+def test_target_mean_on_an_output_without_a_bias_is_a_400_at_creation(
+        api: Any, alice: Any, out: Any, tail: Any, node: str) -> None:
+    """``output_bias: target_mean`` asked for explicitly is refused when the run is created (not when
+    it starts training) where the output is not a layer with a bias; the error names the node."""
+    body = _regression_setup(alice, STATS, out=out, tail=tail)
+    config = {"task": "regression", "output_bias": "target_mean"}
+    response = api.post("/api/v1/runs/", {**body, "config": config}, format="json")
+    assert response.status_code == 400, response.json()
+    assert list(response.json()) == ["config.output_bias"]
+    assert repr(node) in response.json()["config.output_bias"][0]
+
+
+def test_target_mean_on_a_linear_output_with_its_bias_is_accepted(api: Any, alice: Any) -> None:
+    body = _regression_setup(alice, STATS)
+    response = api.post("/api/v1/runs/", {**body, "config": {"task": "regression", "output_bias": "target_mean"}},
+                        format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["config"]["output_bias"] == "target_mean"
