@@ -1,9 +1,8 @@
 """The Train form's data-parallel settings (the "Multi-GPU" group under Advanced settings): GPUs,
 overlap, gradient compression, PowerSGD rank and synchronised batch norm, at 1440x900 and 1280x720.
 
-What the product does, asserted as it is: the Multi-GPU group is part of Advanced settings whatever
-the number of GPUs (the server ignores it for a one-device run); PowerSGD rank shows only with
-``powersgd`` compression. On this machine, with no GPU, more than one GPU is refused before
+The Multi-GPU group appears under Advanced settings only once the run asks for more than one
+device (GPUs × nodes); PowerSGD rank shows only with ``powersgd`` compression. On this machine, with no GPU, more than one GPU is refused before
 anything is queued: on the CPU the estimate and the 400 both say "cpu training uses one device"
 under the GPUs field. (On ``auto`` the server refuses with "no worker has 2 GPUs" only while a
 worker's device registration is on record, which a test's database flush removes, so that case is
@@ -38,9 +37,12 @@ def test_the_multi_gpu_fields_reach_the_run_and_a_bad_combination_names_gpus(liv
     lenet_and_digits_at_train(page, live_stack.url, click, f"ddp_{uuid.uuid4().hex[:8]}")
     fill_field(page.get_by_test_id("run-config-basic").get_by_label("Epochs"), "1")
     open_advanced_settings(page, click)
-    multi = page.get_by_role("group", name="Multi-GPU")
-    multi.wait_for()
     gpus = page.get_by_role("group", name="Device").get_by_label("GPUs")
+    gpus.wait_for()
+    multi = page.get_by_role("group", name="Multi-GPU")
+    assert multi.count() == 0  # one device: nothing to synchronise, so no data-parallel settings
+    fill_field(gpus, "2")
+    multi.wait_for()
     for control in (gpus, multi.get_by_label("Overlap gradient sync"), multi.get_by_label("Gradient compression")):
         _in_view(page, control)
     assert multi.get_by_label("Gradient compression").locator("option").all_inner_texts() == [
@@ -74,16 +76,18 @@ def test_the_multi_gpu_fields_reach_the_run_and_a_bad_combination_names_gpus(liv
     _in_view(page, field_error)
     assert re.search(r"/train", page.url), page.url  # nothing was created
 
-    # One CPU: the run starts, with the data-parallel settings recorded as chosen.
+    page.screenshot(path="docs/images/train-multi-gpu.png", full_page=False)
+    # One CPU: the group goes away, and the run starts with the data-parallel settings recorded as chosen.
     page.get_by_label("Device").select_option("cpu")
     fill_field(gpus, "1")
+    multi.wait_for(state="detached")
     estimate.filter(has_text=re.compile(r"at batch size \d+ in fp32")).wait_for(timeout=30_000)
     click(page.get_by_role("button", name="Start training"))
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     run_id = page.url.rsplit("/", 1)[1]
     run = page.evaluate(f"async () => (await fetch('/api/v1/runs/{run_id}/')).json()")
     config = run["config"]
-    assert config["device"] == {"kind": "cpu", "gpus": 1}, config
+    assert (config["device"]["kind"], config["device"]["gpus"]) == ("cpu", 1), config
     distributed = config["distributed"]
     assert (distributed["compression"], distributed["powersgd_rank"], distributed["overlap"]) == (
         "powersgd", 4, False), distributed

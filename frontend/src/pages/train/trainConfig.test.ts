@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { RUN_CONFIG_FIELDS, SERVER_FIELDS, configErrors, defaultsFor, isShown, toRunConfig } from "./trainConfig";
+import { RUN_CONFIG_FIELDS, SERVER_FIELDS, configErrors, defaultsFor, devicesAskedFor, isShown, toRunConfig } from "./trainConfig";
 
 const field = (path: string) => {
   const found = RUN_CONFIG_FIELDS.find((f) => f.path === path);
@@ -38,6 +38,18 @@ describe("RUN_CONFIG_FIELDS (from the RunConfigRequest schema)", () => {
     expect(isShown(field("schedule.step_size"), { "schedule.name": "step" })).toBe(true);
     expect(isShown(field("schedule.warmup_fraction"), { "schedule.name": "step" })).toBe(false);
     expect(isShown(field("optimizer.momentum"), {})).toBe(true);
+  });
+
+  it("shows the data-parallel settings only for a run over more than one device", () => {
+    expect(devicesAskedFor({})).toBe(1);
+    expect(isShown(field("distributed.compression"), {})).toBe(false);
+    expect(isShown(field("distributed.compression"), { "device.gpus": 1 })).toBe(false);
+    expect(isShown(field("distributed.compression"), { "device.gpus": 2 })).toBe(true);
+    // Still tied to its own choice as well: PowerSGD's rank only with powersgd compression.
+    expect(isShown(field("distributed.powersgd_rank"), { "device.gpus": 4 })).toBe(false);
+    expect(isShown(field("distributed.powersgd_rank"), { "device.gpus": 4, "distributed.compression": "powersgd" })).toBe(true);
+    // An empty or nonsense count is one device.
+    expect(devicesAskedFor({ "device.gpus": "" })).toBe(1);
   });
 });
 

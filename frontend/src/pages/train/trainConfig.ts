@@ -116,8 +116,21 @@ export function valueOf(field: ConfigField | undefined, values: ConfigValues): u
 
 const FIELD_BY_PATH = new Map(RUN_CONFIG_FIELDS.map((field) => [field.path, field]));
 
-/** Whether `field` applies to the values chosen (its sibling choice, if any, is set to match). */
+/** How many devices the run asks for: GPUs per node times nodes (a field the schema lacks counts 1). */
+export function devicesAskedFor(values: ConfigValues): number {
+  const count = (path: string) => {
+    const value = Number(valueOf(FIELD_BY_PATH.get(path), values) ?? 1);
+    return Number.isFinite(value) && value > 0 ? value : 1;
+  };
+  return count("device.gpus") * count("device.nodes");
+}
+
+/**
+ * Whether `field` applies to the values chosen: its sibling choice, if any, is set to match, and a
+ * data-parallel setting ("distributed.*") only once the run asks for more than one device.
+ */
 export function isShown(field: ConfigField, values: ConfigValues): boolean {
+  if (field.section === "distributed" && devicesAskedFor(values) < 2) return false;
   return field.when === null || valueOf(FIELD_BY_PATH.get(field.when.path), values) === field.when.value;
 }
 
