@@ -1,9 +1,10 @@
 """Start from the data: the closest template sized to a dataset, and a graph's input adapted to one.
 
 ``propose_for_data(summary)`` picks the shipped template nearest to what a dataset version holds
-(images of a size and colour, CT volumes, a table, text) and adapts it: the input node takes one
-sample of the data, the last layer gives one value per class (or one value for regression), and
-a graph that no longer fits the smaller input gets padded convolutions, then fewer pools, until it
+(images of a size and colour, CT volumes, a table, text; images, CT slices or CT volumes with label
+masks for segmentation) and adapts it: the input node takes one sample of the data, the last layer
+gives one value per class (per pixel or voxel for segmentation; one value for regression), and a
+graph that no longer fits the smaller input gets padded convolutions, then fewer pools, until it
 validates. ``adapt_input(document, summary)`` does the same to an existing graph, for the Train
 form's "Adapt the input to this dataset". Both return the new document and notes a person reads:
 what was kept and what was changed. Both raise ``ProposalError`` when they can't give a graph that
@@ -33,6 +34,8 @@ _INPUT_PARAMS = {"image_input": ("channels", "height", "width"),
                  "vector_input": ("features",), "token_input": ("seq_len",)}
 _INPUT_WORDS = {"image_input": "images", "volume_input": "3-D volumes", "vector_input": "feature vectors",
                 "token_input": "token sequences", "sequence_input": "float sequences"}
+# Samples a segmentation template is shipped for: 2-D images and CT slices (unet2d), CT volumes (unet3d).
+_SEGMENTED = frozenset({("image", 3), ("ct", 3), ("ct", 4)})
 _POOLS = frozenset({"max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"})
 _CONVS = frozenset({"conv1d", "conv2d", "conv3d"})
 _HEADS = {"linear": "out_features", "conv1d": "out_channels", "conv2d": "out_channels", "conv3d": "out_channels"}
@@ -86,8 +89,8 @@ class DataSummary:
         if task != "regression" and classes < 2:
             raise ProposalError("classes", f"the data has {classes} class{'es' if classes != 1 else ''}; "
                                 f"{task} needs at least 2")
-        if task == "segmentation" and (modality, len(shape)) not in (("image", 3), ("ct", 3)):
-            raise ProposalError("task", "segmentation is supported for 2-D images only")
+        if task == "segmentation" and (modality, len(shape)) not in _SEGMENTED:
+            raise ProposalError("task", "segmentation is supported for 2-D images, CT slices and CT volumes only")
         vocab = data.get("vocab_size")
         if modality == "text" and (type(vocab) is not int or vocab < 2):
             raise ProposalError("vocab_size", f"text needs the tokenizer's vocabulary size, not {vocab!r}")
@@ -105,6 +108,8 @@ class DataSummary:
 # ---- choosing and adapting ---------------------------------------------------------------------------
 def closest_template(summary: DataSummary) -> tuple[str, str]:
     """``(template id, why)``: the shipped template nearest to the data."""
+    if summary.task == "segmentation" and summary.input_type == "volume_input":
+        return "unet3d", "a 3-D U-Net gives one class per voxel"
     if summary.task == "segmentation":
         return "unet2d", "a U-Net gives one class per pixel"
     if summary.input_type == "volume_input":
@@ -344,8 +349,9 @@ def _check_output(report: ValidationReport, summary: DataSummary) -> None:
         raise ProposalError("document", f"the graph has {len(report.outputs)} outputs; training needs one")
     shape = list(report.nodes[node_id].outputs[port])
     if summary.task == "segmentation":
-        fits = len(shape) == 4 and shape[1] == summary.classes and shape[2:] == list(summary.shape[1:])
-        want = f"[N, {summary.classes}, {summary.shape[1]}, {summary.shape[2]}]"
+        fits = (len(shape) == len(summary.shape) + 1 and shape[1] == summary.classes
+                and shape[2:] == list(summary.shape[1:]))
+        want = f"[N, {', '.join(map(str, (summary.classes, *summary.shape[1:])))}]"
     elif summary.task == "regression":
         fits, want = shape[1:] in ([], [1]), "one value per sample"
     else:
@@ -362,6 +368,9 @@ def _halving_hint(document: dict[str, Any], summary: DataSummary) -> str:
     if summary.task != "segmentation" or halvings == 0:
         return ""
     sizes = "×".join(str(max(step, round(s / step) * step)) for s in summary.shape[1:])
+    if summary.input_type == "volume_input":
+        return (f". It halves the volume {halvings} times, so each side must divide by {step}: ingest a "
+                f"version with volume_shape {sizes}")
     return (f". It halves the image {halvings} times, so each side must divide by {step}: ingest a "
             f"version resized to {sizes}")
 

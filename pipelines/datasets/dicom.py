@@ -19,9 +19,10 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from .collected import class_from_folder, find_labels_csv, strip_common_root
+from .collected import Collected, class_from_folder, find_labels_csv, strip_common_root
 from .csvfile import column, read_csv
 from .dicom_deid import PROFILE, Deidentifier
+from .dicom_masks import SeriesMasks, is_nifti, series_folder
 from .limits import Limits
 from .options import DicomOptions
 from .report import BadFile, IngestError, ProgressFn, Report
@@ -34,8 +35,10 @@ from .series_checks import (
 )
 from .volume import Pseudonyms, VolumeCache, resample
 
+SERIES_STEP = "slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
 READ_ERRORS = (InvalidDicomError, OSError, ValueError, TypeError, KeyError, AttributeError, EOFError,
                IndexError, NotImplementedError, RuntimeError, MemoryError)
+SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"  # Segmentation Storage: a label mask, not a CT slice
 UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 
 
@@ -56,6 +59,7 @@ class SliceHeader:
     corner: tuple[float, ...] | None = None  # ImagePositionPatient
     tilt: float = 0.0  # GantryDetectorTilt, degrees
     kvp: float | None = None  # KVP: the tube voltage
+    sop: str = ""  # SOPInstanceUID: what a DICOM-SEG's frames reference
 
 
 def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
@@ -64,6 +68,8 @@ def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except READ_ERRORS as exc:
         raise BadFile("not_dicom", f"not a readable DICOM file: {type(exc).__name__}") from exc
+    if str(ds.get("SOPClassUID", "")) == SEG_SOP_CLASS:
+        raise BadFile("dicom_seg", "a DICOM-SEG object (a label mask), not a CT slice")
     try:
         rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -98,6 +104,7 @@ def read_header(path: Path, rel: str, limits: Limits) -> SliceHeader:
             orientation=_floats(ds.get("ImageOrientationPatient"), 6), corner=_floats(ds.get("ImagePositionPatient"), 3),
             tilt=float(ds.get("GantryDetectorTilt", 0) or 0),
             kvp=float(ds.KVP) if ds.get("KVP") not in (None, "") else None,
+            sop=str(ds.get("SOPInstanceUID", "") or ""),
         )
     except READ_ERRORS as exc:
         raise BadFile("bad_header", f"malformed geometry or rescale tags: {type(exc).__name__}") from exc
@@ -178,11 +185,17 @@ def _stack_along_common_normal(headers: list[SliceHeader]) -> None:
 
 
 def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Limits, report: Report,
-                 progress: ProgressFn, cache: Path, originals: Path | None = None) -> VolumeCache:
+                 progress: ProgressFn, cache: Path, originals: Path | None = None) -> VolumeCache | Collected:
     """Series of ``files`` under ``root`` into a VolumeCache at ``cache``; with ``originals``,
-    de-identified copies of the slices used are written there as ``<label>/<series>/<n>.dcm``."""
+    de-identified copies of the slices used are written there as ``<label>/<series>/<n>.dcm``.
+    When the upload holds label masks (NIfTI beside the series, or DICOM-SEG objects), the series
+    and their masks are a finished segmentation ``Collected`` instead (``dicom_masks``)."""
+    nifti = [f for f in files if is_nifti(f)]
+    json_files = [f for f in files if f.lower().endswith(".json")]
     labels_csv = find_labels_csv(root, files, options.labels_csv)
-    candidates = [f for f in files if f != labels_csv]
+    candidates = [f for f in files if f != labels_csv and f not in nifti and f not in json_files]
+    seg_files: list[str] = []
+    unlabelled: dict[str, BadFile] = {}
     series: dict[str, list[SliceHeader]] = defaultdict(list)
     folder_label: dict[str, str] = {}
     parts = dict(zip(candidates, strip_common_root(candidates), strict=True))
@@ -190,15 +203,31 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
         progress("scan", done, len(candidates))
         try:
             header = read_header(root / rel, rel, limits)
-            if labels_csv is None:
-                folder_label[rel] = class_from_folder(parts[rel])
         except BadFile as exc:
-            report.skip(rel, exc.code, exc.reason)
+            if exc.code == "dicom_seg":
+                seg_files.append(rel)
+            else:
+                report.skip(rel, exc.code, exc.reason)
             continue
         series[header.series].append(header)
+        if labels_csv is None:
+            try:
+                folder_label[rel] = class_from_folder(parts[rel])
+            except BadFile as exc:  # refused below, unless masks label the series
+                unlabelled[rel] = exc
+    masks = (SeriesMasks.find(root, cache, nifti, seg_files, {uid: series_folder(h) for uid, h in series.items()},
+                              options, limits, report, json_files)
+             if series and (nifti or seg_files) else None)
+    if masks is None:
+        for rel in [*nifti, *json_files]:
+            report.skip(rel, "unsupported_type", "not a DICOM slice")
+        for rel, refused in unlabelled.items():
+            report.skip(rel, refused.code, refused.reason)
+        series = _without(series, set(unlabelled))
     if not series:
         raise IngestError("no_dicom", "no usable DICOM slice was found (see the skipped files)")
-    lookup = _labels_lookup(root, labels_csv, limits) if labels_csv else None
+    folders = Counter(series_folder(h) for h in series.values())
+    lookup = _labels_lookup(root, labels_csv, limits) if labels_csv and masks is None else None
     pseudonym = Pseudonyms()
     deidentify = Deidentifier() if originals is not None else None
     volumes = VolumeCache(cache, len(series), options)
@@ -206,7 +235,7 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
     total = sum(len(h) for h in series.values())
     done = 0
     for number, (uid, headers) in enumerate(sorted(series.items(), key=lambda kv: kv[1][0].rel), 1):
-        label = _series_label(headers, folder_label, lookup, report)
+        label = "" if masks is not None else _series_label(headers, folder_label, lookup, report)
         if label is None:
             done += len(headers)
             continue
@@ -238,6 +267,13 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
         if not planes:
             continue
         stack, spacing, warnings = _geometry(np.stack(planes), used, z_spacing, options, limits)
+        if masks is not None:
+            try:
+                labels = masks.labels_for(uid, used, stack.shape, spacing, folders[series_folder(used)] - 1)
+            except BadFile as exc:
+                report.skip(series_folder(used), exc.code, exc.reason)
+                continue
+            label = masks.add(labels, spacing)
         hu_range = [round(float(stack.min()), 1), round(float(stack.max()), 1)]
         volume = resample(stack, spacing, options)
         group = pseudonym("patient", patient_key)
@@ -252,7 +288,14 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
                             "hu_range": hu_range, "kvp": _kvp(used), "warnings": warnings})
     if deidentify is not None:
         volumes.extra_stats["deidentified_copies"] = {"files": kept, "profile": PROFILE}
+    if masks is not None:
+        return masks.finish(volumes, [SERIES_STEP], report)
     return volumes
+
+
+def _without(series: dict[str, list[SliceHeader]], dropped: set[str]) -> dict[str, list[SliceHeader]]:
+    kept = {uid: [h for h in headers if h.rel not in dropped] for uid, headers in series.items()}
+    return defaultdict(list, {uid: headers for uid, headers in kept.items() if headers})
 
 
 def _geometry(stack: np.ndarray, used: list[SliceHeader], z_spacing: float, options: DicomOptions,

@@ -11,7 +11,7 @@ import numpy as np
 
 from .cache import SPLITS, save_array, write_json
 from .collected import Collected
-from .dicom import ingest_dicom
+from .dicom import SERIES_STEP, ingest_dicom
 from .images import ingest_images
 from .limits import Limits
 from .masks import ingest_masks
@@ -127,8 +127,7 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         volumes = ingest_nifti(raw, files, options, limits, report, progress, cache)
     if isinstance(volumes, Collected):  # volumes with label masks: finished by their reader
         return volumes
-    steps = ["slices ordered by position along the normal; HU = pixel x RescaleSlope + RescaleIntercept"
-             if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
+    steps = [SERIES_STEP if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
     return volumes.finish(options, steps)
 
 

@@ -65,7 +65,7 @@ def ingest_masks(root: Path, files: list[str], options: SegmentationOptions, lim
                  progress: ProgressFn, cache: Path) -> Collected:
     classes_file = find_classes_file(files, options.classes_file)
     classes = read_class_map(root / classes_file, classes_file, limits) if classes_file else values_map(options.num_classes)
-    pairs = _pairs(files, classes_file, report)
+    pairs = pair_files(files, classes_file, report)
     if not pairs:
         raise IngestError("no_image_mask_pairs", "no image with a matching mask was found: put images in images/ "
                           "and masks of the same file name in masks/")
@@ -139,7 +139,9 @@ def pair_folder(rel: str, strip: Callable[[PurePosixPath], str] = lambda p: str(
     return None, ("", "")
 
 
-def _pairs(files: list[str], classes_file: str | None, report: Report) -> list[Pair]:
+def pair_files(files: list[str], classes_file: str | None, report: Report) -> list[Pair]:
+    """The image and mask pairs of ``files`` (``images/`` and ``masks/`` paired by stem); every
+    other file, and a file without its partner, is skipped on ``report``."""
     found: dict[str, dict[tuple[str, str], str]] = {"images": {}, "masks": {}}
     for rel in files:
         if rel == classes_file:

@@ -61,7 +61,7 @@ def ingest_nifti_masks(root: Path, files: list[str], options: VolumeOptions, lim
     if classes.mode == "colours":
         raise IngestError("bad_classes_file", "volume masks hold class ids; give each class an integer id",
                           classes_file or "")
-    pairs = _pairs(files, classes_file, report)
+    pairs = pair_files(files, classes_file, report)
     if not pairs:
         raise IngestError("no_image_mask_pairs", "no volume with a matching mask was found: put volumes in "
                           "images/ and masks of the same file name in masks/")
@@ -215,7 +215,10 @@ def _stem(path: PurePosixPath) -> str:
     return name
 
 
-def _pairs(files: list[str], classes_file: str | None, report: Report) -> list[VolumePair]:
+def pair_files(files: list[str], classes_file: str | None, report: Report) -> list[VolumePair]:
+    """The volume and mask pairs of ``files`` (``images/`` and ``masks/`` NIfTI paired by name, the
+    case being the path below the folder); every other file, and one without its partner, is
+    skipped on ``report``."""
     found: dict[str, dict[tuple[str, str], str]] = {"images": {}, "masks": {}}
     for rel in files:
         if rel == classes_file:

@@ -1,11 +1,13 @@
 """How an upload would split, before it is ingested: groups (patients for DICOM, read from the
-headers inside the zip; one per file for images and NIfTI) through the same seeded split the
-ingest makes, with the warnings of ``splits.split_advice``. Nothing is extracted to disk."""
+headers inside the zip; one per file for images and NIfTI; one per image or volume that has its
+mask when the zip holds ``images/`` and ``masks/``, as a mask file is never a sample) through the
+same seeded split the ingest makes, with the warnings of ``splits.split_advice``. Nothing is
+extracted to disk."""
 from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -13,7 +15,11 @@ import pydicom
 from .collected import strip_common_root
 from .dicom import READ_ERRORS
 from .limits import Limits
+from .masks import pair_files as image_pair_files
+from .nifti_masks import has_mask_folder
+from .nifti_masks import pair_files as nifti_pair_files
 from .options import parse_options
+from .report import Report
 from .splits import grouped_stratified_split, split_advice, split_sizes
 
 HEADER_BYTES = 256 * 1024  # a CT slice's header is a few KiB; what is not read in this is not counted
@@ -70,9 +76,22 @@ def _dicom_groups(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> t
 
 
 def _file_groups(kind: str, members: list[zipfile.ZipInfo]) -> tuple[list[str], list[str], int]:
+    names = [m.filename for m in members]
+    if kind == "segmentation" or (kind == "ct_nifti" and has_mask_folder(names)):
+        return _paired_groups(kind, names)
     wanted = (".nii", ".nii.gz") if kind == "ct_nifti" else IMAGE_SUFFIXES
-    names = [m.filename for m in members if m.filename.lower().endswith(wanted)]
-    if kind == "segmentation":  # an image and its mask make one sample
-        names = [n for n in names if "mask" not in PurePosixPath(n).parent.name.lower()]
+    names = [n for n in names if n.lower().endswith(wanted)]
     parts = strip_common_root(names)
     return [p[0] if len(p) >= 2 else "" for p in parts], names, len(members) - len(names)
+
+
+def _paired_groups(kind: str, names: list[str]) -> tuple[list[str], list[str], int]:
+    """One group per image (or volume) that has its mask, paired as the ingest pairs them: a mask
+    is not a sample, and an image without its mask is skipped. The ingest stratifies by the rarest
+    class in each mask, which only decoding the masks tells; the preview splits them as one stratum,
+    so its counts per split are the ingest's and which case lands where may differ."""
+    if kind == "ct_nifti":
+        cases = [pair.case for pair in nifti_pair_files(names, None, Report())]
+    else:
+        cases = [pair.image for pair in image_pair_files(names, None, Report())]
+    return [""] * len(cases), cases, len(names) - 2 * len(cases)

@@ -143,7 +143,7 @@ def volume_options(recipe: dict[str, Any], *, depth: int | None = None,
                                          "mode": recipe.get("mode", "3d")})
 
 
-def _to_model(hu: np.ndarray, options: VolumeOptions) -> np.ndarray:
+def to_model_input(hu: np.ndarray, options: VolumeOptions) -> np.ndarray:
     # The cache holds whole HU clipped to the CT range in int16; the loader then windows to [0, 1].
     stored = np.clip(hu, *HU_RANGE).round().astype(np.int16)
     return apply_window(stored, Window.from_recipe(options.window.model_dump()))
@@ -158,7 +158,7 @@ def _dicom(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
     options = volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
     spacing = (header.thickness or 1.0, *header.pixel_spacing)
     volume = resample(hu[None], spacing, options)  # type: ignore[arg-type]
-    return _to_model(volume, options)[:, None]  # (1 slice, 1 channel, H, W)
+    return to_model_input(volume, options)[:, None]  # (1 slice, 1 channel, H, W)
 
 
 def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
@@ -166,7 +166,7 @@ def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
         _check_gzip(path)
     data, spacing = nifti.read_volume(path, SERVING_LIMITS)
     options = volume_options(recipe)
-    window = _to_model(resample(data, spacing, options), options)
+    window = to_model_input(resample(data, spacing, options), options)
     if options.mode == "2d":
         return window[:, None]  # every slice, (D, 1, H, W)
     return window[None, None]  # (1, 1, D, H, W)

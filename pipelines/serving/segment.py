@@ -3,7 +3,12 @@ on the upload's own voxel grid (shape, affine, orientation), so it overlays the 
 
 The volume goes through the model's recorded preprocessing (``preprocess.prepare``: reoriented to
 RAS, resampled, windowed); the predicted class ids come back through the same geometry inverted,
-nearest-neighbour, and are turned back to the file's own axis order."""
+nearest-neighbour, and are turned back to the file's own axis order.
+
+A 3-D model trained at a fixed ``spacing`` sees patches of ``volume_shape`` cut from the centre of
+each volume. A volume larger than that patch at that spacing is not cropped (which would leave
+everything outside the centre as background): MONAI's ``sliding_window_inference`` runs the model
+over overlapping patches of the whole volume, blended with Gaussian weights."""
 from __future__ import annotations
 
 import gzip
@@ -16,10 +21,13 @@ import nibabel
 import numpy as np
 from nibabel.orientations import io_orientation, ornt_transform
 
+from pipelines.datasets.nifti import read_volume
 from pipelines.datasets.nifti_masks import image_geometry, labels_to_source_grid
+from pipelines.datasets.options import VolumeOptions
 from pipelines.datasets.report import BadFile
+from pipelines.datasets.volume import resample
 
-from .preprocess import SERVING_LIMITS, Upload, prepare, volume_options
+from .preprocess import SERVING_LIMITS, Upload, prepare, to_model_input, volume_options
 from .protocol import ProtocolError
 from .runtime import LoadedModel
 
@@ -50,7 +58,13 @@ def predict_mask(model: LoadedModel, upload: Upload) -> MaskAnswer:
         raise ProtocolError(415, upload.field, "this model segments whole CT volumes: send one NIfTI file "
                             "(.nii or .nii.gz)", "volume_needed")
     batch = prepare(model.card, upload)  # every check and the preprocessing training saw
-    output = np.asarray(model.infer([batch])[0])
+    options = volume_options(recipe)
+    whole = _whole_volume(upload, options)
+    if whole is not None:
+        batch, options = whole
+        output = _sliding_window(model, batch, tuple(volume_options(recipe).volume_shape))
+    else:
+        output = np.asarray(model.infer([batch])[0])
     classes = [str(c) for c in model.card.get("classes") or []]
     if output.ndim != batch.ndim or output.shape[1] != len(classes):
         raise ProtocolError(400, "name", f"the model returns {list(output.shape)}, not one score per class "
@@ -66,11 +80,44 @@ def predict_mask(model: LoadedModel, upload: Upload) -> MaskAnswer:
         except BadFile as exc:
             raise ProtocolError(400, upload.field, exc.reason, exc.code) from exc
         spacing = tuple(float(v) for v in np.linalg.norm(canonical[:3, :3], axis=0)[::-1])
-        mask = labels_to_source_grid(grid, shape, spacing, volume_options(recipe))  # type: ignore[arg-type]
+        mask = labels_to_source_grid(grid, shape, spacing, options)  # type: ignore[arg-type]
         body = _nifti_like(source, canonical, mask)
     counts = np.bincount(mask.reshape(-1).astype(np.int64), minlength=len(classes))
     return MaskAnswer(body, [int(s) for s in source.shape[:3]], classes,
                       {name: int(counts[i]) for i, name in enumerate(classes)})
+
+
+def _whole_volume(upload: Upload, options: VolumeOptions) -> tuple[np.ndarray, VolumeOptions] | None:
+    """For a 3-D model with a fixed spacing: the whole upload at that spacing, windowed, padded
+    with air to at least one patch (``(1, 1, D, H, W)``), and the options that describe that grid;
+    ``None`` when the volume fits in one patch (``prepare``'s batch is then the whole volume)."""
+    if options.mode != "3d" or options.spacing is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="vmb-mask-") as folder:
+        path = Path(folder) / ("upload.nii.gz" if upload.gzipped else "upload.nii")
+        path.write_bytes(upload.data)
+        data, spacing = read_volume(path, SERVING_LIMITS)
+    size = [max(1, int(round(n * s / t))) for n, s, t in zip(data.shape, spacing, options.spacing, strict=True)]
+    if all(have <= want for have, want in zip(size, options.volume_shape, strict=True)):
+        return None
+    grid = tuple(max(have, want) for have, want in zip(size, options.volume_shape, strict=True))
+    whole = options.model_copy(update={"volume_shape": grid})
+    return to_model_input(resample(data, spacing, whole), whole)[None, None], whole
+
+
+def _sliding_window(model: LoadedModel, batch: np.ndarray, patch: tuple[int, ...]) -> np.ndarray:
+    """Class scores ``(1, C, D, H, W)`` for a volume larger than the model's ``patch``: the model on
+    overlapping patches (a quarter overlap), blended with Gaussian weights, by MONAI."""
+    import torch
+    from monai.inferers.utils import sliding_window_inference  # a heavy import: only when a volume needs it
+
+    def predictor(window: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(model.infer([window.numpy().astype(np.float32)])[0]))
+
+    with torch.no_grad():
+        out = sliding_window_inference(torch.from_numpy(batch), roi_size=patch, sw_batch_size=1,
+                                       predictor=predictor, overlap=0.25, mode="gaussian")
+    return np.asarray(out.numpy() if isinstance(out, torch.Tensor) else out)
 
 
 def _nifti_like(source: Any, canonical: np.ndarray, mask: np.ndarray) -> bytes:

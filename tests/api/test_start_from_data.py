@@ -84,6 +84,39 @@ def test_build_model_for_other_modalities(api: Any, alice: Any, project: Any, ki
     assert report["nodes"][node]["outputs"][port] == output
 
 
+def test_build_model_for_ct_volumes_with_masks_adapts_the_3d_unet(api: Any, alice: Any, project: Any) -> None:
+    # As the NIfTI mask ingest leaves a 3-D version: CT input, masks as the target, three classes.
+    recipe = {"input": "ct", "mode": "3d", "layout": "N1DHW", "target": "mask", "volume_shape": [16, 32, 32]}
+    version = _version(project, alice, kind="ct_nifti", recipe=recipe, stats={"sample_shape": [1, 16, 32, 32]},
+                       task="segmentation", classes=3)
+    response = api.post(_url(version, "build-model"), {}, format="json")
+    assert response.status_code == 201, response.json()
+    built = response.json()
+    assert built["template"] == "unet3d" and built["version"]["is_valid"] is True
+    assert built["notes"] == [
+        "started from the U-Net (3D segmentation) template: a 3-D U-Net gives one class per voxel",
+        "input 'volume' set to 1×16×32×32 (CT volume) (was 1×32×64×64)",
+        "output 'mask_logits' set to 3 classes (was 2)",
+        "kept the layers of U-Net (3D segmentation): they fit 1×16×32×32 (CT volume)"]
+    saved = GraphVersion.objects.get(pk=built["version"]["id"])
+    node, port = saved.validation["outputs"][0].split(":")
+    assert saved.validation["nodes"][node]["outputs"][port] == [1, 3, 16, 32, 32]
+    assert Graph.objects.get(pk=built["graph"]).template == "unet3d"
+    check = api.get(_url(version, "adapt-graph"), {"graph_version": saved.pk}).json()
+    assert check["fits"] is True and check["data"]["task"] == "segmentation"
+
+
+def test_build_model_for_ct_volumes_a_3d_unet_cannot_halve_names_the_size(api: Any, alice: Any,
+                                                                           project: Any) -> None:
+    recipe = {"input": "ct", "mode": "3d", "target": "mask"}
+    version = _version(project, alice, kind="ct_nifti", recipe=recipe, stats={"sample_shape": [1, 10, 30, 30]},
+                       task="segmentation", classes=2)
+    response = api.post(_url(version, "build-model"), {}, format="json")
+    assert response.status_code == 400
+    assert "each side must divide by 4: ingest a version with volume_shape 8×32×32" in response.json()["dataset_version"][0]
+    assert not Graph.objects.exists()
+
+
 def test_build_model_refuses_a_version_that_is_not_ready(api: Any, alice: Any, project: Any) -> None:
     version = _version(project, alice, status=JobStatus.RUNNING)
     response = api.post(_url(version, "build-model"), {}, format="json")

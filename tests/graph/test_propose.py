@@ -29,6 +29,10 @@ CASES = [
                  id="text-long"),
     pytest.param({"modality": "image", "shape": [3, 64, 64], "classes": 3, "task": "segmentation"}, "unet2d",
                  id="segmentation"),
+    pytest.param({"modality": "ct", "shape": [1, 64, 64], "classes": 2, "task": "segmentation"}, "unet2d",
+                 id="ct-slice-segmentation"),
+    pytest.param({"modality": "ct", "shape": [1, 8, 16, 16], "classes": 3, "task": "segmentation"}, "unet3d",
+                 id="ct-volume-segmentation"),
 ]
 
 
@@ -101,6 +105,25 @@ def test_text_sizes_the_embedding_and_positions() -> None:
 def test_segmentation_with_sides_a_unet_cannot_halve_says_which_size_fits() -> None:
     with pytest.raises(ProposalError, match=r"each side must divide by 8: ingest a version resized to 48×48"):
         propose_for_data({"modality": "image", "shape": [3, 50, 50], "classes": 3, "task": "segmentation"})
+
+
+def test_volume_segmentation_adapts_the_3d_unet_and_lists_the_changes() -> None:
+    document, notes = propose_for_data({"modality": "ct", "shape": [1, 16, 32, 48], "classes": 4,
+                                        "task": "segmentation", "name": "lungs"})
+    nodes = {n["id"]: n for n in document["nodes"]}
+    assert nodes["volume"]["params"] == {"channels": 1, "depth": 16, "height": 32, "width": 48}
+    assert nodes["mask_logits"]["params"]["out_channels"] == 4
+    assert [n["type"] for n in document["nodes"]].count("max_pool3d") == 2  # the U-Net keeps both levels
+    assert notes == ["started from the U-Net (3D segmentation) template: a 3-D U-Net gives one class per voxel",
+                     "input 'volume' set to 1×16×32×48 (CT volume) (was 1×32×64×64)",
+                     "output 'mask_logits' set to 4 classes (was 2)",
+                     "kept the layers of U-Net (3D segmentation): they fit 1×16×32×48 (CT volume)"]
+
+
+def test_volume_segmentation_with_sides_the_3d_unet_cannot_halve_says_which_size_fits() -> None:
+    with pytest.raises(ProposalError, match=r"halves the volume 2 times, so each side must divide by 4: ingest a "
+                                            r"version with volume_shape 20×32×32"):
+        propose_for_data({"modality": "ct", "shape": [1, 20, 30, 30], "classes": 2, "task": "segmentation"})
 
 
 @pytest.mark.parametrize(("summary", "field"), [

@@ -13,10 +13,12 @@ from PIL import Image
 from pipelines.datasets.augment import AugmentationSettings, augment_pair
 from pipelines.datasets.cache import open_inputs, open_masks, read_recipe
 from pipelines.datasets.ingest import ingest
+from pipelines.datasets.limits import Limits
 from pipelines.datasets.loader import CachedDataset
 from pipelines.datasets.preview import render_png
 from pipelines.datasets.report import IngestError
 from pipelines.datasets.samples import shape_pair, write_sample
+from pipelines.datasets.split_preview import preview_split
 from tests.dataset_factories import array_png, bomb_png, png_bytes, seg_pair, segmentation_zip, write_zip
 
 
@@ -203,3 +205,16 @@ def test_the_shapes_sample_ingests(tmp_path: Path, work: Path) -> None:
     assert result.classes == ["background", "circle", "square"] and result.skipped == []
     assert open_masks(work / "cache").shape == (120, 64, 64)
     assert 0 < result.stats["pixel_share"]["circle"] < 0.5
+
+
+def test_split_preview_counts_images_with_masks_not_the_masks(tmp_path: Path) -> None:
+    # Masks under labels/ (not a folder named "mask") and one image without its mask.
+    members = {}
+    for i in range(10):
+        image, mask = seg_pair(i)
+        members[f"seg/images/{i:02d}.png"] = image
+        members[f"seg/labels/{i:02d}.png"] = array_png(mask)
+    members["seg/images/lonely.png"] = seg_pair(11)[0]
+    preview = preview_split("segmentation", write_zip(tmp_path / "s.zip", members), {"seed": 1}, Limits())
+    assert preview["groups"] == 10 and preview["files_unread"] == 1
+    assert sum(split["samples"] for split in preview["splits"].values()) == 10

@@ -11,8 +11,10 @@ import pytest
 
 from pipelines.datasets.cache import open_inputs, open_masks
 from pipelines.datasets.ingest import ingest
+from pipelines.datasets.limits import Limits
 from pipelines.datasets.loader import CachedDataset
 from pipelines.datasets.report import IngestError
+from pipelines.datasets.split_preview import preview_split
 from tests.dataset_factories import write_zip
 
 
@@ -112,3 +114,19 @@ def test_classes_json_names_the_ids(tmp_path: Path, work: Path) -> None:
     path = archive(tmp_path / "a.zip", **{"classes.json": b'{"background": 0, "lesion": 1}'})
     result = ingest("ct_nifti", path, "a.zip", work, {"volume_shape": [8, 10, 12]})
     assert result.classes == ["background", "lesion"] and result.stats["class_presence"] == {"background": 6, "lesion": 6}
+
+
+def test_split_preview_counts_volumes_not_their_masks(tmp_path: Path, work: Path) -> None:
+    # Six volumes with six masks, a seventh volume without one and a stray mask: six samples.
+    source = archive(tmp_path / "a.zip", **{"ct/images/lonely.nii.gz": nifti(case(7)[0]),
+                                            "ct/masks/stray.nii.gz": nifti(case(8)[1])})
+    options = {"val_fraction": 0.2, "test_fraction": 0.2, "volume_shape": [8, 10, 12]}
+    preview = preview_split("ct_nifti", source, options, Limits())
+    assert preview["available"] is True and preview["grouped_by"] == "volume"
+    assert preview["groups"] == 6 and preview["files_unread"] == 2
+    counts = {name: split["samples"] for name, split in preview["splits"].items()}
+    assert sum(counts.values()) == 6 and all(counts.values())
+    # The ingest makes as many samples per split as the preview said.
+    result = ingest("ct_nifti", source, "a.zip", work, options)
+    made = {name: sum(1 for s in result.samples if s["split"] == name) for name in counts}
+    assert made == counts

@@ -88,3 +88,21 @@ def test_a_segmentation_model_refuses_other_files(tmp_path: Path) -> None:
         predict_mask(model, sniff(helpers.png(np.zeros((8, 8), np.uint8)), "file"))
     assert caught.value.status == 415 and caught.value.field == "file"
     assert load_package(tmp_path / "model").card["task"] == "segmentation"
+
+
+def test_a_volume_larger_than_the_patch_is_segmented_whole_by_sliding_window(tmp_path: Path) -> None:
+    # At the recorded spacing the volume is 10x40x48 voxels, the model's patch 8x16x16: a centre
+    # crop would leave the lesion at the edge as background; MONAI's sliding window covers it.
+    model = threshold_model(tmp_path, "3d", spacing=[2.5, 1.0, 1.0])
+    shape = (48, 40, 10)
+    volume = np.full(shape, -800, np.int16)
+    edge, centre = np.zeros(shape, bool), np.zeros(shape, bool)
+    edge[1:9, 2:12, 1:9] = True
+    centre[20:28, 16:26, 3:7] = True
+    volume[edge | centre] = 40
+    data = gzip.compress(nibabel.Nifti1Image(volume, np.diag([1.0, 1.0, 2.5, 1.0])).to_bytes())
+    answer = predict_mask(model, sniff(data, "file"))
+    labels = np.asarray(read(answer.body).dataobj)
+    assert labels.shape == shape
+    # The spacing is the volume's own, so nothing is interpolated: both lesions come back exactly.
+    assert np.array_equal(labels == 1, edge | centre)
