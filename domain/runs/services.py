@@ -169,17 +169,12 @@ def _check_output(report: Any, config: RunConfig, classes: int) -> None:
     elif config.task == "regression":
         if shape[1:] not in ([], [1]):
             raise DomainError("graph_version", f"regression needs one output per sample; the graph gives {shape[1:]}")
+        if config.output_bias == "target_mean":
+            _check_output_bias(report, node_id)
     elif len(shape) < 3 or shape[1] != classes:
         raise DomainError("graph_version", f"segmentation needs (N, {classes}, ...) outputs; the graph gives {shape}")
 
 
-def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
-        if config.output_bias == "target_mean":
-            _check_output_bias(report, node_id)
-    key = config.precision.precision_mode  # the graph core's estimate uses the run's names
-    needed = int(report.memory.get(key, {}).get("total", 0))
-    kind = config.device.kind
-    fresh = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S * 10)
 def _check_output_bias(report: Any, node_id: str) -> None:
     """``output_bias: target_mean`` asked for explicitly: refuse it now, not when training starts,
     when the output does not come straight from a layer with a bias (pipelines/training/output_bias.py)."""
@@ -193,6 +188,11 @@ def _check_output_bias(report: Any, node_id: str) -> None:
                           "auto or layer_default")
 
 
+def _check_memory(report: Any, config: RunConfig) -> dict[str, Any]:
+    key = config.precision.precision_mode  # the graph core's estimate uses the run's names
+    needed = int(report.memory.get(key, {}).get("total", 0))
+    kind = config.device.kind
+    fresh = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S * 10)
     devices = [d for w in WorkerNode.objects.filter(seen_at__gte=fresh) for d in w.devices
                if kind == "auto" or d["kind"] == kind]
     if config.device.gpus > 1:
