@@ -75,7 +75,7 @@ def test_every_task_queued_by_name_is_registered() -> None:
 
 @pytest.mark.parametrize("name", ["runs.train_run", "runs.reap_stale_runs", "datasets.ingest_dataset_version",
                                   "deploy.compress_variant", "deploy.export_variant", "deploy.prepare_deployment",
-                                  "market.seed_market_models", "projects.ping_project"])
+                                  "market.seed_market_models", "projects.ping_project", "datasets.expire_uploads"])
 def test_task_names_are_stable(name: str) -> None:
     """Queued messages outlive a deploy: renaming a task strands them in the broker."""
     from config.celery_app import app

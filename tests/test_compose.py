@@ -131,3 +131,28 @@ def test_web_trusts_the_proxy_hop_and_probes_with_an_allowed_host() -> None:
     assert web["environment"]["ALLOWED_HOSTS"]  # the shared settings still reach web
     probe = " ".join(web["healthcheck"]["test"])
     assert "ALLOWED_HOSTS" in probe and "'Host'" in probe
+
+
+def test_minio_is_the_object_store_of_the_minio_profile() -> None:
+    """Issue 18: `COMPOSE_PROFILES=minio` adds an S3-compatible store; the bucket is made before the
+    app starts, and the app's S3_* variables point at it unless set otherwise."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    minio, setup = services["minio"], services["minio-setup"]
+    assert minio["image"].startswith("minio/minio") and minio["profiles"] == ["minio"]
+    assert minio["command"][:2] == ["server", "/data"] and "healthcheck" in minio
+    assert "ports" not in minio  # reached on the compose network only
+    env = services["web"]["environment"]
+    assert minio["environment"]["MINIO_ROOT_USER"] == env["S3_ACCESS_KEY_ID"] == "${S3_ACCESS_KEY_ID:-vmb}"
+    assert minio["environment"]["MINIO_ROOT_PASSWORD"] == env["S3_SECRET_ACCESS_KEY"]
+    assert env["S3_ENDPOINT_URL"] == "${S3_ENDPOINT_URL:-http://minio:9000}"
+    assert {"S3_BUCKET", "S3_REGION"} <= set(env)
+    # The one-shot makes the app's bucket once MinIO answers; every app process waits for it
+    # (through migrate), and without the profile the wait is skipped (required: false).
+    assert setup["image"].startswith("minio/mc") and setup["profiles"] == ["minio"]
+    script = " ".join(setup["entrypoint"])
+    assert "http://minio:9000" in script and 'mc mb --ignore-existing "vmb/$$S3_BUCKET"' in script
+    assert setup["environment"]["S3_BUCKET"] == env["S3_BUCKET"]
+    assert setup["depends_on"]["minio"]["condition"] == "service_healthy"
+    wait = services["migrate"]["depends_on"]["minio-setup"]
+    assert wait == {"condition": "service_completed_successfully", "required": False}
+    assert "miniodata" in yaml.safe_load((ROOT / "docker-compose.yml").read_text())["volumes"]

@@ -1,9 +1,12 @@
-"""Resumable uploads over the tus 1.0.0 protocol (core, creation and termination extensions).
+"""Resumable uploads over the tus 1.0.0 protocol (core, creation, termination and expiration extensions).
 
 ``POST /api/v1/uploads/`` with ``Upload-Length`` creates an upload and answers its URL in
 ``Location``; ``HEAD`` on it tells the offset to resume from; ``PATCH`` with
 ``Content-Type: application/offset+octet-stream`` and ``Upload-Offset`` appends one chunk, which
-is streamed to disk, never held in memory; ``DELETE`` terminates it. Any tus client works.
+is streamed to the staging folder, or to an S3 multipart upload with object storage, never held in
+memory; ``DELETE`` terminates it. An unfinished upload answers ``Upload-Expires``: no chunk by
+then and it is deleted (``VMB_UPLOAD_EXPIRE_HOURS``). Any tus client works. The offset and staging state are in the
+database (``domain.datasets.services.append_chunk``), so any web replica takes any chunk.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -24,7 +28,7 @@ from domain.datasets import services as dataset_services
 from domain.datasets.models import Upload
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination"
+TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_METADATA_CHARS = 4096
 TUS_HEADERS = [OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION])]
@@ -32,10 +36,13 @@ TUS_HEADERS = [OpenApiParameter("Tus-Resumable", str, OpenApiParameter.HEADER, r
 _TUS_ERRORS = {
     400: "A tus header is missing or malformed.",
     404: "No such upload of yours.",
-    409: "Upload-Offset is not the upload's offset: HEAD it and resume from there.",
+    409: "Upload-Offset is not the upload's offset, or another request is writing a chunk of it: HEAD it and "
+         "resume from there.",
+    410: "The upload's staged bytes are not in this server's staging folder (replicas must share it).",
     412: f"The Tus-Resumable header is not {TUS_VERSION}.",
     413: "Over Upload-Length, the chunk limit, the upload limit or your quota.",
     415: f"A chunk's Content-Type is not {OFFSET_CONTENT_TYPE}.",
+    502: "The object store refused or failed to store the chunk (the detail names its error); resend it.",
 }
 
 
@@ -77,6 +84,12 @@ def parse_metadata(raw: str) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise ValueError(f"value of {key!r} is not base64-encoded UTF-8") from exc
     return values
+
+
+def _expiry(upload: Upload) -> dict[str, str]:
+    """The tus expiration header of an unfinished upload (none once it is complete)."""
+    expires = dataset_services.upload_expires(upload)
+    return {"Upload_Expires": http_date(expires.timestamp())} if expires else {}
 
 
 def _header_int(request: Request, name: str) -> int | None:
@@ -130,6 +143,8 @@ class UploadCollectionView(APIView):
         response = JsonResponse(UploadSerializer(upload).data, status=201)
         response["Location"] = request.build_absolute_uri(f"{settings.DATASET_UPLOAD_PREFIX}{upload.pk}/")
         response["Tus-Resumable"] = TUS_VERSION
+        for name, value in _expiry(upload).items():
+            response[name.replace("_", "-")] = value
         return response
 
 
@@ -157,10 +172,10 @@ class UploadDetailView(APIView):
         upload = self._upload(request, pk)
         if upload is None:
             return _answer(404)
-        return _answer(200, Upload_Offset=upload.offset, Upload_Length=upload.length)
+        return _answer(200, Upload_Offset=upload.offset, Upload_Length=upload.length, **_expiry(upload))
 
     @extend_schema(request={OFFSET_CONTENT_TYPE: bytes},
-                   responses={204: None, **_tus_errors(400, 404, 409, 412, 413, 415)}, parameters=[
+                   responses={204: None, **_tus_errors(400, 404, 409, 410, 412, 413, 415, 502)}, parameters=[
         *TUS_HEADERS, OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True)])
     def patch(self, request: Request, pk: Any) -> HttpResponse:
         if problem := _version_problem(request):
@@ -181,7 +196,7 @@ class UploadDetailView(APIView):
             return _answer(404, "no such upload")
         except dataset_services.UploadError as exc:
             return _answer(exc.status, exc.message)
-        return _answer(204, Upload_Offset=upload.offset)
+        return _answer(204, Upload_Offset=upload.offset, **_expiry(upload))
 
     @extend_schema(parameters=TUS_HEADERS, responses={204: None, **_tus_errors(404, 412)})
     def delete(self, request: Request, pk: Any) -> HttpResponse:

@@ -226,13 +226,17 @@ LOGGING = {
 }
 
 # ---- Datasets (issue 4): uploads, quota, ingest caps ------------------------------------------
-# Uploads arrive in tus chunks at /api/v1/uploads/, staged on local disk, then saved to STORAGES.
+# Uploads arrive in tus chunks at /api/v1/uploads/, staged in DATASET_UPLOAD_STAGING_DIR (shared by every
+# web replica) then saved to STORAGES, or with S3 staged as an S3 multipart upload (domain/datasets/multipart.py).
 DATASET_UPLOAD_PREFIX = "/api/v1/uploads/"
 DATASET_UPLOAD_MAX_BYTES = env_int("VMB_UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
 # The upload view reads one chunk at a time, so this bounds the web process's memory per upload.
 DATASET_UPLOAD_CHUNK_MAX_BYTES = env_int("VMB_UPLOAD_CHUNK_MAX_BYTES", 16 * 1024**2, minimum=1024)
 DATASET_USER_QUOTA_BYTES = env_int("VMB_USER_QUOTA_BYTES", 50 * 1024**3, minimum=1)
 DATASET_UPLOAD_STAGING_DIR = Path(env_str("VMB_UPLOAD_STAGING_DIR", str(VAR_DIR / "uploads")))
+# An unfinished upload no chunk reached for this long is deleted with its staged bytes (tus
+# expiration: Upload-Expires; the beat's "expire-uploads" runs hourly).
+DATASET_UPLOAD_EXPIRE_S = env_int("VMB_UPLOAD_EXPIRE_HOURS", 72, minimum=1) * 3600
 # Extracted data and the preprocessed caches; web and workers must share it (a volume).
 DATASETS_ROOT = Path(env_str("VMB_DATASETS_DIR", str(MEDIA_ROOT / "datasets")))
 # After a DICOM ingest its upload is deleted ("none"), or de-identified copies of the slices used
@@ -273,6 +277,7 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-training-runs": {"task": "runs.reap_stale_runs",
                                  "schedule": float(TRAINING_STALE_AFTER_S), "options": {"queue": "cpu"}},
     "sync-serving": {"task": "deploy.sync_serving", "schedule": float(SERVING_SYNC_S), "options": {"queue": "cpu"}},
+    "expire-uploads": {"task": "datasets.expire_uploads", "schedule": 3600.0, "options": {"queue": "cpu"}},
 }
 
 # Each model's status choices get their own name in the OpenAPI schema.

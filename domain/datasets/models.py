@@ -20,7 +20,9 @@ class UploadStatus(models.TextChoices):
 
 
 class Upload(models.Model):
-    """One tus upload: bytes arrive in chunks into a staging file, then go to storage."""
+    """One tus upload: bytes arrive in chunks, staged in a local folder (the file-system default)
+    or as an S3 multipart upload (object storage), then stored as one file. The offset and the
+    staging state live in this row, so any web replica takes any chunk."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
@@ -30,6 +32,13 @@ class Upload(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=UploadStatus.choices, default=UploadStatus.UPLOADING)
     storage_name = models.CharField(max_length=500, blank=True, default="")
+    # With object storage (S3, MinIO) the chunks go to an S3 multipart upload, and everything a
+    # replica needs to take the next chunk is here (domain/datasets/multipart.py): the multipart
+    # upload's id, the parts sent ({"n", "etag", "size"}) and the chunks too small to be a part
+    # yet, kept as objects of their own ({"key", "size"}) until enough bytes make one.
+    multipart_id = models.CharField(max_length=1024, blank=True, default="")
+    parts = models.JSONField(default=list, blank=True)
+    pending = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

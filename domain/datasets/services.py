@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,10 +14,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max, QuerySet, Sum
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from domain.datasets import multipart
 from domain.datasets.models import Dataset, DatasetKind, DatasetSample, DatasetVersion, Upload, UploadStatus
 from domain.jobs import lifecycle
 from domain.jobs.models import JobStatus
@@ -79,34 +82,63 @@ def create_upload(user: AbstractBaseUser, *, length: int, filename: str, metadat
                               f"{settings.DATASET_USER_QUOTA_BYTES} bytes ({used} bytes in use)")
         upload = Upload.objects.create(owner=user, length=length, filename=clean_filename(filename),
                                        metadata=metadata)
-    path = staging_path(upload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    if not multipart.applies():  # object storage stages in the bucket (domain/datasets/multipart.py)
+        path = staging_path(upload)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
     return upload
 
 
 def append_chunk(user: AbstractBaseUser, upload_id: Any, *, offset: int, length: int | None,
                  stream: IO[bytes]) -> Upload:
-    """Write one PATCH body at ``offset``, streaming; completes the upload on its last byte."""
+    """Write one PATCH body at ``offset``, streaming; completes the upload on its last byte.
+
+    The upload's row is locked while the chunk is written, and its offset and staging state are
+    saved in the same transaction, so any web replica may take any chunk: a second PATCH of the
+    same upload while one is being written is answered 409 at once (HEAD, then resume)."""
     with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload_id, owner=user)
+        try:
+            upload = Upload.objects.select_for_update(nowait=True).get(pk=upload_id, owner=user)
+        except OperationalError as exc:  # the row is locked: another request is writing this upload
+            raise UploadError(409, "another request is writing a chunk of this upload: HEAD it and resume "
+                              "from its Upload-Offset") from exc
         if offset != upload.offset:
             raise UploadError(409, f"Upload-Offset {offset} does not match the upload's offset {upload.offset}")
         room = upload.length - upload.offset
         if length is not None and length > room:
             raise UploadError(413, f"the chunk of {length} bytes goes past Upload-Length ({room} bytes left)")
-        written = _write_at(staging_path(upload), offset, stream, room if length is None else length)
-        upload.offset += written
+        most = room if length is None else length
         fields = ["offset", "updated_at"]
-        if upload.offset == upload.length:
-            upload.storage_name = _to_storage(upload)
-            upload.status = UploadStatus.COMPLETE
-            fields += ["storage_name", "status"]
+        try:
+            if multipart.applies():
+                written = multipart.append(upload, stream, most, stored_name(upload))
+                fields += ["multipart_id", "parts", "pending"]
+            else:
+                written = _write_at(staging_path(upload), offset, stream, most)
+            upload.offset += written
+            if upload.offset == upload.length:
+                upload.storage_name = _to_storage(upload)
+                upload.status = UploadStatus.COMPLETE
+                fields += ["storage_name", "status"]
+        except multipart.StorageFailed as exc:
+            raise UploadError(502, str(exc)) from exc
         upload.save(update_fields=fields)
         return upload
 
 
+def stored_name(upload: Upload) -> str:
+    """The name a finished upload is stored under."""
+    return f"datasets/uploads/{upload.owner_id}/{upload.pk}/{upload.filename}"
+
+
 def _write_at(path: Path, offset: int, stream: IO[bytes], most: int) -> int:
+    if offset == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    if not path.is_file() or path.stat().st_size < offset:
+        # Staged by another process whose staging folder this one does not see.
+        raise UploadError(410, f"the first {offset} bytes of this upload are not in this server's staging folder: "
+                          "every web replica must share VMB_UPLOAD_STAGING_DIR (or use object storage)")
     written = 0
     with open(path, "r+b") as out:
         out.seek(offset)
@@ -127,8 +159,11 @@ class _StagedFile(File):
 
 
 def _to_storage(upload: Upload) -> str:
+    name = stored_name(upload)
+    if multipart.applies():
+        multipart.complete(upload, name)
+        return name
     path = staging_path(upload)
-    name = f"datasets/uploads/{upload.owner_id}/{upload.pk}/{upload.filename}"
     with open(path, "rb") as fh:
         stored = default_storage.save(name, _StagedFile(fh, name=upload.filename))
     path.unlink(missing_ok=True)
@@ -139,9 +174,37 @@ def terminate_upload(user: AbstractBaseUser, upload_id: Any) -> None:
     _delete_upload(Upload.objects.get(pk=upload_id, owner=user))
 
 
+def upload_expires(upload: Upload) -> datetime | None:
+    """When an unfinished upload is deleted unless a chunk comes first (tus expiration); None
+    once it is complete."""
+    if upload.status != UploadStatus.UPLOADING:
+        return None
+    return upload.updated_at + timedelta(seconds=settings.DATASET_UPLOAD_EXPIRE_S)
+
+
+def expire_uploads() -> int:
+    """Delete the unfinished uploads no chunk reached for ``DATASET_UPLOAD_EXPIRE_S``, with their
+    staged bytes (the staging file, or the multipart upload's parts and pending chunks), which
+    frees the quota they held. An upload whose chunk is being written is left alone. Returns how
+    many were deleted (the beat runs it hourly)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DATASET_UPLOAD_EXPIRE_S)
+    stale = Upload.objects.filter(status=UploadStatus.UPLOADING, updated_at__lt=cutoff)
+    expired = 0
+    for pk in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            upload = stale.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if upload is not None:
+                _delete_upload(upload)
+                expired += 1
+    return expired
+
+
 def _delete_upload(upload: Upload) -> None:
-    """The upload's bytes (staged and stored, with the folder made for it) and its row."""
+    """The upload's bytes (staged and stored, with the folder made for it) and its row; on object
+    storage an unfinished upload's parts are aborted and its pending chunks deleted."""
     staging_path(upload).unlink(missing_ok=True)
+    if upload.multipart_id or upload.pending:
+        multipart.abort(upload, stored_name(upload))
     if upload.storage_name:
         default_storage.delete(upload.storage_name)
         try:

@@ -90,3 +90,9 @@ def ingest_dataset_version(version_id: int) -> dict[str, Any]:
     progress.finished(status, samples=len(result.samples), skipped=result.skipped_total,
                       warnings=result.skipped_total > 0)
     return {"version": version_id, "status": status, "samples": len(result.samples)}
+
+
+@shared_task(name="datasets.expire_uploads")
+def expire_uploads() -> int:
+    """Delete unfinished uploads that no chunk reached for ``DATASET_UPLOAD_EXPIRE_S`` (beat, hourly)."""
+    return dataset_services.expire_uploads()

@@ -48,7 +48,7 @@ def upload(api: Any, data: bytes, filename: str = "data.zip", chunk: int = 7) ->
 def test_options_advertises_the_protocol(api: Any) -> None:
     response = api.options("/api/v1/uploads/")
     assert response.status_code == 204
-    assert response["Tus-Version"] == "1.0.0" and response["Tus-Extension"] == "creation,termination"
+    assert response["Tus-Version"] == "1.0.0" and response["Tus-Extension"] == "creation,termination,expiration"
     assert int(response["Tus-Max-Size"]) > 0
 
 

@@ -9366,8 +9366,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Upload-Offset is not the upload's offset: HEAD it and resume from there. */
+            /** @description Upload-Offset is not the upload's offset, or another request is writing a chunk of it: HEAD it and resume from there. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The upload's staged bytes are not in this server's staging folder (replicas must share it). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9395,6 +9404,15 @@ export interface operations {
             };
             /** @description A chunk's Content-Type is not application/offset+octet-stream. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The object store refused or failed to store the chunk (the detail names its error); resend it. */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
