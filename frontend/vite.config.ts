@@ -31,6 +31,7 @@ export default defineConfig({
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
     restoreMocks: true,
+    testTimeout: 20_000, // above the 5 s findBy* wait (src/test/setup.ts), on a loaded machine
     unstubGlobals: true,
   },
 });
