@@ -49,9 +49,10 @@ frontend: frontend/dist/index.html
 api-types: $(STAMP) frontend/node_modules/.installed
 	$(WITH_NODE) $(PY) scripts/gen_api_types.py
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-kserve.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-kserve.txt
 	touch $(STAMP)
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json | $(STAMP)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
+from pipelines.storage.s3 import S3Location
 from serving.app import ServingApp
 from serving.settings import ServingSettings
 
@@ -22,7 +23,19 @@ def serving_settings() -> ServingSettings:
         allowed_hosts=hosts, max_body_bytes=min(limit for limit in limits if limit is not None),
         threads=settings.SERVING_THREADS, ssl_redirect=settings.SECURE_SSL_REDIRECT, proxy_ssl_header=proxy,
         hsts_seconds=settings.SECURE_HSTS_SECONDS, hsts_include_subdomains=settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
-        hsts_preload=settings.SECURE_HSTS_PRELOAD)
+        hsts_preload=settings.SECURE_HSTS_PRELOAD, store=_store(), cache_dir=settings.CACHE_DIR,
+        cache_bytes=settings.CACHE_BYTES)
+
+
+def _store() -> S3Location | None:
+    """The object store Django's default storage writes to, for the serving app (None: local files)."""
+    default = settings.STORAGES["default"]
+    if default["BACKEND"] != settings.S3_BACKEND:
+        return None
+    options = default.get("OPTIONS", {})
+    return S3Location(bucket=options["bucket_name"], endpoint_url=options.get("endpoint_url"),
+                      access_key=options.get("access_key"), secret_key=options.get("secret_key"),
+                      region=options.get("region_name"))
 
 
 class ServingRouter:

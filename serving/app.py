@@ -34,6 +34,7 @@ from serving import http
 from serving.index import KeyIndex
 from serving.settings import ServingSettings
 from serving.shared import RateLimiter, RedisConnections, RequestCounts
+from serving.store import StoreIndex, StoreModels
 
 log = logging.getLogger(__name__)
 SERVER = {"name": "visual-model-builder", "version": "1", "extensions": ["binary_tensor_data"]}
@@ -52,7 +53,14 @@ INLINE_BELOW_S = 0.0003
 class ServingApp:
     def __init__(self, settings: ServingSettings) -> None:
         self.settings = settings
-        self.index = KeyIndex(settings.models_dir)
+        self.index: KeyIndex | StoreIndex
+        self.store_models: StoreModels | None = None
+        if settings.store is not None:  # a shared object store: no models volume (serving/store.py)
+            self.index = StoreIndex(settings.store, settings.index_poll_s)
+            self.store_models = StoreModels(settings.store, settings.cache_dir or settings.models_dir / ".cache",
+                                            settings.cache_bytes)
+        else:
+            self.index = KeyIndex(settings.models_dir)
         self.redis = RedisConnections(settings.redis_url)
         self.limiter = RateLimiter(self.redis, settings.redis_prefix)
         self.counts = RequestCounts(self.redis, settings.redis_prefix)
@@ -141,6 +149,8 @@ class ServingApp:
             elif message["type"] == "lifespan.shutdown":
                 await self.counts.flush()  # what this process counted since its last push
                 await self.redis.close()
+                if isinstance(self.index, StoreIndex):
+                    self.index.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -205,6 +215,8 @@ class ServingApp:
             return model
         folder = self.settings.models_dir / deployment.folder
         try:  # a first load (file reads, session creation) leaves the event loop
+            if self.store_models is not None:
+                return await asyncio.to_thread(self.store_models.load, deployment, self.settings.threads)
             return await asyncio.to_thread(models.get, deployment.model_key, folder, self.settings.threads)
         except Exception as exc:  # noqa: BLE001  (e.g. undeployed while loading: the folder is gone)
             log.exception("could not load %s from %s", deployment.name, folder)

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.storage.s3 import S3Location
+
 
 class SettingsError(ValueError):
     """An environment variable with a value the serving app cannot use."""
@@ -26,6 +28,11 @@ class ServingSettings:
     hsts_seconds: int = 0
     hsts_include_subdomains: bool = False
     hsts_preload: bool = False
+    # VMB_STORAGE_BACKEND=s3 and S3_*: deployments and the index come from the store, not models_dir
+    store: S3Location | None = None
+    cache_dir: Path | None = None  # VMB_CACHE_DIR: the local read cache of the store's objects
+    cache_bytes: int = 20 * 1024**3  # VMB_CACHE_BYTES
+    index_poll_s: float = 1.0  # VMB_SERVING_INDEX_POLL_MS (in ms): how often the store's index is read again
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
@@ -36,6 +43,10 @@ class ServingSettings:
         var_dir = Path(_str(env, "VMB_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var")))
         media = Path(_str(env, "MEDIA_ROOT", str(var_dir / "media")))
         hosts = [h.strip() for h in _str(env, "ALLOWED_HOSTS", "").split(",") if h.strip()]
+        try:
+            store = S3Location.from_env(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
         return cls(
             models_dir=Path(_str(env, "VMB_MODELS_DIR", str(media / "models"))),
             redis_url=_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -48,6 +59,10 @@ class ServingSettings:
             hsts_seconds=_int(env, "SECURE_HSTS_SECONDS", 31536000, 0) if production else 0,
             hsts_include_subdomains=production,
             hsts_preload=production and _bool(env, "SECURE_HSTS_PRELOAD", True),
+            store=store,
+            cache_dir=Path(_str(env, "VMB_CACHE_DIR", str(var_dir / "cache"))),
+            cache_bytes=_int(env, "VMB_CACHE_BYTES", 20 * 1024**3, 1),
+            index_poll_s=_int(env, "VMB_SERVING_INDEX_POLL_MS", 1000, 50) / 1000,
         )
 
 

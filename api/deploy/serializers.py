@@ -7,8 +7,10 @@ from typing import Any
 from rest_framework import serializers
 
 from api.fields import IdField, ModelSerializer
+from domain.deploy import engines as deploy_engines
 from domain.deploy import services as deploy_services
 from domain.deploy.models import Deployment, DeploymentKey, ModelExport, ModelVariant
+from pipelines.export import engines
 
 
 class VariantFromRunSerializer(serializers.Serializer):
@@ -38,6 +40,32 @@ class ExportRequestSerializer(serializers.Serializer):
 class DeployRequestSerializer(serializers.Serializer):
     model = IdField(help_text="Id of the model (variant) to serve.")
     name = serializers.SlugField(max_length=100, help_text="The endpoint name: /v2/models/<name>.")
+
+
+class EngineExportQuerySerializer(serializers.Serializer):
+    """``GET /deployments/<id>/export/``: the deployment for another serving engine."""
+
+    target = serializers.ChoiceField(list(deploy_engines.TARGETS),
+                                     help_text="triton: a zip of a Triton model repository; kserve: an "
+                                               "InferenceService manifest (YAML).")
+    max_batch_size = serializers.IntegerField(min_value=1, max_value=4096, default=32,
+                                              help_text="triton: the largest batch Triton's dynamic batching forms.")
+    max_queue_delay_us = serializers.IntegerField(min_value=0, max_value=10_000_000, default=100,
+                                                  help_text="triton: how long dynamic batching waits to fill a batch.")
+    storage_uri = serializers.RegexField(engines.STORAGE_URI, max_length=1000, required=False,
+                                         help_text="kserve (required): where the model is stored, e.g. "
+                                                   "s3://bucket/models/digits.")
+    runtime = serializers.ChoiceField(list(engines.KSERVE_RUNTIMES), default="triton",
+                                      help_text="kserve: triton (storage_uri holds the Triton repository) or "
+                                                "onnx (storage_uri holds model.onnx).")
+    namespace = serializers.RegexField(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", required=False,
+                                       help_text="kserve: the Kubernetes namespace (omitted: kubectl's).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["target"] == "kserve" and not attrs.get("storage_uri"):
+            raise serializers.ValidationError({"storage_uri": ["required for target kserve, e.g. "
+                                                               "s3://bucket/models/<name>"]})
+        return attrs
 
 
 class KeyRequestSerializer(serializers.Serializer):

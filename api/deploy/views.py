@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,6 +17,7 @@ from api.deploy.serializers import (
     DeploymentKeySerializer,
     DeploymentSerializer,
     DeployRequestSerializer,
+    EngineExportQuerySerializer,
     ExportRequestSerializer,
     KeyRequestSerializer,
     ModelExportSerializer,
@@ -25,11 +26,13 @@ from api.deploy.serializers import (
     QuantizeRequestSerializer,
     VariantFromRunSerializer,
 )
+from domain.deploy import engines as deploy_engines
 from domain.deploy import services as deploy_services
 from domain.deploy import serving as deploy_serving
 from domain.deploy.models import Deployment, DeploymentKey, ModelExport, ModelVariant
 from domain.runs import services as run_services
 from domain.runs.models import RunArtifact
+from pipelines.export import engines
 
 _WithKey = inline_serializer("DeploymentWithKey", {"deployment": DeploymentSerializer(),
                                                    "api_key": serializers.CharField()})
@@ -140,6 +143,25 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         """Undeploy: the endpoint stops answering and serving processes drop the model."""
         deployment = deploy_services.undeploy(request.user, self.get_object())
         return Response(DeploymentSerializer(deployment).data)
+
+    @extend_schema(parameters=[EngineExportQuerySerializer], responses={
+        (200, content_type): OpenApiResponse(bytes, description="target=triton: a zip of a Triton model repository; "
+                                                                "target=kserve: an InferenceService (YAML)")
+        for content_type in ("application/zip", "application/yaml")})
+    @action(detail=True, methods=["get"], url_path="export", filter_backends=[], pagination_class=None)
+    def export(self, request: Request, pk: str | None = None) -> FileResponse:
+        """The live deployment for another serving engine (docs/guides/deploying.md): a Triton model
+        repository of the ONNX model it serves, or a KServe InferenceService that loads it."""
+        deployment = self.get_object()
+        query = _valid(EngineExportQuerySerializer, request.query_params)
+        if query["target"] == "triton":
+            options = engines.TritonOptions(query["max_batch_size"], query["max_queue_delay_us"])
+            result = deploy_engines.triton_repository(deployment, options)
+        else:
+            result = deploy_engines.kserve_manifest(deployment, query["storage_uri"], query["runtime"],
+                                                    query.get("namespace"))
+        return FileResponse(result.file, as_attachment=True, filename=result.filename,
+                            content_type=result.content_type)
 
     @extend_schema(methods=["get"], responses={200: DeploymentKeySerializer(many=True)})
     @extend_schema(methods=["post"], request=KeyRequestSerializer, responses={201: _KeyWithSecret})

@@ -129,6 +129,10 @@ if _storage_backend in ("s3", S3_BACKEND):
 else:
     STORAGES = {"default": {"BACKEND": _storage_backend}}
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}
+# Workers and the serving app keep a local copy of the objects they read from the store, named by
+# content hash and bounded in size with LRU eviction (pipelines/storage/cache.py).
+CACHE_DIR = Path(env_str("VMB_CACHE_DIR", str(VAR_DIR / "cache")))
+CACHE_BYTES = env_int("VMB_CACHE_BYTES", 20 * 1024**3, minimum=1)
 
 # Largest JSON body the API accepts (graph documents are the biggest); uploads use their own limit.
 API_MAX_BODY_BYTES = env_int("VMB_API_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from domain.deploy import serving
+from domain.deploy import store as deploy_store
 from domain.deploy.models import (
     Deployment,
     DeploymentKey,
@@ -28,6 +29,7 @@ from domain.jobs.models import JobStatus
 from domain.projects.models import Role
 from domain.projects.services import DomainError, require_role, visible_projects
 from domain.queue import enqueue
+from domain.runs.artifacts import weights_file as run_weights_file
 from domain.runs.models import RunArtifact
 from domain.runs.services import create_run
 
@@ -115,7 +117,10 @@ def trained_variant(artifact: RunArtifact, *, created_by: Any = None) -> ModelVa
     existing = ModelVariant.objects.filter(artifact=artifact, kind=ModelKind.TRAINED).first()
     if existing is not None:
         return existing
-    weights_file = Path(settings.TRAINING_RUNS_DIR) / artifact.weights_path
+    try:
+        weights_file = run_weights_file(artifact.weights_path, artifact.weights_sha256)
+    except (OSError, ValueError) as exc:  # missing from the store, or not the bytes recorded
+        raise DomainError("run", f"the trained weights of run {artifact.run_id} cannot be read: {exc}") from exc
     if not weights_file.is_file():
         raise DomainError("run", f"the trained weights of run {artifact.run_id} are missing")
     card = card_for_artifact(artifact)
@@ -127,6 +132,7 @@ def trained_variant(artifact: RunArtifact, *, created_by: Any = None) -> ModelVa
                 card=card, created_by=created_by or artifact.run.created_by, finished_at=timezone.now())
             folder = variant_folder(variant)
             save_package(ModelPackage(artifact.graph_version.document, load_file(str(weights_file)), card), folder)
+            deploy_store.publish_folder(folder)
             variant.folder = relative_path(folder)
             variant.save(update_fields=["folder"])
     except IntegrityError:  # made by a concurrent request
@@ -218,6 +224,10 @@ def request_export(user: AbstractBaseUser, variant: ModelVariant, fmt: str) -> M
 
 def export_file(export: ModelExport) -> Path | None:
     if export.status != JobStatus.SUCCEEDED or not export.file:
+        return None
+    try:  # with a shared store, the export is installed here from it first
+        deploy_store.local_folder(Path(export.file).parent.as_posix())
+    except (OSError, ValueError):
         return None
     path = (models_dir() / export.file).resolve()
     return path if path.is_file() and path.is_relative_to(models_dir().resolve()) else None

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.db.models.signals import post_delete, post_save
 
+from domain.deploy import store as deploy_store
 from domain.deploy.models import Deployment, DeploymentKey
 from domain.jobs.models import JobStatus
 from pipelines.serving import counts
@@ -41,11 +42,13 @@ def publish() -> Path:
         live_keys = DeploymentKey.objects.filter(revoked_at__isnull=True).only("deployment_id", "digest")
         rows = (Deployment.objects.exclude(status=JobStatus.CANCELLED)
                 .prefetch_related(Prefetch("keys", queryset=live_keys, to_attr="live_keys")))
-        return write_index(folder, [
+        path = write_index(folder, [
             ServedDeployment(id=row.pk, name=row.name, version=row.version, status=row.status, folder=row.folder,
                              max_body_bytes=row.max_body_bytes, rate_limit_per_minute=row.rate_limit_per_minute,
                              keys=frozenset(key.digest for key in row.live_keys))
             for row in rows])
+        deploy_store.publish_index(path)  # with a shared store, where serving processes elsewhere read it
+        return path
 
 
 def publish_on_commit() -> None:

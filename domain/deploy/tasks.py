@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from domain.deploy import services as deploy_services
 from domain.deploy import serving as deploy_serving
+from domain.deploy import store as deploy_store
 from domain.deploy.evaluate import evaluate_splits, onnx_runner, package_runner
 from domain.deploy.models import Deployment, ModelExport, ModelKind, ModelVariant
 from domain.events import project_group, publish
@@ -106,7 +107,7 @@ def _parent_package(variant: ModelVariant) -> Any:
     from pipelines.export.package import load_package
 
     assert variant.parent is not None
-    return load_package(deploy_services.models_dir() / variant.parent.folder)
+    return load_package(deploy_store.local_folder(variant.parent.folder))
 
 
 def _prune(variant: ModelVariant) -> dict[str, Any]:
@@ -134,6 +135,7 @@ def _prune(variant: ModelVariant) -> dict[str, Any]:
     pruned = result.package.with_card(**card)
     folder = deploy_services.variant_folder(variant)
     save_package(pruned, folder)
+    deploy_store.publish_folder(folder)
     report = compare(measure_package(package, samples, labels), measure_package(pruned, samples, labels))
     report |= {"samples": source, "changes": result.changes, "target_reached": result.target_reached,
                "parity_max_abs_diff": result.parity_max_abs_diff, "notes": result.notes}
@@ -158,6 +160,7 @@ def _quantize(variant: ModelVariant) -> dict[str, Any]:
     card = json.loads((folder / "card.json").read_text())
     card["metrics"] = evaluate_splits(variant.artifact.run, card.get("task", "classification"), onnx_runner(path))
     (folder / "card.json").write_text(json.dumps(card, indent=1))
+    deploy_store.publish_folder(folder)
     return {"graph_version": variant.parent.graph_version if variant.parent else None,
             "folder": deploy_services.relative_path(folder), "card": card, "report": report,
             "config": {**variant.config, "mode_used": mode}}
@@ -177,7 +180,7 @@ def export_variant(export_id: int) -> str:
     folder = deploy_services.models_dir() / "exports" / str(export.pk)
     try:
         samples, _labels, source = real_samples(variant, 64)
-        source_folder = deploy_services.models_dir() / variant.folder
+        source_folder = deploy_store.local_folder(variant.folder)
         if variant.kind == ModelKind.QUANTIZED:
             folder.mkdir(parents=True, exist_ok=True)
             check_external_data(source_folder / "model.onnx")
@@ -189,6 +192,7 @@ def export_variant(export_id: int) -> str:
             result = export_package(load_package(source_folder), export.format, folder, samples)
             path, verification = result.path, result.to_dict()
         verification["samples_source"] = source
+        deploy_store.publish_folder(folder)  # the web process that offers the download may be elsewhere
     except Exception as exc:  # noqa: BLE001
         log.exception("export %s failed", export.pk)
         lifecycle.fail(ModelExport, export.pk, _error(exc))
@@ -216,6 +220,7 @@ def prepare_deployment(deployment_id: int) -> str:
         model = load_model(folder)
         samples, _labels, _source = real_samples(deployment.variant, 2)
         model.infer([s.numpy() for s in samples])
+        deploy_store.publish_folder(folder)  # with a shared store: what serving processes load
     except Exception as exc:  # noqa: BLE001
         log.exception("deployment %s failed", deployment.pk)
         lifecycle.fail(Deployment, deployment.pk, _error(exc))
@@ -236,7 +241,7 @@ def _serving_folder(variant: ModelVariant, folder: Path) -> None:
     from pipelines.export.formats import ExportError, export_package
     from pipelines.export.package import CARD_FILE, load_package
 
-    source = deploy_services.models_dir() / variant.folder
+    source = deploy_store.local_folder(variant.folder)
     shutil.rmtree(folder, ignore_errors=True)
     if variant.kind == ModelKind.QUANTIZED:
         shutil.copytree(source, folder)

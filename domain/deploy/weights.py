@@ -12,7 +12,7 @@ from domain.runs.finetune import WeightsFile, register_weight_source
 from pipelines.export.package import WEIGHTS_FILE
 
 from .models import ModelKind, ModelVariant
-from .services import models_dir
+from .store import local_folder
 
 
 def model_weights(user: AbstractBaseUser, project: Any, model_id: int) -> WeightsFile:
@@ -24,7 +24,10 @@ def model_weights(user: AbstractBaseUser, project: Any, model_id: int) -> Weight
     if variant.status != JobStatus.SUCCEEDED or variant.kind == ModelKind.QUANTIZED:
         raise DomainError(field, f"model {model_id} is {variant.status}, {variant.kind}: only a ready trained or "
                           "pruned model can start a run")
-    path = models_dir() / variant.folder / WEIGHTS_FILE
+    try:
+        path = local_folder(variant.folder) / WEIGHTS_FILE
+    except (OSError, ValueError) as exc:  # not in the store, or not the bytes published
+        raise DomainError(field, f"the weights file of model {model_id} cannot be read: {exc}") from exc
     if not variant.folder or not path.is_file():
         raise DomainError(field, f"the weights file of model {model_id} is missing")
     with path.open("rb") as weights:

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, QuerySet
 
+from domain import storage
 from domain.deploy.services import card_for_artifact
 from domain.market.modality import checked as checked_modality
 from domain.market.modality import normalise as normalise_modality
@@ -28,10 +29,12 @@ from domain.market.models import (
 )
 from domain.projects.models import GraphVersion, Project, Role
 from domain.projects.services import DomainError, create_graph, create_graph_version, require_role
+from domain.runs.artifacts import weights_file as run_weights_file
 from domain.runs.models import RunArtifact
 from pipelines.market.bundle import MarketBundle, file_sha256, sha256, write_bundle
 
 SYSTEM_USERNAME = "market"
+AREA = "market"  # domain.storage.AREAS
 ENTRY_FIELDS = ("title", "description", "task", "modality", "licence", "visibility")
 
 
@@ -42,6 +45,13 @@ def market_dir() -> Path:
 
 def weights_file(relative: str) -> Path:
     return market_dir() / relative
+
+
+def stored_weights(relative: str, digest: str) -> Path:
+    """Published weights as a local file: in the market folder in the local default, else read
+    from the shared store through the content-hash cache (``OSError`` when missing there,
+    ``DigestMismatch``, a ``ValueError``, when the bytes are not the ones recorded)."""
+    return storage.local_file(AREA, relative, digest)
 
 
 # ---- visibility --------------------------------------------------------------------------------
@@ -100,9 +110,11 @@ def _store_weights(data: bytes | Path) -> tuple[str, str]:
     if isinstance(data, Path):
         digest = file_sha256(data)
         shutil.move(data, path)
-        return relative, digest
-    path.write_bytes(data)
-    return relative, sha256(data)
+    else:
+        path.write_bytes(data)
+        digest = sha256(data)
+    storage.put(AREA, relative, path)  # with a shared store, where every other process reads it
+    return relative, digest
 
 
 def add_version(user: AbstractBaseUser, entry: MarketEntry, *, document: dict[str, Any], card: dict[str, Any],
@@ -160,7 +172,10 @@ def publish_artifact(user: AbstractBaseUser, artifact: RunArtifact, *, entry: Ma
 
     run = artifact.run
     require_role(user, run.project, Role.EDITOR)
-    path = Path(settings.TRAINING_RUNS_DIR) / artifact.weights_path
+    try:
+        path = run_weights_file(artifact.weights_path, artifact.weights_sha256)
+    except (OSError, ValueError) as exc:  # missing from the store, or not the bytes recorded
+        raise DomainError("run", f"the trained weights of run {run.pk} cannot be read: {exc}") from exc
     if not path.is_file():
         raise DomainError("run", f"the trained weights of run {run.pk} are missing")
     data = path.read_bytes()
@@ -295,10 +310,9 @@ def fork(user: AbstractBaseUser, version: MarketEntryVersion, project: Project, 
 
 
 def _version_weights(version: MarketEntryVersion) -> bytes:
-    path = weights_file(version.weights_path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        data = stored_weights(version.weights_path, version.weights_sha256).read_bytes()
+    except (OSError, ValueError) as exc:  # missing, or (from the store) not the bytes recorded
         raise DomainError("version", f"the weights of market version {version.pk} are missing") from exc
     if sha256(data) != version.weights_sha256:
         raise DomainError("version", f"the weights of market version {version.pk} do not match their SHA-256")

@@ -9,11 +9,14 @@ from domain.projects.services import DomainError
 from domain.runs.finetune import WeightsFile, register_weight_source
 
 from .models import MarketFork
-from .services import visible_versions, weights_file
+from .services import stored_weights, visible_versions
 
 
 def _existing(field: str, relative: str, digest: str) -> WeightsFile:
-    path = weights_file(relative)
+    try:
+        path = stored_weights(relative, digest)
+    except (OSError, ValueError) as exc:  # not in the store, or not the bytes recorded
+        raise DomainError(field, f"the recorded weights file cannot be read: {exc}") from exc
     if not path.is_file():
         raise DomainError(field, "the recorded weights file is missing")
     return WeightsFile(path, digest)

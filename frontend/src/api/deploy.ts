@@ -1,4 +1,5 @@
 import { api, unwrap } from "./client";
+import type { operations } from "./schema";
 import { type Paginated, idParam, type Refine, type ResourceId, type Schemas } from "./types";
 
 export type JobStatus = Schemas["ModelVariant"]["status"];
@@ -119,6 +120,21 @@ export async function deploy(model: number, name: string): Promise<{ deployment:
 
 export async function undeploy(id: number): Promise<Deployment> {
   return (await unwrap(api.DELETE("/api/v1/deployments/{id}/", { params: { path: { id } } }))) as Deployment;
+}
+
+export type EngineExportQuery = operations["deployments_export_retrieve"]["parameters"]["query"];
+export type EngineTarget = EngineExportQuery["target"];
+export type KServeRuntime = NonNullable<EngineExportQuery["runtime"]>;
+
+/**
+ * A live deployment for another serving engine, built from the ONNX model it serves: a Triton
+ * model repository (zip) or a KServe InferenceService (YAML).
+ *
+ * @throws ApiError naming the query field that is wrong (`storage_uri`, `runtime`...).
+ */
+export async function exportForEngine(id: number, query: EngineExportQuery): Promise<Blob> {
+  const call = api.GET("/api/v1/deployments/{id}/export/", { params: { path: { id }, query }, parseAs: "blob" });
+  return (await unwrap(call)) as Blob;
 }
 
 export interface InferResponse {

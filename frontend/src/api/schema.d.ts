@@ -448,6 +448,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{id}/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The live deployment for another serving engine (docs/guides/deploying.md): a Triton model
+         *     repository of the ONNX model it serves, or a KServe InferenceService that loads it.
+         */
+        get: operations["deployments_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/{id}/keys/": {
         parameters: {
             query?: never;
@@ -5074,6 +5094,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Deployment"];
+                };
+            };
+            /** @description The body or a parameter is invalid, or the request breaks a rule; the body names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but not allowed (role, CSRF token) to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object visible to you, or no such page. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deployments_export_retrieve: {
+        parameters: {
+            query: {
+                /** @description triton: the largest batch Triton's dynamic batching forms. */
+                max_batch_size?: number;
+                /** @description triton: how long dynamic batching waits to fill a batch. */
+                max_queue_delay_us?: number;
+                /** @description kserve: the Kubernetes namespace (omitted: kubectl's). */
+                namespace?: string;
+                /**
+                 * @description kserve: triton (storage_uri holds the Triton repository) or onnx (storage_uri holds model.onnx).
+                 *
+                 *     * `triton` - triton
+                 *     * `onnx` - onnx
+                 */
+                runtime?: "triton" | "onnx";
+                /** @description kserve (required): where the model is stored, e.g. s3://bucket/models/digits. */
+                storage_uri?: string;
+                /**
+                 * @description triton: a zip of a Triton model repository; kserve: an InferenceService manifest (YAML).
+                 *
+                 *     * `triton` - triton
+                 *     * `kserve` - kserve
+                 */
+                target: "triton" | "kserve";
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this deployment. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description target=triton: a zip of a Triton model repository; target=kserve: an InferenceService (YAML) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                    "application/yaml": string;
                 };
             };
             /** @description The body or a parameter is invalid, or the request breaks a rule; the body names the field. */

@@ -9,6 +9,7 @@ import { useResource } from "../../hooks/useResource";
 import { describe } from "./ModelPage";
 import { CallFromCode } from "./CallFromCode";
 import { deploymentLabel } from "./deploymentStatus";
+import { EngineExports } from "./EngineExports";
 import { TryIt } from "./TryIt";
 
 const DEPLOY_FIELDS = ["name", "model"] as const;
@@ -87,6 +88,7 @@ function LiveDeployment({ initial, apiKey, model, onStopped }: { initial: Deploy
         <>
           {!apiKey && <TextField label="API key for Try it" type="password" value={typedKey} onChange={(e) => setTypedKey(e.target.value)} />}
           <TryIt model={model} endpoint={d.url} apiKey={key} onPredicted={deployment.reload} />
+          <EngineExports deployment={d} />
         </>
       )}
     </div>

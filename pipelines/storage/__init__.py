@@ -1,0 +1,1 @@
+"""Object storage helpers of the ML runtime, with no Django: the local read cache keyed by content hash."""
