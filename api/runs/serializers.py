@@ -36,8 +36,20 @@ class RunEstimateSerializer(serializers.Serializer):
                                            "({precision, estimated_bytes, device_bytes}).")
 
 
+class RunNodeSerializer(serializers.Serializer):
+    """One node of a multi-node run's current attempt (``domain.runs.nodes``)."""
+
+    node = serializers.IntegerField(help_text="Its slot in the gang: 0 claimed the run and serves the rendezvous.")
+    host = serializers.CharField(help_text="The worker's name (VMB_WORKER_NAME, else its host name).")
+    address = serializers.CharField(help_text="The address the other nodes reach it at (VMB_NODE_ADDRESS).")
+    pid = serializers.IntegerField(help_text="The worker process running this node's task.")
+    devices = serializers.ListField(child=serializers.CharField(), help_text="The devices it leased.")
+
+
 class TrainingRunSerializer(ModelSerializer):
     created_by = UserRefSerializer(read_only=True)
+    nodes = RunNodeSerializer(many=True, read_only=True,
+                              help_text="A multi-node run's nodes in its current attempt; empty on one node.")
     config = RunConfigField(read_only=True, help_text="The run configuration, defaults filled in.")
     graph = serializers.IntegerField(source="graph_version.graph_id", read_only=True,
                                      help_text="Id of the graph the trained version belongs to.")
@@ -46,7 +58,7 @@ class TrainingRunSerializer(ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = ["id", "project", "graph", "graph_version", "dataset_version", "resumed_from", "config", "plan", "status",
-                  "cancel_requested", "attempts", "worker", "heartbeat_at", "epoch", "step", "progress", "metrics",
+                  "cancel_requested", "attempts", "worker", "nodes", "heartbeat_at", "epoch", "step", "progress", "metrics",
                   "best_metrics", "test_metrics", "precision", "error", "created_by", "created_at", "started_at",
                   "finished_at", "has_artifact"]
         read_only_fields = fields

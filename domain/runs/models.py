@@ -35,6 +35,8 @@ class TrainingRun(Job):
     best_metrics = models.JSONField(default=dict, blank=True)
     test_metrics = models.JSONField(default=dict, blank=True)
     precision = models.JSONField(default=dict, blank=True)  # the precision report
+    # A multi-node run's nodes in its current attempt: [{node, host, address, pid, devices}].
+    nodes = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    related_name="+")
 

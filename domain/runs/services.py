@@ -4,6 +4,8 @@ stored events, device leases (one training per GPU), the reaper and worker regis
 and the task call these."""
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from domain.datasets.models import DatasetVersion
 from domain.events import publish
@@ -25,6 +28,8 @@ from domain.runs.models import RunEvent, TrainingRun, WorkerNode
 from pipelines.training.config import ConfigError, RunConfig, parse_config
 
 from . import finetune, signals
+
+log = logging.getLogger(__name__)
 
 
 def run_group(run_id: int) -> str:
@@ -236,9 +241,23 @@ def create_run(user: AbstractBaseUser, graph_version: GraphVersion, dataset_vers
     return run
 
 
-def enqueue(run: TrainingRun) -> None:
+def run_queue(run: TrainingRun) -> str:
+    """The Celery queue a run's task goes to: runs asking for the CPU to "cpu", all others to "gpu"."""
     kind = "cpu" if run.config.get("device", {}).get("kind") == "cpu" else "gpu"
-    queue_task("runs.train_run", run.pk, queue=settings.TRAINING_QUEUES[kind])
+    return str(settings.TRAINING_QUEUES[kind])
+
+
+def enqueue(run: TrainingRun) -> None:
+    """Send the run's task; a run over ``device.nodes`` > 1 machines as that many messages sharing
+    a new gang id, ``<attempts so far>-<uuid>`` (one per node: ``domain.runs.nodes``)."""
+    queue = run_queue(run)
+    nodes = int(run.config.get("device", {}).get("nodes", 1))
+    if nodes > 1:
+        gang = f"{run.attempts}-{uuid.uuid4().hex}"
+        for _node in range(nodes):
+            queue_task("runs.train_run", run.pk, gang, queue=queue)
+        return
+    queue_task("runs.train_run", run.pk, queue=queue)
 
 
 def cancel_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
@@ -257,9 +276,9 @@ def resume_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
     """A new run continuing a failed or cancelled one from its last checkpoint."""
     if run.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise DomainError("status", f"only failed or cancelled runs can be resumed; this one is {run.status}")
-    from pipelines.training import checkpoint
+    from domain.runs.artifacts import has_checkpoint  # it imports this module
 
-    if checkpoint.latest(run_folder(run) / "checkpoints") is None:
+    if not has_checkpoint(run):
         raise DomainError("status", "this run has no checkpoint to resume from")
     config = dict(run.config)
     if config.get("task") == "regression" and "target_transform" not in (run.plan or {}):
@@ -269,26 +288,36 @@ def resume_run(user: AbstractBaseUser, run: TrainingRun) -> TrainingRun:
 
 # ---- events ----------------------------------------------------------------------------------------
 def record_event(run: TrainingRun | int, event: dict[str, Any]) -> dict[str, Any]:
-    """Store an event for late viewers and send it to the run's group; returns it with its id."""
+    """Store an event for late viewers and send it to the run's group; returns it with its id.
+    The stored row is the record: when the channel layer cannot be reached (Redis restarting),
+    the live push is skipped, and the training goes on."""
     run_id = run if isinstance(run, int) else run.pk
     stored = RunEvent.objects.create(run_id=run_id, type=str(event.get("type", "run.log"))[:40], data=event)
     full = {**event, "id": stored.pk, "run": run_id, "at": stored.created_at.isoformat()}
-    publish(run_group(run_id), full)
+    try:
+        publish(run_group(run_id), full)
+    except (OSError, RedisError) as exc:
+        log.warning("run %s: event %s stored but not pushed (%s)", run_id, stored.pk, exc)
     return full
 
 
 def finish_run(run_id: int, status: str, *, only_from: tuple[str, ...] = (JobStatus.QUEUED, JobStatus.RUNNING),
-               **fields: Any) -> bool:
+               attempt: int | None = None, **fields: Any) -> bool:
     """Move a run to a terminal status once; False when it had already ended (nothing changes).
+    With ``attempt`` (the training task's claim), only while the run is still running under that
+    attempt: an attempt that was reaped and claimed again elsewhere cannot end it.
     A run that succeeds becomes a model in the same transaction (``signals.run_succeeded``); when
     that fails, the run fails instead with the error ``model_not_saved``."""
     try:
         with transaction.atomic():
+            if attempt is not None and not TrainingRun.objects.select_for_update().filter(
+                    pk=run_id, status=JobStatus.RUNNING, attempts=attempt).exists():
+                return False  # the row lock holds until the update below: no claim can slip in between
             changed = lifecycle.finish(TrainingRun, run_id, status, only_from=only_from, **fields)
             if changed and status == JobStatus.SUCCEEDED:
                 signals.send_run_succeeded(run_id)
     except signals.RunHookFailed as exc:
-        return finish_run(run_id, JobStatus.FAILED, only_from=only_from, error={
+        return finish_run(run_id, JobStatus.FAILED, only_from=only_from, attempt=attempt, error={
             "code": "model_not_saved", "message": f"the trained model could not be saved: {exc}"})
     if changed:
         extra = {"error": fields["error"]} if "error" in fields else {}

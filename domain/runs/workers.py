@@ -1,9 +1,16 @@
 """What the training task does to its run: claim an attempt, heartbeat, lease devices (one
 training per GPU), record progress, finish exactly once, save the artifact; and what beat does:
-reap runs and leases whose worker died, register workers. The rules a person meets (validation,
-create, cancel, resume) are in ``services``."""
+reap runs and leases whose worker died, send again the runs whose queued message the broker lost,
+register workers. The rules a person meets (validation, create, cancel, resume) are in ``services``.
+
+The attempt number is the claim's fencing token: ``begin_attempt`` raises it under a row lock, and
+an attempt's heartbeat, progress and finish only count while the run is still running under that
+number. An attempt that was reaped and claimed again elsewhere (a silent but live worker, a task
+delivered twice) learns it at its next heartbeat, stops, and cannot end the run: a run never
+trains twice at once."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import timedelta
@@ -13,13 +20,17 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from domain.jobs import lifecycle
 from domain.jobs.models import TERMINAL_STATUSES, JobStatus
+from domain.queue import waiting
 from domain.runs.models import DeviceLease, RunArtifact, TrainingRun, WorkerNode
 
-from .services import enqueue, finish_run, record_event
+from .services import enqueue, finish_run, record_event, run_queue
+
+log = logging.getLogger(__name__)
 
 
 # ---- the task's state changes ----------------------------------------------------------------------
@@ -73,12 +84,30 @@ def _is_dead(holder_host: str, pid: int | None, heartbeat_at: Any, host: str) ->
     return False
 
 
-def heartbeat(run_id: int, pid: int) -> bool:
-    """Refresh the run's heartbeat and its device leases; returns whether a cancel was requested."""
+def heartbeat(run_id: int, pid: int, attempt: int | None = None) -> bool:
+    """Refresh the run's heartbeat and its device leases; returns whether the attempt must stop: a
+    cancel was requested, or (``attempt`` given) the run is no longer running under this attempt
+    (reaped, claimed by another worker)."""
     now = timezone.now()
-    TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, worker_pid=pid).update(heartbeat_at=now)
+    held = TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, worker_pid=pid)
+    if attempt is not None:
+        held = held.filter(attempts=attempt, worker=worker_name())
+    refreshed = held.update(heartbeat_at=now)
     DeviceLease.objects.filter(run_id=run_id, pid=pid).update(heartbeat_at=now)
+    if attempt is not None and not refreshed:
+        return True
     return bool(TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists())
+
+
+def holds(run_id: int, attempt: int) -> bool:
+    """Whether the run is still running under ``attempt`` (the claim this process made)."""
+    return TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, attempts=attempt).exists()
+
+
+def touch_queued(run_id: int) -> None:
+    """A queued run's task was sent again (a retry while its device is busy): its message is alive,
+    so ``resend_lost_runs`` leaves it alone for another ``TRAINING_RESEND_AFTER_S``."""
+    TrainingRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(heartbeat_at=timezone.now())
 
 
 # ---- device leases: one training per GPU -------------------------------------------------------------
@@ -137,11 +166,14 @@ def reap_stale_leases() -> int:
     return deleted
 
 
-def record_progress(run_id: int, **fields: Any) -> None:
+def record_progress(run_id: int, attempt: int | None = None, **fields: Any) -> None:
     """Keep the running run's figures (epoch, step, metrics, ``progress``) for late viewers; the
-    task sends the event itself, as a stored run event (``record_event``)."""
-    TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).update(**fields)
-
+    task sends the event itself, as a stored run event (``record_event``). With ``attempt``, only
+    while the run is still running under it."""
+    running = TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING)
+    if attempt is not None:
+        running = running.filter(attempts=attempt)
+    running.update(**fields)
 
 
 
@@ -156,7 +188,8 @@ def save_artifact(run: TrainingRun, weights_path: Path, sha256: str, metrics: di
 
 
 def reap_stale_runs() -> list[int]:
-    """Runs marked running whose heartbeat stopped: requeued while attempts remain, else failed."""
+    """Runs marked running whose heartbeat stopped: requeued while attempts remain, else failed.
+    Then the queued runs whose message was lost are sent again (``resend_lost_runs``)."""
     cutoff = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_AFTER_S)
     reaped = []
     for run in TrainingRun.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff):
@@ -166,14 +199,96 @@ def reap_stale_runs() -> list[int]:
                                                               "message": "the worker stopped sending heartbeats"}}
             finish_run(run.pk, status, only_from=(JobStatus.RUNNING,), **error)
         elif TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
-                status=JobStatus.QUEUED):
+                status=JobStatus.QUEUED, heartbeat_at=timezone.now()):
             record_event(run.pk, {"type": "run.status", "status": JobStatus.QUEUED, "reason": "worker_lost"})
-            enqueue(run)
+            _send(run)
         reaped.append(run.pk)
     reap_stale_leases()
+    resend_lost_runs()
     return reaped
+
+
+def resend_lost_runs() -> list[int]:
+    """Send again the task of each queued run nothing was heard of (created, requeued, or retried
+    while its device was busy) for ``TRAINING_RESEND_AFTER_S``, once its queue on the broker has
+    run dry: a broker that restarted without persistence, or failed over, lost its message, and the
+    run would wait forever. While the queue still holds messages the run's may be among them, so
+    it is left alone; a copy sent anyway (its message was with a worker, not yet started) is
+    harmless: the first delivery claims the run (``begin_attempt``), every other finds it running
+    or finished. Returns the runs sent."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.TRAINING_RESEND_AFTER_S)
+    quiet = (TrainingRun.objects.filter(status=JobStatus.QUEUED, cancel_requested=False)
+             .annotate(seen=Coalesce("heartbeat_at", "created_at")).filter(seen__lt=cutoff).order_by("created_at"))
+    dry: dict[str, bool] = {}
+    sent = []
+    for run in quiet:
+        queue = run_queue(run)
+        if queue not in dry:
+            try:
+                dry[queue] = waiting(queue) == 0
+            except Exception as exc:  # the broker is down: the next sweep looks again
+                log.warning("the reaper cannot count queue %s (%s)", queue, exc)
+                dry[queue] = False
+        # One sweep wins per run: a conditional update, as beat may overlap a worker's start-up reap.
+        if dry[queue] and TrainingRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).filter(
+                Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)).update(heartbeat_at=now):
+            record_event(run.pk, {"type": "run.log", "level": "warning", "reason": "resent",
+                                  "message": f"queued for over {settings.TRAINING_RESEND_AFTER_S} s with its "
+                                             "queue empty: its message was lost, so its task was sent again"})
+            if _send(run):
+                sent.append(run.pk)
+    return sent
+
+
+def _send(run: TrainingRun) -> bool:
+    """Queue a run's task; False when the broker cannot be reached (it is down or restarting): the
+    run stays queued, and ``resend_lost_runs`` sends it once ``TRAINING_RESEND_AFTER_S`` passed."""
+    try:
+        enqueue(run)
+    except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, a socket's OSError
+        log.warning("run %s: its task could not be sent (%s); the reaper sends it again later", run.pk, exc)
+        return False
+    return True
 
 
 def register_worker(name: str, queues: list[str], devices: list[dict[str, Any]]) -> None:
     WorkerNode.objects.update_or_create(name=name, defaults={"queues": queues, "devices": devices,
                                                              "seen_at": timezone.now()})
+
+
+# ---- multi-node runs (domain.runs.nodes forms the gang) ------------------------------------------------
+def node_heartbeat(run_id: int, pid: int, attempt: int) -> bool:
+    """``heartbeat`` for a node of a multi-node run: any live node keeps the run's attempt alive
+    (the run row names one node, the one that claimed it). Returns whether a cancel was requested."""
+    now = timezone.now()
+    TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, attempts=attempt).update(heartbeat_at=now)
+    DeviceLease.objects.filter(run_id=run_id, pid=pid).update(heartbeat_at=now)
+    return bool(TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists())
+
+
+def requeue_after_node_loss(run_id: int, attempt: int, error: dict[str, Any]) -> bool:
+    """A node of attempt ``attempt`` failed (a peer lost, or the rendezvous timed out): queue the
+    run again to resume from its last checkpoint on whichever nodes are free, or end it when its
+    attempts are used up (``error`` is then its error) or a cancel was asked. Once per attempt:
+    the first node to report wins, the others find the run moved on. Returns whether this call
+    changed the run."""
+    run = TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, attempts=attempt).first()
+    if run is None:
+        return False
+    if run.cancel_requested:
+        return finish_run(run_id, JobStatus.CANCELLED, only_from=(JobStatus.RUNNING,))
+    if run.attempts >= int(run.config.get("max_attempts", 3)):
+        return finish_run(run_id, JobStatus.FAILED, only_from=(JobStatus.RUNNING,), error=error)
+    if not TrainingRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, attempts=attempt).update(
+            status=JobStatus.QUEUED, heartbeat_at=timezone.now()):  # just sent: not one for resend_lost_runs
+        return False
+    record_event(run_id, {"type": "run.status", "status": JobStatus.QUEUED, "reason": "node_lost",
+                          "message": error.get("message", "")})
+    _send(run)  # a broker down now: resend_lost_runs sends it later
+    return True
+
+
+def record_nodes(run_id: int, attempt: int, nodes: list[dict[str, Any]]) -> None:
+    """Write where the attempt's nodes run (``[{node, host, address, pid, devices}]``) on the run."""
+    TrainingRun.objects.filter(pk=run_id, attempts=attempt).update(nodes=nodes)

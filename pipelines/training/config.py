@@ -67,7 +67,15 @@ class PrecisionConfig(_Strict):
 
 class DeviceConfig(_Strict):
     kind: Literal["auto", "cpu", "cuda", "mps", "xpu"] = Field("auto", description="Accelerator kind.")
-    gpus: int = Field(1, ge=1, le=64, description="Accelerators for data-parallel training (cuda/xpu).")
+    gpus: int = Field(1, ge=1, le=64, description="Accelerators for data-parallel training (cuda/xpu), on each node.")
+    nodes: int = Field(1, ge=1, le=64, description="Machines (Celery workers) the run spans, each with gpus ranks: "
+                                                   "one task per node, meeting in torch's c10d rendezvous.")
+
+    @model_validator(mode="after")
+    def _nodes_fit_kind(self) -> DeviceConfig:
+        if self.nodes > 1 and self.kind == "mps":
+            raise FieldValueError("device.nodes", "mps training runs on one machine; use cpu, cuda or xpu")
+        return self
 
 
 class DistributedConfig(_Strict):

@@ -10,7 +10,9 @@ turns a cancel into a file every rank sees at the same step (rank 0 decides and 
 Nothing is single-machine by construction: the agent assigns ``RANK``/``LOCAL_RANK``/
 ``WORLD_SIZE``, a rank shards the data by its global rank and takes the device of its local
 rank, so a run over several machines is a ``Rendezvous`` (a shared endpoint, the node count), not
-new code. Backend: NCCL on CUDA, gloo elsewhere, or as the run config says.
+new code: each machine calls ``launch_node`` with it (``domain.runs.nodes`` forms the group of
+Celery tasks and serves the endpoint). Backend: NCCL on CUDA, gloo elsewhere, or as the run config
+says.
 
 Failure is bounded: the process group and the rendezvous time out after ``distributed.timeout_s``
 (a rank hung or lost makes the others' collectives fail), the agent stops every rank when one
@@ -48,12 +50,17 @@ POLL_S = 0.2
 @dataclass(frozen=True)
 class Rendezvous:
     """Where the ranks meet. The default hosts a c10d rendezvous on a free local port for one
-    machine; several machines each launch with the same ``endpoint`` (``host:port``), ``run_id``
-    and ``nodes``."""
+    machine; several machines each launch with the same ``endpoint`` (``host:port`` of a c10d
+    store one of them serves: ``domain.runs.nodes``), ``run_id`` and ``nodes``. ``is_host``:
+    whether this agent serves the store itself (None: torch decides by the endpoint's host name).
+    ``local_addr``: the address the other nodes reach this one at (rank 0's node serves the
+    process group's store there; None: this host's FQDN)."""
 
     endpoint: str = "127.0.0.1:0"
     nodes: int = 1
     run_id: str = ""
+    is_host: bool | None = None
+    local_addr: str | None = None
 
 
 def launch(*, world: int, device_kind: str, document: dict[str, Any], config: RunConfig, cache: Path, classes: int,
@@ -65,6 +72,27 @@ def launch(*, world: int, device_kind: str, document: dict[str, Any], config: Ru
     """Run ``world`` ranks on this machine to the end, local rank r on device ``device_indices[r]``
     (default: r); returns rank 0's result. Raises ``TrainingError`` when a rank fails: its code
     when the rank raised one, else ``distributed_failed``."""
+    result = launch_node(world=world, device_kind=device_kind, document=document, config=config, cache=cache,
+                         classes=classes, resize=resize, augmentation=augmentation, checkpoint_dir=checkpoint_dir,
+                         resume_from=resume_from, layer_flops=layer_flops, workdir=workdir, emit=emit,
+                         should_cancel=should_cancel, device_indices=device_indices, rendezvous=rendezvous,
+                         target=target)
+    if result is None:
+        raise TrainingError("distributed_failed", "rank 0 ended without writing its result")
+    return result
+
+
+def launch_node(*, world: int, device_kind: str, document: dict[str, Any], config: RunConfig, cache: Path,
+                classes: int, resize: tuple[int, ...] | None, augmentation: dict[str, Any] | None,
+                checkpoint_dir: Path, resume_from: Path | None, layer_flops: dict[str, int], workdir: Path,
+                emit: Callable[[dict[str, Any]], None], should_cancel: Callable[[], bool],
+                device_indices: list[int] | None = None, rendezvous: Rendezvous | None = None,
+                target: dict[str, Any] | None = None) -> FitResult | None:
+    """``launch`` for one node of ``rendezvous.nodes``: this node's ``world`` ranks, whose global
+    ranks the rendezvous assigns. Returns rank 0's result on the node that ran global rank 0 (it
+    alone forwards events through ``emit`` and writes checkpoints), None on the others. Each node
+    needs its own ``workdir``; ``checkpoint_dir`` is shared (rank 0 writes it, every rank resumes
+    from it)."""
     rendezvous = rendezvous or Rendezvous()
     workdir.mkdir(parents=True, exist_ok=True)
     backend = config.distributed.backend or ("nccl" if device_kind == "cuda" else "gloo")
@@ -94,6 +122,8 @@ def launch(*, world: int, device_kind: str, document: dict[str, Any], config: Ru
         emit(event)
     if agent.error is not None:
         raise _run_error(agent.error, files["errors"], workdir / "ddp-logs")
+    if not files["result"].exists():
+        return None  # global rank 0 ran on another node
     return FitResult.from_json(json.loads(files["result"].read_text()), checkpoint_dir)
 
 
@@ -108,7 +138,9 @@ class _Agent(threading.Thread):
         self.config = LaunchConfig(
             min_nodes=rendezvous.nodes, max_nodes=rendezvous.nodes, nproc_per_node=world,
             run_id=rendezvous.run_id or uuid.uuid4().hex, rdzv_backend="c10d", rdzv_endpoint=rendezvous.endpoint,
-            rdzv_configs={"join_timeout": timeout_s}, rdzv_timeout=timeout_s,
+            rdzv_configs={"join_timeout": timeout_s, **({} if rendezvous.is_host is None
+                                                         else {"is_host": rendezvous.is_host})},
+            rdzv_timeout=timeout_s, local_addr=rendezvous.local_addr,
             max_restarts=0,  # a failed rank fails the run; the worker's retry resumes from the checkpoint
             monitor_interval=POLL_S, shutdown_timeout=10,
             logs_specs=DefaultLogsSpecs(log_dir=str(log_dir), redirects=Std.ALL))

@@ -41,6 +41,16 @@ def test_bad_distributed_setting_is_a_400_naming_it(api: Any, body: dict[str, An
     assert response.status_code == 400 and field in response.json(), response.json()
 
 
+@pytest.mark.parametrize(("device", "message"), [
+    ({"kind": "cpu", "nodes": 0}, "greater than or equal to 1"),
+    ({"kind": "mps", "nodes": 2}, "mps training runs on one machine"),
+])
+def test_bad_node_count_is_a_400_naming_it(api: Any, body: dict[str, Any], device: dict[str, Any],
+                                           message: str) -> None:
+    response = api.post("/api/v1/runs/", {**body, "config": {"epochs": 1, "device": device}}, format="json")
+    assert response.status_code == 400 and message in str(response.json().get("config.device.nodes")), response.json()
+
+
 def test_distributed_defaults_are_filled_in(api: Any, body: dict[str, Any]) -> None:
     response = api.post("/api/v1/runs/estimate/", {**body, "config": {"distributed": {"compression": "bf16"}}},
                         format="json")

@@ -1554,10 +1554,16 @@ export interface components {
             kind?: components["schemas"]["DeviceConfigKindEnum"];
             /**
              * Gpus
-             * @description Accelerators for data-parallel training (cuda/xpu).
+             * @description Accelerators for data-parallel training (cuda/xpu), on each node.
              * @default 1
              */
             gpus?: number;
+            /**
+             * Nodes
+             * @description Machines (Celery workers) the run spans, each with gpus ranks: one task per node, meeting in torch's c10d rendezvous.
+             * @default 1
+             */
+            nodes?: number;
         };
         /** @enum {string} */
         DeviceConfigKindEnum: "auto" | "cpu" | "cuda" | "mps" | "xpu";
@@ -2642,6 +2648,19 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        /** @description One node of a multi-node run's current attempt (``domain.runs.nodes``). */
+        RunNode: {
+            /** @description Its slot in the gang: 0 claimed the run and serves the rendezvous. */
+            node: number;
+            /** @description The worker's name (VMB_WORKER_NAME, else its host name). */
+            host: string;
+            /** @description The address the other nodes reach it at (VMB_NODE_ADDRESS). */
+            address: string;
+            /** @description The worker process running this node's task. */
+            pid: number;
+            /** @description The devices it leased. */
+            devices: string[];
+        };
         SampleDataset: {
             id: string;
             kind: string;
@@ -2859,6 +2878,8 @@ export interface components {
             readonly cancel_requested: boolean;
             readonly attempts: number;
             readonly worker: string;
+            /** @description A multi-node run's nodes in its current attempt; empty on one node. */
+            readonly nodes: components["schemas"]["RunNode"][];
             /** Format: date-time */
             readonly heartbeat_at: string | null;
             readonly epoch: number;

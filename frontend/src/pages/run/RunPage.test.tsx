@@ -30,6 +30,7 @@ const run: TrainingRun = {
   cancel_requested: false,
   attempts: 1,
   worker: "",
+  nodes: [],
   heartbeat_at: null,
   epoch: 1,
   step: 20,

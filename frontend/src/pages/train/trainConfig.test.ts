@@ -45,6 +45,9 @@ describe("RUN_CONFIG_FIELDS (from the RunConfigRequest schema)", () => {
     expect(isShown(field("distributed.compression"), {})).toBe(false);
     expect(isShown(field("distributed.compression"), { "device.gpus": 1 })).toBe(false);
     expect(isShown(field("distributed.compression"), { "device.gpus": 2 })).toBe(true);
+    // Nodes multiply the devices asked for (the schema's device.nodes).
+    expect(devicesAskedFor({ "device.gpus": 2, "device.nodes": 3 })).toBe(6);
+    expect(isShown(field("distributed.compression"), { "device.nodes": 2 })).toBe(true);
     // Still tied to its own choice as well: PowerSGD's rank only with powersgd compression.
     expect(isShown(field("distributed.powersgd_rank"), { "device.gpus": 4 })).toBe(false);
     expect(isShown(field("distributed.powersgd_rank"), { "device.gpus": 4, "distributed.compression": "powersgd" })).toBe(true);
