@@ -2,7 +2,10 @@
 state changes the ingest task makes. Views and tasks call these; nothing else writes the models."""
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -19,6 +22,7 @@ from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from domain import storage
 from domain.datasets import multipart
 from domain.datasets.models import Dataset, DatasetKind, DatasetSample, DatasetVersion, Upload, UploadStatus
 from domain.jobs import lifecycle
@@ -30,7 +34,10 @@ from pipelines.datasets.augment import AugmentationSettings
 from pipelines.datasets.options import option_errors
 from pipelines.datasets.samples import SAMPLES
 
+log = logging.getLogger(__name__)
 COPY_CHUNK = 1024 * 1024
+AREA = "datasets"  # the versions' prefix in a shared store (domain.storage)
+CACHE = "cache"  # under a version's folder: the preprocessed cache (pipelines.datasets.cache)
 SAMPLE_BATCH = 2000
 
 
@@ -328,10 +335,19 @@ def create_sample_dataset(user: AbstractBaseUser, project: Project, sample: str,
 
 
 def delete_dataset(user: AbstractBaseUser, dataset: Dataset) -> None:
+    """Delete the dataset, its versions' folders and, with a shared store, their objects there."""
     require_role(user, dataset.project, Role.EDITOR)
     folder = dataset_folder(dataset)
     dataset.delete()
     shutil.rmtree(folder, ignore_errors=True)
+    transaction.on_commit(lambda: _delete_objects(_relative(folder)))
+
+
+def _delete_objects(relative: str) -> None:
+    try:
+        storage.delete_tree(AREA, relative)
+    except Exception:  # the rows are gone either way; what is left in the store is logged, not fatal
+        log.exception("could not delete the store's objects under %s/%s", AREA, relative)
 
 
 def preview_split(dataset: Dataset, upload: Upload, options: Any) -> dict[str, Any]:
@@ -361,7 +377,66 @@ def version_folder(version: DatasetVersion) -> Path:
 
 
 def cache_folder(version: DatasetVersion) -> Path:
-    return version_folder(version) / "cache"
+    """The version's preprocessed cache on this machine: what training, previews, planes and the
+    target statistics read, memory-mapped. With a shared store a machine that lacks it installs it
+    from its published bundle first (``FileNotFoundError`` when the store has none: an ingest not
+    finished, or one from before the store)."""
+    folder = version_folder(version) / CACHE
+    if storage.is_shared_store() and not folder.is_dir():
+        try:
+            storage.install_folder(AREA, _relative(folder))
+        except FileNotFoundError as exc:
+            raise DomainError("dataset_version", f"the files of dataset version {version.pk} are not in the object "
+                              "store (ingested before the store was configured, or removed from it): ingest it "
+                              "again") from exc
+    return folder
+
+
+def ingest_workdir(version: DatasetVersion) -> Path:
+    """Where the ingest writes the version's cache: its folder in the local default. With a shared
+    store, a fresh scratch folder beside it (an earlier attempt's left behind on this machine is
+    removed), moved into place only once published (``publish_version``): an ingest that dies
+    leaves no partial cache that this machine would take for the version when the re-run happens
+    on another machine."""
+    folder = version_folder(version)
+    if not storage.is_shared_store():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".ingest-{folder.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".ingest-{folder.name}-", dir=folder.parent))
+
+
+def drop_workdir(version: DatasetVersion, workdir: Path) -> None:
+    """Remove what is left of an ingest's scratch folder (nothing in the local default)."""
+    if workdir != version_folder(version):
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def publish_version(version: DatasetVersion, workdir: Path) -> list[str]:
+    """With a shared store, publish what a finished ingest made in ``workdir``: the cache and, when
+    kept, the de-identified DICOM copies (never anything else of the source), each as one tar
+    named by its hash under the version's own prefix, then its pointer; then move them into the
+    version's folder on this machine. Returns their hashes (none in the local default, where web
+    and workers share ``DATASETS_ROOT`` and the ingest wrote there)."""
+    from pipelines.datasets.ingest import ORIGINALS
+
+    if not storage.is_shared_store():
+        return []
+    digests, made = [], [name for name in (CACHE, ORIGINALS) if (workdir / name).is_dir()]
+    for name in made:
+        relative = _relative(version_folder(version) / name)
+        digests.append(str(storage.publish_folder(AREA, workdir / name, beside=True, relative=relative)))
+    for name in made:
+        target = version_folder(version) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # what an earlier attempt left here, or an older install
+        os.rename(workdir / name, target)
+    return digests
+
+
+def _relative(folder: Path) -> str:
+    return folder.relative_to(Path(settings.DATASETS_ROOT)).as_posix()
 
 
 def ct_volume(version: DatasetVersion, sample: DatasetSample) -> Any:

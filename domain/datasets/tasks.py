@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import torch  # noqa: F401  (the runtime's resampling uses it; loaded once per worker process)
@@ -62,27 +63,35 @@ def ingest_dataset_version(version_id: int) -> dict[str, Any]:
     progress("start", 0, 1)
     limits = dataclasses.replace(Limits.from_dict(settings.DATASET_INGEST_LIMITS),
                                  max_extract_bytes=dataset_services.extraction_budget(version))
+    workdir = dataset_services.ingest_workdir(version)
+    try:
+        return _ingest(version, progress, limits, workdir)
+    finally:
+        dataset_services.drop_workdir(version, workdir)
+
+
+def _ingest(version: DatasetVersion, progress: _Progress, limits: Limits, workdir: Path) -> dict[str, Any]:
+    version_id = version.pk
     try:
         with dataset_services.open_source(version) as (source, name):
-            result = ingest(version.dataset.kind, source, name, dataset_services.version_folder(version),
-                            version.options, limits, progress,
+            result = ingest(version.dataset.kind, source, name, workdir, version.options, limits, progress,
                             keep_deidentified=dataset_services.keep_deidentified())
             record_ingest(version.dataset.kind, source)  # /metrics: vmb_dataset_ingest_bytes_total
     except IngestError as exc:
         report = exc.report
-        skipped = report.to_list() if report else []
-        total = report.skipped_total if report else 0
-        dataset_services.fail_ingest(version, exc.to_dict(), skipped, total, progress.event)
-        dataset_services.discard_original(version)
-        progress.finished(JobStatus.FAILED, error=exc.to_dict(), skipped=total)
-        return {"version": version_id, "status": JobStatus.FAILED, "error": exc.to_dict()}
+        return _failed(version, progress, exc.to_dict(), report.to_list() if report else [],
+                       report.skipped_total if report else 0)
     except Exception as exc:  # the worker survives anything a file can do; the reason is kept
         log.exception("ingest of dataset version %s failed", version_id)
-        error = {"code": "internal_error", "reason": f"{type(exc).__name__}: {exc}"[:1000], "file": ""}
-        dataset_services.fail_ingest(version, error, [], 0, progress.event)
-        dataset_services.discard_original(version)
-        progress.finished(JobStatus.FAILED, error=error)
-        return {"version": version_id, "status": JobStatus.FAILED, "error": error}
+        return _failed(version, progress, {"code": "internal_error", "reason": f"{type(exc).__name__}: {exc}"[:1000],
+                                           "file": ""})
+    try:  # with a shared store, before the version is usable: a process elsewhere installs it from there
+        dataset_services.publish_version(version, workdir)
+    except Exception as exc:
+        log.exception("publishing dataset version %s to the store failed", version_id)
+        return _failed(version, progress, {"code": "not_stored", "file": "",
+                                           "reason": f"the cache could not be written to the object store: "
+                                                     f"{type(exc).__name__}: {exc}"[:1000]})
     if not dataset_services.finish_ingest(version, result, progress.event):
         return {"version": version_id, "status": "already finished"}
     dataset_services.discard_original(version)
@@ -90,6 +99,17 @@ def ingest_dataset_version(version_id: int) -> dict[str, Any]:
     progress.finished(status, samples=len(result.samples), skipped=result.skipped_total,
                       warnings=result.skipped_total > 0)
     return {"version": version_id, "status": status, "samples": len(result.samples)}
+
+
+def _failed(version: DatasetVersion, progress: _Progress, error: dict[str, str],
+            skipped: list[dict[str, Any]] | None = None, total: int = 0) -> dict[str, Any]:
+    dataset_services.fail_ingest(version, error, skipped or [], total, progress.event)
+    dataset_services.discard_original(version)
+    if skipped is None:
+        progress.finished(JobStatus.FAILED, error=error)
+    else:
+        progress.finished(JobStatus.FAILED, error=error, skipped=total)
+    return {"version": version.pk, "status": JobStatus.FAILED, "error": error}
 
 
 @shared_task(name="datasets.expire_uploads")

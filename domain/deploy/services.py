@@ -288,6 +288,7 @@ def undeploy(user: AbstractBaseUser, deployment: Deployment) -> Deployment:
     models.evict(f"{deployment.pk}:")
     if deployment.folder:
         shutil.rmtree(models_dir() / deployment.folder, ignore_errors=True)
+        transaction.on_commit(lambda folder=deployment.folder: deploy_store.unpublish_folder(folder))
     deployment.refresh_from_db()
     return deployment
 

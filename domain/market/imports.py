@@ -5,10 +5,13 @@ upload to disk under the market folder (bounded by ``MARKET_UPLOAD_MAX_BYTES``),
 manifest, card and graph (never its weights) and counts the graph's parameters from the shape
 rules, refusing a graph over the cap at once. A worker (``market.run_import``) does the rest:
 SHA-256 of the weights, their safetensors header, their fit to the graph (on the ``meta`` device),
-building a torchvision model, and publishing. The person polls the job."""
+building a torchvision model, and publishing. The person polls the job. With a shared store
+(``domain.storage``) the checked upload is moved to ``market/imports/`` there, the worker copies it
+from there, and deletes it when the job ends either way."""
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 
+from domain import storage
 from domain.jobs import lifecycle
 from domain.jobs.models import JobStatus
 from domain.market.importer import check_torchvision_request, import_torchvision, shown_filename
 from domain.market.models import ImportKind, MarketEntryVersion, MarketImport, Visibility
-from domain.market.services import market_dir, publish_bundle, registry_version
+from domain.market.services import AREA, market_dir, publish_bundle, registry_version
 from domain.projects.models import Project, Role
 from domain.projects.services import DomainError, require_role
 from domain.queue import enqueue
@@ -89,7 +93,8 @@ def _check_target(user: AbstractBaseUser, visibility: str, project: Project | No
 
 def _store_upload(upload: UploadedFile, field: str) -> Path:
     """Copy the upload (Django has spooled a large one to a temporary file) under the market
-    folder chunk by chunk, so that web and workers share it and memory stays flat."""
+    folder chunk by chunk, so that memory stays flat: web and workers share that folder in the
+    local default; with a shared store it goes there once checked (``_queue``)."""
     limit = settings.MARKET_UPLOAD_MAX_BYTES
     name = shown_filename(upload.name or "")
     if upload.size is not None and upload.size > limit:
@@ -132,13 +137,32 @@ def _static_params(document: dict[str, Any]) -> int:
 
 def _queue(user: AbstractBaseUser, kind: str, path: Path, upload: UploadedFile, params: int,
            project: Project | None, options: dict[str, Any]) -> MarketImport:
+    relative = path.relative_to(market_dir()).as_posix()
+    if storage.is_shared_store():  # the worker may be on another machine: it reads the upload from the store
+        try:
+            storage.put(AREA, relative, path)
+        finally:
+            path.unlink(missing_ok=True)
     with transaction.atomic():
         job = MarketImport.objects.create(
-            kind=kind, filename=shown_filename(upload.name or ""), upload=str(path.relative_to(market_dir())),
+            kind=kind, filename=shown_filename(upload.name or ""), upload=relative,
             options=options, params=params, project=project, created_by=user,
             progress={"fraction": 0.0, "stage": "queued"})
         transaction.on_commit(lambda: enqueue(TASK, job.pk, queue="cpu"))
     return job
+
+
+def _local_upload(relative: str) -> Path:
+    """The import's upload on this machine: with a shared store, copied from it when not here (it
+    is read once and then deleted, so it does not go through the content-hash cache)."""
+    path = market_dir() / relative
+    if storage.is_shared_store() and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        with storage.store().open(storage.object_name(AREA, relative), "rb") as src, open(partial, "wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        partial.replace(path)
+    return path
 
 
 # ---- the worker --------------------------------------------------------------------------------
@@ -151,6 +175,7 @@ def run_import(import_id: int) -> str:
     path = market_dir() / job.upload
     extracted = path.with_suffix(".safetensors")
     try:
+        path = _local_upload(job.upload)
         version = _run_bundle(job, path, extracted) if job.kind == ImportKind.BUNDLE else _run_torchvision(job, path)
     except DomainError as exc:
         return _fail(job, {"code": "refused", "field": exc.field, "message": exc.message})
@@ -161,9 +186,18 @@ def run_import(import_id: int) -> str:
     finally:
         path.unlink(missing_ok=True)
         extracted.unlink(missing_ok=True)
+        _delete_stored_upload(job.upload)
     lifecycle.finish(MarketImport, job.pk, entry=version.entry, version=version,
                      progress={"fraction": 1.0, "stage": "imported"})
     return JobStatus.SUCCEEDED
+
+
+def _delete_stored_upload(relative: str) -> None:
+    if storage.is_shared_store():
+        try:
+            storage.store().delete(storage.object_name(AREA, relative))
+        except Exception:  # the job's outcome stands; a leftover object is logged
+            log.exception("could not delete the import upload %s/%s from the store", AREA, relative)
 
 
 def _progress(job: MarketImport, fraction: float, stage: str) -> None:

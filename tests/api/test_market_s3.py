@@ -50,3 +50,27 @@ def test_a_published_run_is_forked_on_another_machine(settings: Any, tmp_path: P
     assert hashlib.sha256(stored).hexdigest() == record.weights_sha256
     assert all(torch.equal(st_load(trained)[k], v) for k, v in st_load(stored).items())
     assert not (tmp_path / "b" / "runs").exists()  # machine B never had the run's folder
+
+
+def test_an_import_uploaded_to_one_machine_is_imported_on_another(settings: Any, tmp_path: Path,
+                                                                  s3_server: S3Server, s3_bucket: str,
+                                                                  api: Any) -> None:
+    import io
+
+    from domain.market.imports import run_import
+    from tests.market_bundles import bundle_of, wide_linear
+
+    settings.STORAGES = s3_server.storages(s3_bucket)
+    _machine(settings, tmp_path / "web")
+    upload = io.BytesIO(bundle_of(wide_linear(4, 2)))
+    upload.name = "model.zip"
+    response = api.post("/api/v1/market/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    client = s3_server.client()
+    listed = client.list_objects_v2(Bucket=s3_bucket, Prefix="market/imports/").get("Contents", [])
+    assert len(listed) == 1 and not list((tmp_path / "web" / "market" / "imports").iterdir())  # only in the store
+
+    _machine(settings, tmp_path / "worker")  # the worker that takes the job has an empty market folder
+    assert run_import(response.json()["id"]) == "succeeded"
+    assert client.list_objects_v2(Bucket=s3_bucket, Prefix="market/imports/").get("KeyCount") == 0
+    assert not list((tmp_path / "worker" / "market" / "imports").iterdir())

@@ -5,6 +5,7 @@ process that serves the download, and a serving process whose models folder stay
 reads the index and the model from the store, the model through its content-hash cache."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,7 +74,8 @@ def _model(machine_a: Path, api: APIClient, alice: Any) -> dict:
 
 
 def test_a_serving_process_needs_only_the_store(machine_a: Path, machine_b: ServingServer, api: APIClient,
-                                                alice: Any, settings: Any, tmp_path: Path) -> None:
+                                                alice: Any, settings: Any, tmp_path: Path, s3_server: S3Server,
+                                                s3_bucket: str) -> None:
     model = _model(machine_a, api, alice)
     worker = _move_to(settings, tmp_path / "worker")  # the deployment is prepared on another machine
     created = api.post("/api/v1/deployments/", {"model": model["id"], "name": "digits"}, format="json").json()
@@ -93,8 +95,20 @@ def test_a_serving_process_needs_only_the_store(machine_a: Path, machine_b: Serv
     cached = [p.name for p in (tmp_path / "b" / "cache").iterdir() if not p.name.startswith(".")]
     assert len(cached) == 1 and len(cached[0]) == 64
 
+    pointer = f"models/deployments/{deployment['id']}/bundle.json"
+    assert pointer in _keys(s3_server, s3_bucket)
     assert api.delete(f"/api/v1/deployments/{deployment['id']}/").status_code == 200  # undeploy
     assert _answer(machine_b, key, body, 401).status_code == 401  # the store's index said so within a poll
+    # Withdrawn from the store: its pointer, and its bundle, which no other pointer names.
+    keys = _keys(s3_server, s3_bucket)
+    named = {json.loads(s3_server.client().get_object(Bucket=s3_bucket, Key=k)["Body"].read())["name"]
+             for k in keys if k.endswith("/bundle.json")}
+    assert pointer not in keys and named
+    assert {k for k in keys if k.startswith("models/bundles/")} == {f"models/{name}" for name in named}
+
+
+def _keys(s3_server: S3Server, bucket: str) -> list[str]:
+    return sorted(item["Key"] for item in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
 def test_an_export_written_by_a_worker_downloads_from_another_web_process(
