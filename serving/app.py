@@ -323,7 +323,7 @@ def _upload(headers: dict[bytes, bytes], raw: bytes, limit: int) -> Upload:
         part = files[0]
         if len(part.data) > limit:
             raise ProtocolError(413, part.field, f"{len(part.data)} bytes; at most {limit}", "too_large")
-        return sniff(part.data, part.field, part.content_type)
+        return sniff(part.data, part.field, part.content_type, part.filename)
     if media == "application/json":
         return parse_row(http.parse_json(raw))
     if not raw:

@@ -24,7 +24,7 @@ from .csvfile import column, read_csv
 from .dicom_deid import PROFILE, Deidentifier
 from .dicom_masks import SeriesMasks, is_nifti, series_folder
 from .limits import Limits
-from .options import DicomOptions
+from .options import DicomOptions, VolumeOptions
 from .report import BadFile, IngestError, ProgressFn, Report
 from .series_checks import (
     orientation_name,
@@ -266,7 +266,7 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
             del ds
         if not planes:
             continue
-        stack, spacing, warnings = _geometry(np.stack(planes), used, z_spacing, options, limits)
+        stack, spacing, warnings = series_geometry(np.stack(planes), used, z_spacing, options, limits)
         if masks is not None:
             try:
                 labels = masks.labels_for(uid, used, stack.shape, spacing, folders[series_folder(used)] - 1)
@@ -298,10 +298,11 @@ def _without(series: dict[str, list[SliceHeader]], dropped: set[str]) -> dict[st
     return defaultdict(list, {uid: headers for uid, headers in kept.items() if headers})
 
 
-def _geometry(stack: np.ndarray, used: list[SliceHeader], z_spacing: float, options: DicomOptions,
-              limits: Limits) -> tuple[np.ndarray, tuple[float, float, float], list[dict[str, object]]]:
+def series_geometry(stack: np.ndarray, used: list[SliceHeader], z_spacing: float, options: VolumeOptions,
+                    limits: Limits) -> tuple[np.ndarray, tuple[float, float, float], list[dict[str, object]]]:
     """The series' volume (resampled along the normal when its positions are irregular), its
-    spacing, and the warnings about its geometry."""
+    spacing, and the warnings about its geometry. ``stack`` is the HU slices of ``used`` in the
+    order of ``order_series``; serving's DICOM series zips go through here too."""
     warnings = orientation_warnings([h.orientation for h in used], [h.corner for h in used], [h.tilt for h in used])
     if len(used) == 1:
         depth = options.volume_shape[0] if options.spacing is None else max(

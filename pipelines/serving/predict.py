@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .preprocess import Upload, prepare
+from .preprocess import Upload, prepare_with_warnings
 from .protocol import ProtocolError
 from .runtime import LoadedModel
 
@@ -19,12 +19,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def predict(model: LoadedModel, upload: Upload) -> dict[str, Any]:
     """``{"label", "probabilities": {class: p}}`` for a classifier (a slice model given a volume
-    averages its slices' probabilities: ``"samples"`` says how many), ``{"value"}`` for a regressor.
+    averages its slices' probabilities: ``"samples"`` says how many), ``{"value"}`` for a regressor;
+    with ``"warnings"`` (``{code, message}``) when the input's geometry had something to say, as the
+    ingest says it at a series (irregular slice positions resampled, missing slices...).
     Raises ``ProtocolError``."""
-    batch = prepare(model.card, upload)
+    prepared = prepare_with_warnings(model.card, upload)
+    batch = prepared.batch
+    notes = {"warnings": prepared.warnings} if prepared.warnings else {}
     output = np.asarray(model.infer([batch])[0], dtype=np.float64)
     if model.card.get("task") == "regression":
-        return {"value": float(output.reshape(len(batch), -1)[:, 0].mean()), "samples": len(batch)}
+        return {"value": float(output.reshape(len(batch), -1)[:, 0].mean()), "samples": len(batch), **notes}
     classes = [str(c) for c in model.card.get("classes") or []]
     if output.ndim != 2 or not classes or output.shape[1] != len(classes):
         raise ProtocolError(400, "name", f"the model returns {list(output.shape)}, not one score per class "
@@ -34,4 +38,4 @@ def predict(model: LoadedModel, upload: Upload) -> dict[str, Any]:
     order = np.argsort(-probabilities, kind="stable")
     return {"label": classes[int(order[0])],
             "probabilities": {classes[int(i)]: round(float(probabilities[i]), 6) for i in order},
-            "samples": len(batch)}
+            "samples": len(batch), **notes}

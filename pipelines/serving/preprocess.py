@@ -25,44 +25,61 @@ from pipelines.datasets.volume import HU_RANGE, apply_window, resample
 from pipelines.training.data import resize_to
 
 from .protocol import ProtocolError
+from .series import read_series_zip
 
 # Tighter than ingest's caps: one request must not pin a serving process.
 SERVING_LIMITS = Limits(max_image_pixels=40_000_000, max_volume_voxels=64_000_000)
 MAX_ROW_COLUMNS = 10_000
-FILE_KINDS = ("image", "dicom", "nifti")
+FILE_KINDS = ("image", "dicom", "dicom_zip", "nifti")
 # Which uploads a model trained on each dataset input takes.
-ACCEPTS = {"image": ("image",), "ct": ("dicom", "nifti"), "table": ("row",)}
+ACCEPTS = {"image": ("image",), "ct": ("dicom_zip", "dicom", "nifti"), "table": ("row",)}
 DECLARED = {"image/png": "image", "image/jpeg": "image", "image/jpg": "image", "application/dicom": "dicom",
-            "application/x-nifti": "nifti", "application/gzip": "nifti", "application/x-gzip": "nifti"}
+            "application/x-nifti": "nifti", "application/gzip": "nifti", "application/x-gzip": "nifti",
+            "application/zip": "dicom_zip", "application/x-zip-compressed": "dicom_zip"}
+KIND_NAMES = {"image": "PNG/JPEG file", "dicom": "DICOM slice", "dicom_zip": "zip of one DICOM series",
+              "nifti": "NIfTI file", "row": "table row"}
 
 
 @dataclass
 class Upload:
     """What a predict request carried: a file's bytes (``kind`` sniffed) or a table row."""
 
-    kind: str  # image, dicom, nifti or row
+    kind: str  # image, dicom, dicom_zip, nifti or row
     field: str  # the request part it came from, for error messages
     data: bytes = b""
     row: dict[str, Any] | None = None
     gzipped: bool = False
+    filename: str = ""  # as the client named the file (a multipart part's filename), for error messages
 
 
-def sniff(data: bytes, field: str, declared: str = "") -> Upload:
+@dataclass
+class Prepared:
+    """The model's input batch, and what the preprocessing has to say about it (a DICOM series'
+    geometry warnings, as the ingest lists them at the series)."""
+
+    batch: np.ndarray
+    warnings: list[dict[str, Any]]
+
+
+def sniff(data: bytes, field: str, declared: str = "", filename: str = "") -> Upload:
     """The kind of an uploaded file from its magic bytes; a declared Content-Type must agree."""
     gzipped = data[:2] == b"\x1f\x8b"
     if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff":
         kind = "image"
     elif data[128:132] == b"DICM":
         kind = "dicom"
+    elif data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip (an empty one starts at its end record)
+        kind = "dicom_zip"
     elif gzipped or _nifti_header(data):
         kind = "nifti"
     else:
-        raise ProtocolError(415, field, "not a PNG, JPEG, DICOM (Part 10, 'DICM' at byte 128) or NIfTI-1 file",
-                            "unsupported_file")
+        raise ProtocolError(415, field, "not a PNG, JPEG, DICOM (Part 10, 'DICM' at byte 128), zip of a DICOM "
+                            "series or NIfTI-1 file", "unsupported_file")
     expected = DECLARED.get(declared.split(";")[0].strip().lower())
     if expected is not None and expected != kind:
-        raise ProtocolError(415, field, f"declared as {declared} but the content is a {kind} file", "type_mismatch")
-    return Upload(kind, field, data, gzipped=gzipped)
+        raise ProtocolError(415, field, f"declared as {declared} but the content is a {KIND_NAMES[kind]}",
+                            "type_mismatch")
+    return Upload(kind, field, data, gzipped=gzipped, filename=filename)
 
 
 def _nifti_header(data: bytes) -> bool:
@@ -86,6 +103,11 @@ def parse_row(body: Any) -> Upload:
 def prepare(card: dict[str, Any], upload: Upload) -> np.ndarray:
     """The batch (first axis) the model's single input takes, made from ``upload`` with the card's
     recorded preprocessing. A slice model given a volume gets one sample per slice."""
+    return prepare_with_warnings(card, upload).batch
+
+
+def prepare_with_warnings(card: dict[str, Any], upload: Upload) -> Prepared:
+    """``prepare``, with the warnings the preprocessing gave (a DICOM series' geometry)."""
     if len(card.get("inputs", [])) != 1:
         raise ProtocolError(400, "name", "predict serves models with one input; use infer", "unsupported_model")
     spec = card["inputs"][0]
@@ -96,25 +118,32 @@ def prepare(card: dict[str, Any], upload: Upload) -> np.ndarray:
         raise ProtocolError(400, "name", f"predict does not serve {source or 'this'} models; use infer",
                             "unsupported_model")
     if upload.kind not in accepted:
-        wanted = " or ".join("a table row" if a == "row" else f"a {a.upper() if a != 'image' else 'PNG/JPEG'} file"
-                             for a in accepted)
-        raise ProtocolError(415, upload.field, f"this model takes {wanted}, not a {upload.kind}", "wrong_input_kind")
+        wanted = " or ".join(f"a {KIND_NAMES[a]}" for a in accepted)
+        raise ProtocolError(415, upload.field, f"this model takes {wanted}, not a {KIND_NAMES[upload.kind]}",
+                            "wrong_input_kind")
+    warnings: list[dict[str, Any]] = []
     if upload.kind == "row":
         array = _row(recipe, upload.row or {})
     else:
+        # Everything of the upload (a zip's extracted series included) lives in this folder only.
         with tempfile.TemporaryDirectory(prefix="vmb-predict-") as folder:
-            suffix = {"image": ".img", "dicom": ".dcm", "nifti": ".nii.gz" if upload.gzipped else ".nii"}[upload.kind]
+            suffix = {"image": ".img", "dicom": ".dcm", "dicom_zip": ".zip",
+                      "nifti": ".nii.gz" if upload.gzipped else ".nii"}[upload.kind]
             path = Path(folder) / f"upload{suffix}"
             path.write_bytes(upload.data)
             try:
-                array = {"image": _image, "dicom": _dicom, "nifti": _nifti}[upload.kind](recipe, spec, path)
+                if upload.kind == "dicom_zip":
+                    array, warnings = _dicom_zip(recipe, path, upload)
+                else:
+                    array = {"image": _image, "dicom": _dicom, "nifti": _nifti}[upload.kind](recipe, spec, path)
             except BadFile as exc:
                 raise ProtocolError(400, upload.field, exc.reason, exc.code) from exc
     expected = spec["shape"][1:]
     if list(array.shape[1:]) != list(expected):
         raise ProtocolError(400, upload.field, f"preprocessing gave {list(array.shape[1:])}, the model takes "
                             f"{expected}: the model's recorded preprocessing does not fit its input", "shape_mismatch")
-    return np.ascontiguousarray(array, dtype=np.int64 if spec["datatype"] == "INT64" else np.float32)
+    batch = np.ascontiguousarray(array, dtype=np.int64 if spec["datatype"] == "INT64" else np.float32)
+    return Prepared(batch, warnings)
 
 
 def _image(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
@@ -151,8 +180,8 @@ def to_model_input(hu: np.ndarray, options: VolumeOptions) -> np.ndarray:
 
 def _dicom(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
     if recipe.get("mode", "3d") != "2d":
-        raise ProtocolError(415, "file", "this model takes a whole CT volume: send it as one NIfTI file",
-                            "volume_needed")
+        raise ProtocolError(415, "file", "this model takes a whole CT volume: send the series as one zip, or "
+                            "one NIfTI file", "volume_needed")
     header = dicom.read_header(path, path.name, SERVING_LIMITS)
     hu = dicom.read_slice(header, path)
     options = volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
@@ -166,10 +195,26 @@ def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
         _check_gzip(path)
     data, spacing = nifti.read_volume(path, SERVING_LIMITS)
     options = volume_options(recipe)
-    window = to_model_input(resample(data, spacing, options), options)
+    return _volume_batch(data, spacing, options)
+
+
+def _dicom_zip(recipe: dict[str, Any], path: Path, upload: Upload) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    options = volume_options(recipe)
+    shown = upload.filename or "the zip"
+    series = read_series_zip(path, shown, upload.field, options, SERVING_LIMITS)
+    if options.mode != "2d" and series.slices < 2:
+        raise ProtocolError(400, upload.field, f"'{shown}': its series has {series.slices} slice; this model takes "
+                            "a whole CT volume: send every slice of the series", "series_too_short")
+    return _volume_batch(series.hu, series.spacing, options), series.warnings
+
+
+def _volume_batch(hu: np.ndarray, spacing: tuple[float, float, float], options: VolumeOptions) -> np.ndarray:
+    """A volume in HU as the ingest caches it (resampled, clipped, whole HU), windowed as training
+    loads it: every slice for a slice model (D, 1, H, W), else one volume (1, 1, D, H, W)."""
+    window = to_model_input(resample(hu, spacing, options), options)
     if options.mode == "2d":
-        return window[:, None]  # every slice, (D, 1, H, W)
-    return window[None, None]  # (1, 1, D, H, W)
+        return window[:, None]
+    return window[None, None]
 
 
 def _check_gzip(path: Path) -> None:

@@ -70,6 +70,28 @@ def test_predict_from_a_dicom_file(api: APIClient, alice: Any, server: ServingSe
     assert raw.status_code == 200 and raw.json()["probabilities"] == body["probabilities"]
     wrong = _multipart(client, "/v2/models/chest/predict", "x.png", helpers.digit_png(0)[0], "image/png")
     assert wrong.status_code == 415 and wrong.json()["field"] == "file"
+    # A zip of one DICOM series: every slice answered, as for a NIfTI volume (the numbers are
+    # checked against the ingest in tests/pipelines/serving/test_predict_series.py).
+    series = _series_zip(("a",))
+    zipped = _multipart(client, "/v2/models/chest/predict", "series.zip", series, "application/zip")
+    assert zipped.status_code == 200, zipped.content
+    assert zipped.json()["samples"] == 8 and set(zipped.json()["probabilities"]) == set(helpers.CT_CLASSES)
+    two = _multipart(client, "/v2/models/chest/predict", "two.zip", _series_zip(("a", "b")), "application/zip")
+    assert two.status_code == 400 and two.json()["code"] == "several_series", two.content
+    assert two.json()["error"].startswith("file: 'two.zip': holds 2 series")
+
+
+def _series_zip(folders: tuple[str, ...]) -> bytes:
+    import io
+    import zipfile
+
+    from tests.ct_series import write_series
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder in folders:
+            write_series(archive, folder, [0.0, 2.5, 5.0], shift=2)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(("payload", "content_type", "status", "field"), [

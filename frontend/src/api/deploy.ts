@@ -165,6 +165,8 @@ export interface PredictResponse {
   probabilities?: Record<string, number>;
   value?: number;
   samples?: number;
+  /** What the input's geometry had to say (a DICOM series: irregular positions resampled...), as the ingest says it. */
+  warnings?: { code: string; message: string }[];
 }
 
 /** A refusal from the endpoint; `field` names the part it refused (`file`, `body`, `row.<column>`). */
@@ -182,8 +184,8 @@ export class PredictError extends Error {
 export type TableRow = Record<string, string | number | null>;
 
 /**
- * `POST {url}/predict` with the model's own preprocessing on the server: a file (PNG/JPEG, DICOM,
- * NIfTI) as a one-part multipart upload, or a table row as `{"row": {...}}`.
+ * `POST {url}/predict` with the model's own preprocessing on the server: a file (PNG/JPEG, DICOM
+ * slice, zip of one DICOM series, NIfTI) as a one-part multipart upload, or a table row as `{"row": {...}}`.
  *
  * @throws PredictError with the server's message and the part it named, or a network message.
  */

@@ -59,11 +59,24 @@ describe("TryIt", () => {
     mockApi({ "POST /v2/models/chest/predict": json(415, { error: "file: this model takes a whole CT volume: send it as one NIfTI file", field: "file", code: "wrong_input_kind" }) });
     render(<TryIt model={makeModel(ctInput, ["normal", "nodule"])} endpoint="/v2/models/chest" apiKey="secret" onPredicted={() => undefined} />);
 
-    const picker = screen.getByLabelText("DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)");
+    const picker = screen.getByLabelText("DICOM series (.zip), DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)");
     expect(picker).toHaveAttribute("accept", expect.stringContaining(".nii.gz"));
     await userEvent.upload(picker, new File([new Uint8Array(132)], "slice.dcm", { type: "application/dicom" }));
 
     expect(await screen.findByRole("alert")).toHaveTextContent("The endpoint refused it (415): file: this model takes a whole CT volume");
     expect(screen.queryByTestId("predicted-class")).not.toBeInTheDocument();
+  });
+
+  it("sends a zip of a DICOM series for a CT model and shows the class with the series' warnings", async () => {
+    const warning = { code: "irregular_spacing", message: "slice positions are irregular; resampled to a regular grid at 2.50 mm" };
+    const api = mockApi({ "POST /v2/models/chest/predict": json(200, { label: "nodule", probabilities: { nodule: 0.7, normal: 0.3 }, samples: 1, warnings: [warning] }) });
+    render(<TryIt model={makeModel(ctInput, ["normal", "nodule"])} endpoint="/v2/models/chest" apiKey="secret" onPredicted={() => undefined} />);
+
+    const picker = screen.getByLabelText("DICOM series (.zip), DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)");
+    await userEvent.upload(picker, new File([new Uint8Array([0x50, 0x4b, 3, 4])], "series.zip", { type: "application/zip" }));
+
+    expect(await screen.findByTestId("predicted-class")).toHaveTextContent("nodule");
+    expect(screen.getByRole("list", { name: "Input warnings" })).toHaveTextContent(warning.message);
+    expect(api.sent("POST", "/v2/models/chest/predict")).toHaveLength(1);
   });
 });

@@ -12,11 +12,13 @@ interface Prediction {
   probability: number;
 }
 
+type Warning = NonNullable<PredictResponse["warnings"]>[number];
+
 type InputKind = "image" | "ct" | "table";
 
 const ACCEPT: Record<Exclude<InputKind, "table">, { label: string; accept: string }> = {
   image: { label: "Image file (PNG or JPEG)", accept: "image/png,image/jpeg,.png,.jpg,.jpeg" },
-  ct: { label: "DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)", accept: ".dcm,.nii,.nii.gz,.gz,application/dicom" },
+  ct: { label: "DICOM series (.zip), DICOM slice (.dcm) or NIfTI volume (.nii, .nii.gz)", accept: ".zip,.dcm,.nii,.nii.gz,.gz,application/zip,application/dicom" },
 };
 
 /** What `predict` takes for this input, as the server decides it (the recorded `input`, else 4D = image); null: infer only. */
@@ -34,7 +36,7 @@ function fromPredict(answer: PredictResponse): Prediction[] {
 
 /**
  * Send one input to the live endpoint's `predict`, which applies the model's own preprocessing:
- * an image, a DICOM or NIfTI file, or a table row. A raw tensor (JSON numbers) goes to `infer`.
+ * an image, a DICOM slice, a zip of one DICOM series or a NIfTI file, or a table row. A raw tensor (JSON numbers) goes to `infer`.
  * A refusal is shown next to the part it names (`file`, `row.<column>`), else above the result.
  */
 export function TryIt({ model, endpoint, apiKey, onPredicted }: { model: ModelVariant; endpoint: string; apiKey: string; onPredicted: () => void }) {
@@ -46,6 +48,7 @@ export function TryIt({ model, endpoint, apiKey, onPredicted }: { model: ModelVa
   const [preview, setPreview] = useState<string | null>(null);
   const [result, setResult] = useState<Prediction[] | null>(null);
   const [value, setValue] = useState<number | null>(null);
+  const [warnings, setWarnings] = useState<Warning[]>([]);
   const [error, setError] = useState<{ message: string; field: string | null } | null>(null);
   const [busy, setBusy] = useState(false);
   if (!input) return null;
@@ -57,11 +60,13 @@ export function TryIt({ model, endpoint, apiKey, onPredicted }: { model: ModelVa
     setError(null);
     setResult(null);
     setValue(null);
+    setWarnings([]);
     try {
       if (!apiKey) throw new Error("Enter the deployment's API key first.");
       const answer = await send();
       setResult(fromPredict(answer));
       setValue(typeof answer.value === "number" ? answer.value : null);
+      setWarnings(answer.warnings ?? []);
       onPredicted();
     } catch (failure) {
       if (failure instanceof PredictError) {
@@ -154,6 +159,13 @@ export function TryIt({ model, endpoint, apiKey, onPredicted }: { model: ModelVa
             </p>
           )}
           {result && result.length > 0 && <PredictionView result={result} />}
+          {warnings.length > 0 && (
+            <ul className="muted" aria-label="Input warnings">
+              {warnings.map((w) => (
+                <li key={w.code}>{w.message}</li>
+              ))}
+            </ul>
+          )}
         </div>
       </div>
     </section>

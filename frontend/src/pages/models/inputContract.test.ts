@@ -33,14 +33,14 @@ describe("describeInput", () => {
   it("describes CT volumes and slices from the recorded window and shape", () => {
     const recipe = { input: "ct", mode: "3d", volume_shape: [32, 64, 64], spacing: null, window: { preset: "lung", low: -1350, high: 150 } };
     const volume = describeInput({ shape: [-1, 1, 32, 64, 64], preprocessing: recipe });
-    expect(volume.upload).toBe("a NIfTI volume (.nii, .nii.gz)");
+    expect(volume.upload).toBe("a zip of one DICOM series (.zip) or a NIfTI volume (.nii, .nii.gz)");
     expect(volume.steps).toContain("resampled (trilinear) to 32×64×64 voxels");
     expect(volume.steps).toContain("windowed -1350 to 150 HU (lung window), scaled to 0–1");
     expect(volume.request).toEqual({ kind: "file", example: "scan.nii.gz", contentType: "application/gzip" });
 
     const slices = describeInput({ shape: [-1, 1, 64, 64], preprocessing: { ...recipe, mode: "2d", spacing: [2, 1, 1] } });
     expect(slices.summary).toBe("CT slices, 64×64 voxels, in Hounsfield units, windowed -1350 to 150 HU (lung window), scaled to 0–1");
-    expect(slices.upload).toMatch(/^one DICOM slice \(\.dcm\), or a NIfTI volume/);
+    expect(slices.upload).toMatch(/^one DICOM slice \(\.dcm\), or a zip of one DICOM series \(\.zip\) or a NIfTI volume/);
     expect(slices.steps[1]).toBe("resampled (trilinear) to 64×64 voxels at 2×1×1 mm, centre-cropped or padded with air");
     expect(slices.tensor).toMatch(/^FP32 \[N, 1, 64, 64\]: N slices of 64×64 voxels/);
   });

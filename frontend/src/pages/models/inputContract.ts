@@ -83,10 +83,12 @@ function ct(p: Json, shape: number[], datatype: string): InputContract {
       ? `windowed ${window.low} to ${window.high} HU${typeof window.preset === "string" && window.preset !== "custom" ? ` (${window.preset} window)` : ""}, scaled to 0–1`
       : "windowed, scaled to 0–1";
   const summary = [slices ? "CT slices" : "CT volume", ...(volume ? [`${slices && plane ? plane : volume} voxels`] : []), "in Hounsfield units", windowed];
-  const upload = slices ? "one DICOM slice (.dcm), or a NIfTI volume (.nii, .nii.gz) whose slices are answered together" : "a NIfTI volume (.nii, .nii.gz)";
+  const upload = slices
+    ? "one DICOM slice (.dcm), or a zip of one DICOM series (.zip) or a NIfTI volume (.nii, .nii.gz) whose slices are answered together"
+    : "a zip of one DICOM series (.zip) or a NIfTI volume (.nii, .nii.gz)";
   const target = slices ? plane : volume;
   const steps = [
-    "read in Hounsfield units (HU) from the file's rescale slope and intercept",
+    "read in Hounsfield units (HU) from the file's rescale slope and intercept (a DICOM series: its slices ordered along the normal, as the ingest does)",
     ...(target ? [`resampled (trilinear) to ${target} voxels${spacing ? ` at ${spacing} mm, centre-cropped or padded with air` : ""}`] : []),
     "clipped to the CT range of HU",
     windowed,
