@@ -164,7 +164,7 @@ def _vessel_trees(rng: np.random.Generator, patient: Patient) -> list[Capsule]:
 
 
 def _plates(rng: np.random.Generator, patient: Patient) -> list[Plate]:
-    """1-6 discs 20-70 mm across, 6-12 mm thick, at consolidation density, standing upright (a line
+    """1-6 discs 20-70 mm across, 6-16 mm thick, at consolidation density, standing upright (a line
     on an axial slice, as band atelectasis and scars look), in the lung away from the walls as
     lesions are: "dense voxels inside the lung" is no count of lesions."""
     plates = []
@@ -173,7 +173,7 @@ def _plates(rng: np.random.Generator, patient: Patient) -> list[Plate]:
         normal = np.array([np.cos(angle), np.sin(angle), lean]) / np.sqrt(1.0 + lean**2)
         plates.append(Plate(_point_in_lung(rng, patient, int(rng.choice((-1, 1))), 0.8),
                             tuple(float(v) for v in normal), float(rng.uniform(10.0, 35.0)),  # type: ignore[arg-type]
-                            float(rng.uniform(3.0, 6.0)), float(rng.uniform(*CONSOLIDATION_HU))))
+                            float(rng.uniform(3.0, 8.0)), float(rng.uniform(*CONSOLIDATION_HU))))
     return plates
 
 

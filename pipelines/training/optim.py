@@ -47,9 +47,17 @@ def build_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
 
 
 def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Soft Dice loss of the foreground classes (1 and up; class 0 is background), their overlap
+    and sizes summed over the whole batch before the ratio (nnU-Net's "batch Dice"), then averaged
+    over those classes; smoothing 1. Background is left out because it is nearly every voxel (its
+    Dice is about 1 whatever the network does), and counts are pooled over the batch because one
+    volume without lesions would otherwise score 1 / (1 + predicted) and ask for an empty mask as
+    loudly as a volume with lesions asks for them. A single class (no foreground) falls back to it."""
     probabilities = logits.float().softmax(1)
     one_hot = F.one_hot(targets.long(), probabilities.shape[1]).movedim(-1, 1).float()
-    dims = tuple(range(2, probabilities.dim()))
+    if probabilities.shape[1] > 1:
+        probabilities, one_hot = probabilities[:, 1:], one_hot[:, 1:]
+    dims = (0, *range(2, probabilities.dim()))
     overlap = (probabilities * one_hot).sum(dims)
     total = probabilities.sum(dims) + one_hot.sum(dims)
     return 1 - ((2 * overlap + 1) / (total + 1)).mean()

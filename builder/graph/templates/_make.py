@@ -208,8 +208,9 @@ TEMPLATES: list[tuple[dict[str, Any], Any]] = [
     ({"id": "unet3d", "name": "U-Net (3D segmentation)", "task": "segmentation", "modality": "ct",
       "description": "Two-level 3D U-Net (8, 16, 32 channels) with skip connections; per-voxel logits for "
                      "2 classes (background, lesion) on 1x32x64x64 volumes. Recommended: Adam at 0.003, "
-                     "Dice + cross-entropy loss.",
-      "config": {"optimizer": {"name": "adam", "lr": 3e-3}, "loss": "dice_cross_entropy"}},
+                     "Dice + cross-entropy loss, cosine decay.",
+      "config": {"optimizer": {"name": "adam", "lr": 3e-3}, "loss": "dice_cross_entropy",
+                 "schedule": {"name": "cosine"}}},
      unet3d),
     ({"id": "text_transformer", "name": "Small transformer text classifier", "task": "classification",
       "modality": "text",
