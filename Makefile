@@ -15,12 +15,17 @@ NPM = $(WITH_NODE) npm
 run: $(STAMP) frontend/dist/index.html
 	$(PY) scripts/run.py
 
+# pytest runs on PYTEST_WORKERS processes (pytest-xdist; each test file stays on one), each with its
+# own PostgreSQL and Redis databases (config/settings/test.py). PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= 2
+PYTEST = $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP) frontend/dist/index.html browser
 	$(NPM) --prefix frontend test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-python: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-frontend: frontend/node_modules/.installed
 	$(NPM) --prefix frontend test
