@@ -55,6 +55,18 @@ def poll(predicate: Any, timeout: float, what: str, every: float = 0.2) -> Any:
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    """Ask each process to stop (SIGTERM), then wait for each, killing one still running after
+    ``timeout`` seconds."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` for a test that talks to Channels consumers. Each call has its own event
     loop, but the process keeps one channel layer, and channels_redis binds its receive locks to
@@ -182,13 +194,7 @@ def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: 
     try:
         yield LiveStack(url, procs, logs)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         worker_log.close()
         web_log.close()
         _close_stray_connections(django_db_blocker)

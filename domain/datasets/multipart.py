@@ -93,7 +93,7 @@ def append(upload: Upload, stream: IO[bytes], most: int, final_name: str) -> int
     ``pending`` (the caller saves them with the offset). Returns the bytes taken."""
     client, bucket = _client_and_bucket()
     with tempfile.TemporaryFile() as body:
-        written = _spool(stream, body, most)
+        written = spool(stream, body, most)
         if written == 0:
             return 0
         pending_size = sum(int(p["size"]) for p in upload.pending)
@@ -170,7 +170,8 @@ def _delete_quietly(keys: list[str]) -> None:
         log.warning("pending chunks %s were not deleted: %s", keys, exc)
 
 
-def _spool(stream: IO[bytes], out: IO[bytes], most: int) -> int:
+def spool(stream: IO[bytes], out: IO[bytes], most: int) -> int:
+    """Copy up to ``most`` bytes of ``stream`` into ``out``, a chunk at a time; returns how many."""
     written = 0
     while written < most:
         chunk = stream.read(min(COPY_CHUNK, most - written))

@@ -146,16 +146,9 @@ def _write_at(path: Path, offset: int, stream: IO[bytes], most: int) -> int:
         # Staged by another process whose staging folder this one does not see.
         raise UploadError(410, f"the first {offset} bytes of this upload are not in this server's staging folder: "
                           "every web replica must share VMB_UPLOAD_STAGING_DIR (or use object storage)")
-    written = 0
     with open(path, "r+b") as out:
         out.seek(offset)
-        while written < most:
-            chunk = stream.read(min(COPY_CHUNK, most - written))
-            if not chunk:
-                break
-            out.write(chunk)
-            written += len(chunk)
-    return written
+        return multipart.spool(stream, out, most)
 
 
 class _StagedFile(File):

@@ -30,7 +30,7 @@ from pipelines.training import checkpoint
 from pipelines.training.config import parse_config
 from pipelines.training.data import cached_loaders
 from pipelines.training.engine import fit
-from tests.conftest import ROOT, _env_for_children, poll
+from tests.conftest import ROOT, _env_for_children, poll, stop_processes
 from tests.integration.test_training import trainer  # noqa: F401  (a fixture: a user, LeNet-5, the digits)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -65,13 +65,7 @@ def node_queue(django_db_setup: None, tmp_path_factory: Any) -> Iterator[str]:
              f"{queue}-{name}@%h", "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=outputs[-1],
             stderr=subprocess.STDOUT))
     yield queue
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(procs)
     for output in outputs:
         output.close()
 

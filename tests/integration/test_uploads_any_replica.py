@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 from domain.datasets import multipart
 from domain.datasets.models import DatasetVersion, Upload
 from scripts.run import web_command
+from tests.conftest import stop_processes
 from tests.s3 import S3Server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -115,13 +116,7 @@ def replicas(s3_server: S3Server, django_db_setup: None, django_db_blocker: Any,
                     time.sleep(0.3)
         yield served
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         with django_db_blocker.unblock():
             user.delete()
 
