@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -139,6 +140,27 @@ def install_folder(area: str, relative: str) -> Path:
     if ref is None:
         raise FileNotFoundError(f"{object_name(area, relative)} was never published to the store")
     return bundles.install(fetch(object_name(area, ref["name"]), ref["sha256"]), folder)
+
+
+@contextmanager
+def cached_folder(area: str, relative: str) -> Iterator[Path]:
+    """A shared store's folder ``relative`` under ``area`` installed in the content-hash cache
+    (``<VMB_CACHE_DIR>/folders/<sha256>``, counted in ``VMB_CACHE_BYTES`` and evicted least recently
+    used, the tar deleted once unpacked), held from eviction until the block ends. Raises
+    ``FileNotFoundError`` when it was never published and ``DigestMismatch`` when its bytes are not
+    the ones published."""
+    ref = read_pointer(area, relative)
+    if ref is None:
+        raise FileNotFoundError(f"{object_name(area, relative)} was never published to the store")
+    name = object_name(area, ref["name"])
+    with content_cache().hold_folder(ref["sha256"], lambda: store().open(name, "rb"), bundles.install) as folder:
+        yield folder
+
+
+def adopt_folder(sha256: str, folder: Path) -> Path:
+    """Move the local ``folder`` just published as ``sha256`` into the content-hash cache, where
+    ``cached_folder`` finds it (no download on the machine that made it)."""
+    return content_cache().adopt(sha256, folder)
 
 
 def unpublish_folder(area: str, relative: str) -> list[str]:

@@ -162,18 +162,18 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         if row is None:
             raise NotFound(f"no sample {index} in this version")
         data = DatasetSampleSerializer(row).data
-        folder = dataset_services.cache_folder(version)
-        values = dataset_cache.open_inputs(folder)[row.index]
-        kind = version.recipe.get("input")
-        if kind == "table":
-            data["features"] = dict(zip(version.recipe["features"], (float(v) for v in values), strict=True))
-        elif kind == "text":
-            from tokenizers import Tokenizer
+        with dataset_services.held_cache(version) as folder:  # not evicted while read
+            values = dataset_cache.open_inputs(folder)[row.index]
+            kind = version.recipe.get("input")
+            if kind == "table":
+                data["features"] = dict(zip(version.recipe["features"], (float(v) for v in values), strict=True))
+            elif kind == "text":
+                from tokenizers import Tokenizer
 
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            data["text"] = tokenizer.decode([int(v) for v in values if v != version.recipe["pad_id"]])
-        else:
-            data["preview"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/preview/")
+                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+                data["text"] = tokenizer.decode([int(v) for v in values if v != version.recipe["pad_id"]])
+            else:
+                data["preview"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/preview/")
         return Response(data)
 
     @extend_schema(parameters=[PreviewQuerySerializer], responses={(200, "image/png"): bytes})
@@ -187,18 +187,19 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         query.is_valid(raise_exception=True)
         if version.recipe.get("input") not in ("image", "ct"):
             raise ValidationError({"index": ["previews are for image and CT datasets; read the sample instead"]})
-        inputs = dataset_cache.open_inputs(dataset_services.cache_folder(version))
-        if int(index) >= len(inputs):
-            raise NotFound(f"no sample {index} in this version")
         q = query.validated_data
         window = None
         if "window" in q:
             window = Window(preset=q["window"], center=q.get("center"), width=q.get("width"))
-        mask = None
-        if version.recipe.get("target") == "mask" and q["overlay"]:
-            mask = dataset_cache.open_masks(dataset_services.cache_folder(version))[int(index)]
-        png = render_png(inputs[int(index)], version.recipe, window=window, slice_index=q.get("slice"),
-                         size=q.get("size"), mask=mask)
+        with dataset_services.held_cache(version) as folder:  # not evicted while read
+            inputs = dataset_cache.open_inputs(folder)
+            if int(index) >= len(inputs):
+                raise NotFound(f"no sample {index} in this version")
+            mask = None
+            if version.recipe.get("target") == "mask" and q["overlay"]:
+                mask = dataset_cache.open_masks(folder)[int(index)]
+            png = render_png(inputs[int(index)], version.recipe, window=window, slice_index=q.get("slice"),
+                             size=q.get("size"), mask=mask)
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response

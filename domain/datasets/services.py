@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -371,18 +371,32 @@ def version_folder(version: DatasetVersion) -> Path:
 
 def cache_folder(version: DatasetVersion) -> Path:
     """The version's preprocessed cache on this machine: what training, previews, planes and the
-    target statistics read, memory-mapped. With a shared store a machine that lacks it installs it
-    from its published bundle first (``FileNotFoundError`` when the store has none: an ingest not
-    finished, or one from before the store)."""
+    target statistics read, memory-mapped. In the local default its folder under ``DATASETS_ROOT``.
+    With a shared store a folder of the content-hash cache (``<VMB_CACHE_DIR>/folders/<sha256>``,
+    counted in ``VMB_CACHE_BYTES``, evicted least recently used), installed from the version's
+    published bundle when missing; a reader that opens files after this returns should use
+    ``held_cache`` so that no eviction deletes it meanwhile."""
+    with held_cache(version) as folder:
+        return folder
+
+
+@contextmanager
+def held_cache(version: DatasetVersion) -> Iterator[Path]:
+    """``cache_folder``, kept from eviction until the block ends (the local default never evicts).
+    DomainError when the store has no such cache: an ingest not finished, or one from before the
+    store."""
     folder = version_folder(version) / CACHE
-    if storage.is_shared_store() and not folder.is_dir():
+    if not storage.is_shared_store():
+        yield folder
+        return
+    with ExitStack() as held:
         try:
-            storage.install_folder(AREA, _relative(folder))
+            installed = held.enter_context(storage.cached_folder(AREA, _relative(folder)))
         except FileNotFoundError as exc:
-            raise DomainError("dataset_version", f"the files of dataset version {version.pk} are not in the object "
-                              "store (ingested before the store was configured, or removed from it): ingest it "
-                              "again") from exc
-    return folder
+            raise DomainError("dataset_version", f"the files of dataset version {version.pk} are not in the "
+                              "object store (ingested before the store was configured, or removed from it): "
+                              "ingest it again") from exc
+        yield installed
 
 
 def ingest_workdir(version: DatasetVersion) -> Path:
@@ -410,8 +424,9 @@ def publish_version(version: DatasetVersion, workdir: Path) -> list[str]:
     """With a shared store, publish what a finished ingest made in ``workdir``: the cache and, when
     kept, the de-identified DICOM copies (never anything else of the source), each as one tar
     named by its hash under the version's own prefix, then its pointer; then move them into the
-    version's folder on this machine. Returns their hashes (none in the local default, where web
-    and workers share ``DATASETS_ROOT`` and the ingest wrote there)."""
+    version's folder on this machine (the cache into the content-hash cache, where ``cache_folder``
+    finds it). Returns their hashes (none in the local default, where web and workers share
+    ``DATASETS_ROOT`` and the ingest wrote there)."""
     from pipelines.datasets.ingest import ORIGINALS
 
     if not storage.is_shared_store():
@@ -420,7 +435,10 @@ def publish_version(version: DatasetVersion, workdir: Path) -> list[str]:
     for name in made:
         relative = _relative(version_folder(version) / name)
         digests.append(str(storage.publish_folder(AREA, workdir / name, beside=True, relative=relative)))
-    for name in made:
+    for name, digest in zip(made, digests, strict=True):
+        if name == CACHE:
+            storage.adopt_folder(digest, workdir / name)
+            continue
         target = version_folder(version) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(target, ignore_errors=True)  # what an earlier attempt left here, or an older install

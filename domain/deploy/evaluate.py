@@ -23,7 +23,7 @@ def evaluate_splits(run: Any, task: str, run_model: Runner) -> dict[str, Any]:
     """``{"val": {...}, "test": {...}, "evaluated": "..."}`` for ``run_model`` (arrays in, the
     output array out) on the run's dataset version, resized as in training. Splits without samples
     are left out; ``{}`` when the dataset's cache is gone (the figures cannot be measured)."""
-    from domain.datasets.services import cache_folder
+    from domain.datasets.services import held_cache
     from pipelines.datasets.loader import CachedDataset
     from pipelines.training import metrics
     from pipelines.training.data import resize_to
@@ -33,20 +33,20 @@ def evaluate_splits(run: Any, task: str, run_model: Runner) -> dict[str, Any]:
     found: dict[str, Any] = {}
     counts = []
     try:
-        cache = cache_folder(run.dataset_version)
-        for split in ("val", "test"):
-            dataset = CachedDataset(cache, split)
-            n = min(len(dataset), MAX_SAMPLES)
-            if n == 0:
-                continue
-            outputs, targets = [], []
-            for start in range(0, n, BATCH):
-                x, y = dataset[list(range(start, min(start + BATCH, n)))]
-                x = transform(x) if transform else x
-                outputs.append(torch.from_numpy(np.asarray(run_model([x.numpy()]))))
-                targets.append(y)
-            found[split] = metrics.scalars(metrics.compute(task, torch.cat(outputs), torch.cat(targets), classes))
-            counts.append(f"{split} {n}")
+        with held_cache(run.dataset_version) as cache:  # not evicted between the splits
+            for split in ("val", "test"):
+                dataset = CachedDataset(cache, split)
+                n = min(len(dataset), MAX_SAMPLES)
+                if n == 0:
+                    continue
+                outputs, targets = [], []
+                for start in range(0, n, BATCH):
+                    x, y = dataset[list(range(start, min(start + BATCH, n)))]
+                    x = transform(x) if transform else x
+                    outputs.append(torch.from_numpy(np.asarray(run_model([x.numpy()]))))
+                    targets.append(y)
+                found[split] = metrics.scalars(metrics.compute(task, torch.cat(outputs), torch.cat(targets), classes))
+                counts.append(f"{split} {n}")
     except Exception:  # noqa: BLE001  (a missing or unreadable cache: no figures rather than a failed model)
         log.info("could not evaluate on the dataset of run %s", run.pk, exc_info=True)
         return {}

@@ -42,20 +42,21 @@ def real_samples(variant: ModelVariant, n: int = SAMPLES) -> tuple[tuple[torch.T
     """Up to ``n`` samples of the dataset the model was trained on (validation split first), resized
     as in training; random inputs of the right shape when the cache is gone (``source`` says which)."""
     from builder.graph.compiler import example_inputs
-    from domain.datasets.services import cache_folder
+    from domain.datasets.services import held_cache
     from pipelines.datasets.loader import CachedDataset
     from pipelines.training.data import resize_to
 
     run = variant.artifact.run
     document = (variant.graph_version or variant.artifact.graph_version).document
     try:
-        cache = cache_folder(run.dataset_version)
-        for split in ("val", "test", "train"):
-            dataset = CachedDataset(cache, split)
-            if len(dataset):
-                x, y = dataset[list(range(min(n, len(dataset))))]
-                transform = resize_to(tuple(run.plan["resize"]) if run.plan.get("resize") else None)
-                return ((transform(x) if transform else x),), y.long(), f"dataset version {run.dataset_version_id} ({split})"
+        with held_cache(run.dataset_version) as cache:  # not evicted between the splits
+            for split in ("val", "test", "train"):
+                dataset = CachedDataset(cache, split)
+                if len(dataset):
+                    x, y = dataset[list(range(min(n, len(dataset))))]
+                    transform = resize_to(tuple(run.plan["resize"]) if run.plan.get("resize") else None)
+                    source = f"dataset version {run.dataset_version_id} ({split})"
+                    return ((transform(x) if transform else x),), y.long(), source
     except Exception:  # noqa: BLE001  (a missing or unreadable cache falls back to random inputs)
         log.info("no cached samples for variant %s; using random inputs", variant.pk)
     return example_inputs(document, batch_size=min(n, 32)), None, "random"

@@ -28,7 +28,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection
 
-from domain.datasets.services import cache_folder
+from domain.datasets.services import held_cache
 from domain.jobs.models import TERMINAL_STATUSES, JobStatus
 from domain.runs import artifacts as run_artifacts
 from domain.runs import nodes as run_nodes
@@ -184,31 +184,32 @@ def _train(run: TrainingRun, beat: _Heartbeat, kind: str, indices: list[int], *,
                     else dataset.dataset.augmentation or None)
     resize = tuple(run.plan["resize"]) if run.plan.get("resize") else None
     emit = run_artifacts.publishing(run, checkpoints, _Events(run))
-    if node is not None:
-        return launch_node(
-            world=max(1, len(indices)), device_kind=kind, document=run.graph_version.document, config=config,
-            cache=cache_folder(dataset), classes=len(dataset.classes), resize=resize, augmentation=augmentation,
-            checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
-            workdir=folder / "nodes" / f"node-{node[0]}", emit=emit, should_cancel=beat.cancelled.is_set,
-            device_indices=indices or None, rendezvous=node[1], target=run.plan.get("target_transform"))
-    if len(indices) > 1:
-        return launch_distributed(
-            world=len(indices), device_kind=kind, document=run.graph_version.document, config=config,
-            cache=cache_folder(dataset), classes=len(dataset.classes), resize=resize, augmentation=augmentation,
-            checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
-            workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set, device_indices=indices,
-            target=run.plan.get("target_transform"))
-    from builder.graph import compile_graph
+    with held_cache(dataset) as cache:  # no eviction of the dataset's files while training reads them
+        if node is not None:
+            return launch_node(
+                world=max(1, len(indices)), device_kind=kind, document=run.graph_version.document, config=config,
+                cache=cache, classes=len(dataset.classes), resize=resize, augmentation=augmentation,
+                checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
+                workdir=folder / "nodes" / f"node-{node[0]}", emit=emit, should_cancel=beat.cancelled.is_set,
+                device_indices=indices or None, rendezvous=node[1], target=run.plan.get("target_transform"))
+        if len(indices) > 1:
+            return launch_distributed(
+                world=len(indices), device_kind=kind, document=run.graph_version.document, config=config,
+                cache=cache, classes=len(dataset.classes), resize=resize, augmentation=augmentation,
+                checkpoint_dir=checkpoints, resume_from=resume_from, layer_flops=run.plan.get("layer_flops", {}),
+                workdir=folder, emit=emit, should_cancel=beat.cancelled.is_set, device_indices=indices,
+                target=run.plan.get("target_transform"))
+        from builder.graph import compile_graph
 
-    model = compile_graph(run.graph_version.document)
-    data = cached_loaders(cache_folder(dataset), batch_size=config.batch_size, seed=config.seed,
-                          classes=len(dataset.classes), augmentation=augmentation, resize=resize,
-                          target=TargetTransform.from_dict(run.plan.get("target_transform")))
-    device = devices.resolve(kind, index=indices[0] if indices else 0)
-    name = next((info.name for info in devices.available() if info.kind == kind), kind)
-    emit({"type": "run.log", "level": "info", "message": f"training on {name} ({device})"})
-    return fit(model, data, config, device=device, checkpoint_dir=checkpoints, resume_from=resume_from,
-               layer_flops=run.plan.get("layer_flops", {}), emit=emit, should_cancel=beat.cancelled.is_set)
+        model = compile_graph(run.graph_version.document)
+        data = cached_loaders(cache, batch_size=config.batch_size, seed=config.seed,
+                              classes=len(dataset.classes), augmentation=augmentation, resize=resize,
+                              target=TargetTransform.from_dict(run.plan.get("target_transform")))
+        device = devices.resolve(kind, index=indices[0] if indices else 0)
+        name = next((info.name for info in devices.available() if info.kind == kind), kind)
+        emit({"type": "run.log", "level": "info", "message": f"training on {name} ({device})"})
+        return fit(model, data, config, device=device, checkpoint_dir=checkpoints, resume_from=resume_from,
+                   layer_flops=run.plan.get("layer_flops", {}), emit=emit, should_cancel=beat.cancelled.is_set)
 
 
 def _finish(run: TrainingRun, result: FitResult) -> str:

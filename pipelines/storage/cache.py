@@ -13,6 +13,12 @@ cache keeps one local copy of each, named by its content hash, in one folder:
   (a hit refreshes the file's modification time) are deleted until the total fits. An object a
   process holds (``hold``: a shared ``flock`` on the file) and the object just fetched are never
   deleted; a single object larger than the bound is kept (and everything else evictable goes).
+- Folders unpacked from an object (a dataset version's cache, read memory-mapped) live in the
+  same bound: ``install(sha256, open_source, unpack)`` downloads the object (checked as above),
+  unpacks it as ``<folder>/folders/<sha256>/`` and deletes the object, so the data is on disk
+  once. A folder counts its files' bytes, is refreshed on use like an object, and is evicted
+  whole (renamed aside, then deleted), never while a process holds it (``hold_folder``: a shared
+  ``flock`` on the folder) nor the one just installed.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,10 +39,14 @@ CHUNK = 1024 * 1024
 SHA256 = re.compile(r"[0-9a-f]{64}")
 PART_PREFIX = ".part-"
 LOCKS = ".locks"
+FOLDERS = "folders"
+EVICTED_PREFIX = ".evicted-"
 STALE_PART_S = 3600  # a temporary file this old belongs to a download whose process died
 
 # Opens the object's bytes for reading (e.g. ``lambda: storage.open(name, "rb")``).
 Source = Callable[[], AbstractContextManager[IO[bytes]]]
+# Unpacks the downloaded object (first argument) as the folder (second), whole or not at all.
+Unpack = Callable[[Path, Path], object]
 
 
 class DigestMismatch(ValueError):
@@ -87,26 +98,94 @@ class ContentCache:
         """Delete least recently used objects until the folder fits ``max_bytes``, never one in
         ``keep`` or one a process holds; returns the digests deleted, oldest first."""
         kept = set(keep)
-        entries = []
-        for path in _entries(self.folder):
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            entries.append((stat.st_mtime_ns, stat.st_size, path))
+        entries = self._sized()
         total = sum(size for _, size, _ in entries)
         evicted: list[str] = []
         for _, size, path in sorted(entries):
             if total <= self.max_bytes:
                 break
-            if path.name not in kept and _unlink_unheld(path):
+            if path.name not in kept and (_remove_unheld(path) if path.is_dir() else _unlink_unheld(path)):
                 total -= size
                 evicted.append(path.name)
         return evicted
 
     def total_bytes(self) -> int:
-        """The bytes of every cached object now."""
-        return sum(path.stat().st_size for path in _entries(self.folder))
+        """The bytes of every cached object and installed folder now."""
+        return sum(size for _, size, _ in self._sized())
+
+    def folder_path(self, sha256: str) -> Path:
+        """Where the folder unpacked from the object ``sha256`` is (or would be) installed."""
+        return self.folder / FOLDERS / _checked(sha256)
+
+    def install(self, sha256: str, open_source: Source, unpack: Unpack) -> Path:
+        """The local folder unpacked (``unpack(object, folder)``) from the object ``sha256``,
+        downloaded from ``open_source()`` once and checked as ``fetch`` does; the object itself is
+        deleted once unpacked. Use ``hold_folder`` while reading it when another process's eviction
+        must not delete it under you."""
+        target = self.folder_path(sha256)
+        if _touch(target):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._stripe(sha256):
+            if not _touch(target):
+                _remove_evicted(target.parent)
+                packed = self.folder / f"{PART_PREFIX}{sha256}.unpack"
+                try:
+                    self._download(sha256, open_source, packed)
+                    unpack(packed, target)
+                finally:
+                    packed.unlink(missing_ok=True)
+                _touch(target)
+        self.evict(keep=(sha256,))
+        return target
+
+    def adopt(self, sha256: str, source: Path) -> Path:
+        """Move the local folder ``source``, whose packing hashes to ``sha256`` (a folder this
+        process just published), into the cache as if installed; dropped when one is there."""
+        target = self.folder_path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._stripe(sha256):
+            if target.is_dir():
+                shutil.rmtree(source, ignore_errors=True)
+            else:  # moved whole into a scratch folder first (a copy across file systems), then renamed
+                scratch = Path(tempfile.mkdtemp(prefix=".adopt-", dir=target.parent))
+                try:
+                    shutil.move(source, scratch / "folder")
+                    os.rename(scratch / "folder", target)
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
+            _touch(target)
+        self.evict(keep=(sha256,))
+        return target
+
+    @contextmanager
+    def hold_folder(self, sha256: str, open_source: Source, unpack: Unpack) -> Iterator[Path]:
+        """``install``, then keep the folder from eviction (a shared lock on it) until the block ends."""
+        while True:
+            path = self.install(sha256, open_source, unpack)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:  # evicted between the install and the open: install again
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                if _same_file(path, fd):  # still in place, not one an evictor just renamed aside
+                    yield path
+                    return
+            finally:
+                os.close(fd)
+
+    def _sized(self) -> list[tuple[int, int, Path]]:
+        """(last use, bytes, path) of every cached object and installed folder."""
+        entries = []
+        for path in [*_entries(self.folder), *_entries(self.folder / FOLDERS)]:
+            try:
+                stat = path.stat()
+                size = _tree_bytes(path) if path.is_dir() else stat.st_size
+            except FileNotFoundError:
+                continue
+            entries.append((stat.st_mtime_ns, size, path))
+        return entries
 
     @contextmanager
     def _stripe(self, sha256: str) -> Iterator[None]:
@@ -177,6 +256,55 @@ def _unlink_unheld(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        here, held = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _remove_unheld(folder: Path) -> bool:
+    """Delete the installed ``folder`` unless a process holds a lock on it; True when it is gone.
+    It is renamed aside under the exclusive lock (a reader finds it whole or not at all), then
+    deleted."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    aside = folder.parent / f"{EVICTED_PREFIX}{folder.name}-{os.getpid()}-{time.time_ns()}"
+    try:
+        if not _same_file(folder, fd):
+            return True
+        os.rename(folder, aside)
+    finally:
+        os.close(fd)
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+def _remove_evicted(folders: Path) -> None:
+    """Delete what an evictor that died mid-delete left renamed aside (nothing reads it)."""
+    for aside in folders.glob(f"{EVICTED_PREFIX}*"):
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _remove_stale_parts(folder: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from domain import storage
 from domain.datasets import services
 from domain.datasets.models import DatasetVersion
 from domain.datasets.tasks import ingest_dataset_version
@@ -60,24 +61,54 @@ def test_a_version_ingested_on_one_machine_is_previewed_and_trained_on_another(
 
     version = _ingest(alice, image_class_zip(tmp_path / "pets.zip").read_bytes(), "image", {"image_size": [8, 8]})
     made = services.cache_folder(version)
-    assert made.is_relative_to(tmp_path / "a") and [p.name for p in made.parent.parent.iterdir()] == ["v1"]
     prefix = f"datasets/project-{version.dataset.project_id}/dataset-{version.dataset_id}/v1/cache"
     pointer = json.loads(s3_server.client().get_object(Bucket=on_s3, Key=f"{prefix}/bundle.json")["Body"].read())
     packed = s3_server.client().get_object(Bucket=on_s3, Key=f"datasets/{pointer['name']}")["Body"].read()
     assert pointer["name"] == f"{prefix.removeprefix('datasets/')}/{pointer['sha256']}.tar"
     assert hashlib.sha256(packed).hexdigest() == pointer["sha256"]
+    assert made == tmp_path / "a" / "cache" / "folders" / pointer["sha256"]  # the ingest's copy, in A's cache
+    assert not (services.version_folder(version) / "cache").exists()
 
     _machine(settings, tmp_path / "b")  # another machine: the same bucket and database, no folders
     preview = api.get(f"/api/v1/dataset-versions/{version.pk}/samples/0/preview/")
     assert preview.status_code == 200, preview.content
     assert preview.content.startswith(b"\x89PNG")
     installed = services.cache_folder(version)
-    assert installed == tmp_path / "b" / "datasets" / made.relative_to(tmp_path / "a" / "datasets")
+    assert installed == tmp_path / "b" / "cache" / "folders" / pointer["sha256"]  # in B's content-hash cache
     assert np.array_equal(open_inputs(installed), open_inputs(made))  # memory-mapped from B's own disk
-    assert (tmp_path / "b" / "cache" / pointer["sha256"]).is_file()  # read through B's content-hash cache
+    assert not (tmp_path / "b" / "cache" / pointer["sha256"]).exists()  # the tar went once unpacked
+    assert not (tmp_path / "b" / "datasets").exists()
     data = cached_loaders(installed, batch_size=4, seed=0, classes=len(version.classes))
     inputs, targets = next(iter(data.train))
     assert inputs.shape[0] == 4 and targets.shape == (4,)
+
+
+def test_dataset_folders_count_in_the_cache_bound_and_come_back_after_eviction(
+        on_s3: str, settings: Any, tmp_path: Path, alice: Any) -> None:
+    first = services.create_sample_dataset(alice, create_project(alice, name="t"), "breast_cancer")
+    second = services.create_sample_dataset(alice, create_project(alice, name="u"), "topics")
+    for version in (first, second):
+        assert ingest_dataset_version(version.pk)["status"] == "succeeded"
+    first, second = (DatasetVersion.objects.select_related("dataset").get(pk=v.pk) for v in (first, second))
+    expected = np.array(open_inputs(services.cache_folder(second)))
+    sizes = [sum(p.stat().st_size for p in services.cache_folder(v).iterdir()) for v in (first, second)]
+    _machine(settings, tmp_path / "b")  # another machine, whose cache holds one version's folder, not two
+    settings.CACHE_BYTES = max(sizes) + min(sizes) // 2
+    cache = storage.content_cache()
+    with services.held_cache(first) as held:
+        assert services.cache_folder(second).is_dir() and held.is_dir()  # held: kept past the bound
+        assert cache.total_bytes() == sum(sizes) > settings.CACHE_BYTES
+    services.cache_folder(first)  # a hit: the second is now the least recently used
+    assert cache.evict() == [_sha(second)]
+    again = services.cache_folder(second)  # installed again from the store; the first, not held, goes
+    assert np.array_equal(open_inputs(again), expected)
+    assert not cache.folder_path(_sha(first)).exists() and cache.total_bytes() <= settings.CACHE_BYTES
+
+
+def _sha(version: DatasetVersion) -> str:
+    ref = storage.read_pointer("datasets", f"project-{version.dataset.project_id}/dataset-{version.dataset_id}/v1/cache")
+    assert ref is not None
+    return ref["sha256"]
 
 
 def test_a_version_missing_from_the_store_is_a_400_naming_it(on_s3: str, settings: Any, tmp_path: Path, alice: Any,
