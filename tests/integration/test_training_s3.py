@@ -8,13 +8,17 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
+from domain.datasets import services as dataset_services
+from domain.datasets.models import DatasetVersion
 from domain.runs import workers as run_workers
 from domain.runs.models import RunArtifact, RunEvent, TrainingRun
 from domain.runs.services import run_folder
@@ -36,6 +40,13 @@ def test_a_run_resumes_on_another_machine_from_the_store(trainer: dict[str, Any]
     def machine(name: str) -> dict[str, str]:
         return {**s3_server.env(s3_bucket), "VMB_RUNS_DIR": str(tmp_path / name / "runs"),
                 "VMB_CACHE_DIR": str(tmp_path / name / "cache"), "VMB_RUN_STALE_AFTER_S": str(STALE_S)}
+
+    # The dataset was ingested before the store was configured (the module's local trainer): publish
+    # it, as an ingest on the store would have, so that the workers can install it from the bucket.
+    version = DatasetVersion.objects.get(pk=trainer["body"]["dataset_version"])
+    shutil.copytree(dataset_services.cache_folder(version), tmp_path / "ingest" / "cache")
+    with override_settings(STORAGES=s3_server.storages(s3_bucket), CACHE_DIR=tmp_path / "web" / "cache"):
+        assert dataset_services.publish_version(version, tmp_path / "ingest")
 
     worker_a = start_worker(**machine("a"))
     run_id = _start(trainer, epochs=3)
