@@ -168,12 +168,16 @@ def own_worker_queue(settings: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]
     queue = f"train-kill-{os.getpid()}"
     settings.TRAINING_QUEUES = {"cpu": queue, "gpu": queue}
     procs: list[subprocess.Popen[bytes]] = []
+    # The workers route runs to the same queue: a worker's start-up reap requeues a stale run with
+    # its own settings, and on the default queue the live stack's worker would take it.
+    routed = {"VMB_RUN_CPU_QUEUE": queue, "VMB_RUN_GPU_QUEUE": queue}
 
     def start(concurrency: int = 1, **env: str) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"worker{len(procs)}.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
                                  "-c", str(concurrency), "-n", f"{queue}-{len(procs)}@%h", "--loglevel", "INFO"],
-                                cwd=ROOT, env={**_env_for_children(), **env}, stdout=log, stderr=subprocess.STDOUT)
+                                cwd=ROOT, env={**_env_for_children(), **routed, **env}, stdout=log,
+                                stderr=subprocess.STDOUT)
         procs.append(proc)
         return proc
 
