@@ -60,8 +60,9 @@ def from_module(
     and return ``(graph document, weights)``.
 
     Raises ``UnsupportedModuleError`` listing every operation that has no layer type (or when
-    the module can't be traced at all); its subclass ``InputSizeError`` when the module fails
-    on the example input.
+    the module can't be traced at all, or the trace fails where the module itself runs: a branch
+    torch.fx took the other way); its subclass ``InputSizeError`` when the module fails on the
+    example input.
     """
     examples = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
     if type(module) in MODULES:  # a lone layer: trace a module that calls it, not its insides
@@ -118,8 +119,23 @@ def _trace(module: nn.Module, examples: tuple[torch.Tensor, ...]) -> fx.GraphMod
         except Exception as exc:  # noqa: BLE001
             cause = exc.__cause__ or exc  # ShapeProp wraps the real error
             shapes = ", ".join(str(list(e.shape)) for e in examples)
+            if _runs(module, examples):
+                raise UnsupportedModuleError([{"node": "", "operation": name, "reason": (
+                    f"torch.fx traced a different path from the one the module runs: the module runs on the "
+                    f"example input {shapes} but the traced graph fails on it ({cause}). A branch on a type "
+                    f"or value check (torch.jit.isinstance is False for a traced value) took the other side"
+                )}]) from exc
             raise InputSizeError(name, f"it fails on the example input {shapes}: {cause}") from exc
     return traced
+
+
+def _runs(module: nn.Module, examples: tuple[torch.Tensor, ...]) -> bool:
+    """Whether the module itself runs on the examples (the caller holds evaluation and no_grad)."""
+    try:
+        module(*examples)
+    except Exception:  # noqa: BLE001  (any failure means the input itself is the problem)
+        return False
+    return True
 
 
 def _check_shapes(doc: dict[str, Any], traced: dict[tuple[str, str], Shape], batch: int) -> None:

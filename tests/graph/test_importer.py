@@ -11,7 +11,7 @@ from torch import nn
 
 from builder.graph import compile_graph, validate
 from builder.graph.document import is_valid_node_id
-from builder.graph.importer import UnsupportedModuleError, from_module
+from builder.graph.importer import InputSizeError, UnsupportedModuleError, from_module
 
 # (name, constructor kwargs, input size): small inputs keep the whole file fast on 2 cores.
 TORCHVISION_CASES = [
@@ -338,6 +338,29 @@ class _Untraceable(nn.Module):
 def test_untraceable_module_is_one_error() -> None:
     with pytest.raises(UnsupportedModuleError, match="can't trace"):
         from_module(_Untraceable(), torch.randn(1, 3))
+
+
+class _TypeBranch(nn.Module):
+    """Runs eagerly (the concat gives the convolution its 6 channels), but while tracing
+    ``torch.jit.isinstance`` sees a proxy, not a tensor, so the trace skips the concat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(6, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.isinstance(x, torch.Tensor):
+            x = torch.cat([x, x], dim=1)
+        return self.conv(x)
+
+
+def test_a_branch_the_trace_takes_differently_is_not_blamed_on_the_input() -> None:
+    model, x = _TypeBranch(), torch.randn(1, 3, 4, 4)
+    assert model(x).shape == (1, 4, 4, 4)  # the input suits the module
+    with pytest.raises(UnsupportedModuleError) as info:
+        from_module(model, x)
+    assert not isinstance(info.value, InputSizeError)
+    assert "traced a different path" in str(info.value) and "torch.jit.isinstance" in str(info.value)
 
 
 def test_training_mode_is_restored() -> None:

@@ -3,7 +3,8 @@
 
 Small networks are spelled out with a tiny builder so their node ids read well on the canvas;
 the torchvision-shaped ones (ResNet-18, VGG-11, MobileNetV2) are imported from torchvision
-with ``from_module``, so they match the reference implementations exactly.
+with ``from_module``, and the 3-D DenseNet-121, ResNet-18 and residual U-Net from MONAI, so they
+match the reference implementations exactly.
 """
 from __future__ import annotations
 
@@ -172,6 +173,30 @@ def resnet18_cifar() -> dict[str, Any]:
     return _imported(model, 32, "ResNet-18 (CIFAR stem)")
 
 
+# MONAI's 3-D networks (issue 14), imported with from_module like the torchvision ones. A network
+# is built from MONAI's own constructor, so the template is that network layer for layer.
+CT_VOLUME = (1, 1, 32, 64, 64)  # the CT templates' input: one channel, 32x64x64 voxels
+
+
+def monai_network(template_id: str) -> nn.Module:
+    """The MONAI module the ``template_id`` template is imported from (random weights)."""
+    from monai.networks import nets  # a heavy import: only when a MONAI template is made
+
+    if template_id == "densenet121_3d":
+        return nets.DenseNet121(spatial_dims=3, in_channels=1, out_channels=2)
+    if template_id == "resnet18_3d":
+        return nets.resnet18(spatial_dims=3, n_input_channels=1, num_classes=2)
+    if template_id == "residual_unet3d":
+        return nets.UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(16, 32, 64, 128),
+                         strides=(2, 2, 2), num_res_units=2)
+    raise KeyError(template_id)
+
+
+def _imported_monai(template_id: str, name: str) -> dict[str, Any]:
+    doc, _ = from_module(monai_network(template_id).eval(), torch.zeros(CT_VOLUME), name=name)
+    return doc
+
+
 # A template may recommend run settings ("config": a partial run config) for what it is usually
 # trained on. Tables are small: 10 epochs of 400 rows at the default batch of 64 is ~60 Adam steps
 # at 1e-3, too few for even a linear model to converge (bench/regression_bench.py measures it).
@@ -216,6 +241,28 @@ TEMPLATES: list[tuple[dict[str, Any], Any]] = [
       "modality": "text",
       "description": "Token embedding, positional encoding and two pre-norm encoder layers, mean-pooled to 2 classes."},
      text_transformer),
+    # A training step on a 1x32x64x64 volume (forward and backward, one CPU thread) took 10-12 times
+    # ct_cnn3d's for DenseNet121 and 20-22 times for ResNet-18, in two runs that timed all of them
+    # (docs/guides/datasets.md, MONAI decisions).
+    ({"id": "densenet121_3d", "name": "DenseNet-121 (3D, MONAI)", "task": "classification", "modality": "ct",
+      "description": "MONAI's DenseNet121 with spatial_dims=3: dense blocks of 6, 12, 24 and 16 layers over "
+                     "1x32x64x64 volumes, 2 classes. 11.2M parameters: heavy for a CPU (a training step takes "
+                     "about 10 times ct_cnn3d's); meant for a GPU or many volumes."},
+     lambda: _imported_monai("densenet121_3d", "DenseNet-121 (3D)")),
+    ({"id": "resnet18_3d", "name": "ResNet-18 (3D, MONAI)", "task": "classification", "modality": "ct",
+      "description": "MONAI's ResNet-18 with spatial_dims=3: stride-1 7x7x7 stem (MONAI's default), four stages of basic residual blocks, "
+                     "1x32x64x64 volumes, 2 classes. 33.2M parameters: heavy for a CPU (a training step takes "
+                     "about 20 times ct_cnn3d's); meant for a GPU or many volumes."},
+     lambda: _imported_monai("resnet18_3d", "ResNet-18 (3D)")),
+    ({"id": "residual_unet3d", "name": "Residual U-Net (3D, MONAI)", "task": "segmentation", "modality": "ct",
+      "description": "MONAI's UNet with spatial_dims=3: strided convolutions and two residual units per level "
+                     "(16, 32, 64, 128 channels), instance norm and PReLU; per-voxel logits for 2 classes on "
+                     "1x32x64x64 volumes. 1.2M parameters, and faster on a CPU than unet3d (it downsamples at its "
+                     "first convolution). Recommended as for unet3d (not tuned separately): Adam at 0.003, "
+                     "Dice + cross-entropy loss, cosine decay.",
+      "config": {"optimizer": {"name": "adam", "lr": 3e-3}, "loss": "dice_cross_entropy",
+                 "schedule": {"name": "cosine"}}},
+     lambda: _imported_monai("residual_unet3d", "Residual U-Net (3D)")),
 ]
 
 
