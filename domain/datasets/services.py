@@ -280,6 +280,10 @@ def set_augmentation(user: AbstractBaseUser, dataset: Dataset, values: Any) -> D
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise DomainError(f"augmentation.{where}" if where else "augmentation", first["msg"]) from exc
+    volume_only = parsed.volume_only()
+    if volume_only and dataset.kind not in (DatasetKind.CT_DICOM, DatasetKind.CT_NIFTI):
+        raise DomainError(f"augmentation.{volume_only[0]}", f"{volume_only[0]} applies to volumes (CT datasets); "
+                          f"the samples of this {dataset.kind} dataset are not volumes")
     dataset.augmentation = parsed.model_dump()
     dataset.save(update_fields=["augmentation", "updated_at"])
     return dataset

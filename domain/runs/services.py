@@ -25,6 +25,7 @@ from domain.projects.models import GraphVersion, Role
 from domain.projects.services import DomainError, create_graph_version, require_role
 from domain.queue import enqueue as queue_task
 from domain.runs.models import RunEvent, TrainingRun, WorkerNode
+from pipelines.datasets.augment import AugmentationSettings
 from pipelines.training.config import ConfigError, RunConfig, parse_config
 
 from . import finetune, signals
@@ -64,6 +65,7 @@ def plan_run(graph_version: GraphVersion, dataset_version: DatasetVersion, raw_c
         raise DomainError("dataset_version", f"this dataset version is {dataset_version.status}: only a succeeded "
                           "ingest can be trained on")
     _check_splits(dataset_version)
+    _check_augmentation(config, dataset_version)
     if dataset_version.task and dataset_version.task != config.task:
         raise DomainError("config.task", f"the dataset is for {dataset_version.task}, not {config.task}")
     report = validate(document or graph_version.document, batch_size=config.batch_size)
@@ -95,6 +97,26 @@ def _check_splits(dataset_version: DatasetVersion) -> None:
             small = f"; {total} {unit} is under 10, so add {unit} as well" if total < 10 else ""
             raise DomainError("dataset_version", f"the {name} split of this dataset version is empty ({shown} "
                               f"samples): ingest a new version with a larger {option}{small}")
+
+
+def _check_augmentation(config: RunConfig, dataset_version: DatasetVersion) -> None:
+    """Volume-only augmentation (3-D affine, elastic) on a version whose samples are not volumes
+    (2-D images, or CT ingested slice by slice) could not apply: refuse it, naming the field."""
+    if (dataset_version.recipe or {}).get("layout") == "N1DHW":
+        return
+    if config.augmentation is not None:
+        if names := config.augmentation.volume_only():
+            raise DomainError(f"config.augmentation.{names[0]}", f"{names[0]} applies to volumes; the samples of "
+                              "this dataset version are not volumes")
+        return
+    try:
+        stored = AugmentationSettings.model_validate(dataset_version.dataset.augmentation or {})
+    except ValueError:
+        return  # not valid settings today: the loader decides, as before
+    if names := stored.volume_only():
+        raise DomainError("config.augmentation", f"the dataset's augmentation sets {names[0]}, which applies to "
+                          "volumes; the samples of this version are not volumes (2-D slices or images): give the "
+                          "run an augmentation without it, or ingest a version in 3d mode")
 
 
 def _parse(raw_config: Any) -> RunConfig:

@@ -1,6 +1,9 @@
 """Augmentation settings (stored as JSON on a dataset) and their application to one sample.
 
-Works on images ``(C, H, W)`` and volumes ``(C, D, H, W)``; rotation is in the H-W plane.
+Works on images ``(C, H, W)`` and volumes ``(C, D, H, W)``; ``rotate_degrees`` is in the H-W plane.
+The 3-D affine and elastic deformation (volumes only) and the Gaussian noise are MONAI's transforms,
+in ``augment_volume``; the flips, in-plane rotation, crop and intensity jitter stay hand-written
+(a few tensor operations, and runs saved before keep drawing exactly what they drew).
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+
+from .augment_volume import gaussian_noise, has_spatial_3d, spatial_3d, volume_fields_set
 
 
 class AugmentationSettings(BaseModel):
@@ -20,10 +25,30 @@ class AugmentationSettings(BaseModel):
     rotate_degrees: float = Field(0.0, ge=0.0, le=180.0, description="Random rotation in [-x, x] degrees.")
     crop_scale: float = Field(1.0, ge=0.3, le=1.0, description="Random crop of this share of each side, resized back.")
     intensity_jitter: float = Field(0.0, ge=0.0, le=1.0, description="Random brightness and contrast change of up to x.")
+    rotate_3d_degrees: float = Field(
+        0.0, ge=0.0, le=180.0,
+        description="Volumes only: random rotation about each of the three axes in [-x, x] degrees (MONAI RandAffine).")
+    scale_3d: float = Field(
+        0.0, ge=0.0, le=0.5,
+        description="Volumes only: random zoom of each axis by a factor in [1 - x, 1 + x] (MONAI RandAffine).")
+    elastic_3d: float = Field(
+        0.0, ge=0.0, le=8.0,
+        description="Volumes only: random elastic deformation moving voxels by about x voxels (root mean square "
+        "per axis; MONAI Rand3DElastic). 0: off.")
+    elastic_3d_sigma: float = Field(
+        6.0, ge=2.0, le=16.0,
+        description="Volumes only: smoothness of the elastic deformation, the Gaussian sigma in voxels.")
+    gaussian_noise: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Add Gaussian noise of standard deviation x times the sample's (MONAI RandGaussianNoise).")
 
     @property
     def is_identity(self) -> bool:
         return self == AugmentationSettings()
+
+    def volume_only(self) -> list[str]:
+        """The fields set here that apply to volumes (C, D, H, W) only."""
+        return volume_fields_set(self)
 
 
 def augment(sample: torch.Tensor, settings: AugmentationSettings, generator: torch.Generator) -> torch.Tensor:
@@ -36,10 +61,14 @@ def augment(sample: torch.Tensor, settings: AugmentationSettings, generator: tor
 def augment_pair(sample: torch.Tensor, mask: torch.Tensor | None, settings: AugmentationSettings,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``sample`` and its segmentation ``mask`` (integer class ids, the sample's spatial shape
-    without channels) under the same random flips, rotation and crop; the mask is resampled
-    nearest, so it keeps class ids. Intensity jitter changes the sample only."""
+    without channels) under the same random flips, rotation, crop and (volumes) 3-D affine and
+    elastic deformation; the mask is resampled nearest, so it keeps class ids. Intensity jitter and
+    noise change the sample only. Volume-only settings on a 2-D sample raise ``ValueError``."""
     if settings.is_identity:
         return sample, mask
+    if sample.dim() != 4 and settings.volume_only():
+        raise ValueError(f"{settings.volume_only()[0]} applies to volumes (C, D, H, W); this sample is "
+                         f"{tuple(sample.shape)}")
 
     def coin() -> bool:
         return bool(torch.rand((), generator=generator) < 0.5)
@@ -62,9 +91,13 @@ def augment_pair(sample: torch.Tensor, mask: torch.Tensor | None, settings: Augm
         box = _crop_box(x, uniform(settings.crop_scale, 1.0), generator)
         x = _crop(x, box)
         m = None if m is None else _as_mask(_crop(_as_planes(m), box, "nearest"), m)
+    if has_spatial_3d(settings):
+        x, m = spatial_3d(x, m, settings, generator)
     if settings.intensity_jitter > 0:
         j = settings.intensity_jitter
         x = x * uniform(1 - j, 1 + j) + uniform(-j, j) * x.std().clamp(min=1e-6)
+    if settings.gaussian_noise > 0:
+        x = gaussian_noise(x, settings.gaussian_noise, generator)
     return x, m
 
 

@@ -1311,6 +1311,36 @@ export interface components {
              * @default 0
              */
             intensity_jitter?: number;
+            /**
+             * Rotate 3D Degrees
+             * @description Volumes only: random rotation about each of the three axes in [-x, x] degrees (MONAI RandAffine).
+             * @default 0
+             */
+            rotate_3d_degrees?: number;
+            /**
+             * Scale 3D
+             * @description Volumes only: random zoom of each axis by a factor in [1 - x, 1 + x] (MONAI RandAffine).
+             * @default 0
+             */
+            scale_3d?: number;
+            /**
+             * Elastic 3D
+             * @description Volumes only: random elastic deformation moving voxels by about x voxels (root mean square per axis; MONAI Rand3DElastic). 0: off.
+             * @default 0
+             */
+            elastic_3d?: number;
+            /**
+             * Elastic 3D Sigma
+             * @description Volumes only: smoothness of the elastic deformation, the Gaussian sigma in voxels.
+             * @default 6
+             */
+            elastic_3d_sigma?: number;
+            /**
+             * Gaussian Noise
+             * @description Add Gaussian noise of standard deviation x times the sample's (MONAI RandGaussianNoise).
+             * @default 0
+             */
+            gaussian_noise?: number;
         };
         BuildModelRequestRequest: {
             /**
