@@ -8,9 +8,10 @@ Every event, the result and the checkpoint folder are recorded (wall-clock figur
 expected figures were produced by the engine before the refactor (issue 17); the readable ones are
 asserted first so a failure shows where it drifts, then a SHA-256 over the whole record.
 
-The figures are exact for this CPU build of torch in one thread; another CPU family may round a
-matmul differently, so regenerate them with ``_print_expected`` there before reading a failure as
-a behaviour change.
+The figures are exact for the CPU build of torch they were recorded on, in one thread; another CPU
+family may round a matmul differently (a few 1e-8 on these losses), so the readable figures are
+compared within 1e-6, and the digest of the whole record (checkpoint bytes included) only where
+every scenario's figures match bit for bit.
 """
 from __future__ import annotations
 
@@ -245,5 +246,26 @@ def recorded(tmp_path_factory: Any) -> dict[str, dict[str, Any]]:
 def test_fit_reproduces_the_recorded_run_exactly(recorded: dict[str, dict[str, Any]], scenario: str) -> None:
     readable, digest = EXPECTED[scenario]
     record = recorded[scenario]
-    assert _readable(record) == readable
-    assert _digest(record) == digest
+    got = _readable(record)
+    assert _differences(got, readable) == []
+    # On the CPU family the figures were recorded on (every scenario's figures bit for bit), the
+    # whole record too: events, result and checkpoint bytes.
+    if all(_readable(recorded[name]) == EXPECTED[name][0] for name in EXPECTED):
+        assert _digest(record) == digest
+
+
+def _differences(got: Any, want: Any, path: str = "") -> list[str]:
+    """Where ``got`` departs from ``want``: structure, text and integers exactly, floats within
+    1e-6 (relative, 1e-7 absolute) so that a CPU family rounding a matmul otherwise (a few 1e-8
+    here) passes, while an RNG drawn in another order (differences of 1e-2 and more) fails."""
+    if isinstance(want, float) and isinstance(got, float):
+        return [] if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-7) else [f"{path}: {got!r} != {want!r}"]
+    if isinstance(want, dict) and isinstance(got, dict):
+        if got.keys() != want.keys():
+            return [f"{path}: keys {sorted(got)} != {sorted(want)}"]
+        return [d for k in want for d in _differences(got[k], want[k], f"{path}.{k}")]
+    if isinstance(want, list | tuple) and isinstance(got, list | tuple):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items != {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True)) for d in _differences(g, w, f"{path}[{i}]")]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
