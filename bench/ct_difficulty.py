@@ -89,16 +89,21 @@ def histogram(volume: np.ndarray) -> np.ndarray:
 
 
 def best_threshold(values: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Best accuracy of ``value > t`` or ``value < t`` over every threshold, and that threshold."""
-    order = np.argsort(values)
+    """Best accuracy of ``value > t`` or ``value < t`` over every threshold, and that threshold.
+    A threshold falls between two distinct values: patients with equal values (the consolidation
+    fraction is exactly 0 for many) land on the same side, whatever order they were ingested in."""
+    order = np.argsort(values, kind="stable")
     sorted_values, sorted_labels = values[order], labels[order]
     positives_below = np.concatenate([[0], np.cumsum(sorted_labels)])
     count = np.arange(len(values) + 1)
     # Split after k patients: predict 1 above -> correct = negatives below + positives above.
     above = (count - positives_below) + (positives_below[-1] - positives_below)
     accuracy = np.maximum(above, len(values) - above) / len(values)
-    k = int(np.argmax(accuracy))
-    edge = sorted_values[min(k, len(values) - 1)]
+    distinct = np.ones(len(values) + 1, dtype=bool)
+    distinct[1:-1] = sorted_values[1:] > sorted_values[:-1]
+    k = int(np.argmax(np.where(distinct, accuracy, -1.0)))
+    edge = sorted_values[min(k, len(values) - 1)] if k in (0, len(values)) else (
+        0.5 * (sorted_values[k - 1] + sorted_values[k]))
     return float(accuracy[k]), float(edge)
 
 
