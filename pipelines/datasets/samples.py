@@ -1,9 +1,11 @@
 """Sample datasets made on the spot, never downloaded: scikit-learn's digits and breast-cancer
 table, a generated text set, synthetic shapes with segmentation masks, and a synthetic chest CT
-set written as real DICOM series."""
+set written as real DICOM series: classified by its class folders (``chest_ct``), or segmented by
+the lesion mask beside each series (``chest_ct_lesions``: the same patients)."""
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .synthetic_ct import write_chest_ct
+from .synthetic_ct import MASK_NAME, write_chest_ct
+
+# The chest CT samples: 200 patients kept small (48 x 48 pixels, the 16 slices a 2.5 mm scan would
+# get: 8 to 30 written, as each scanner's thickness makes) so that writing and ingesting them stay
+# about 25 s of one CPU core (pydicom writing and reading each slice file is most of it).
+CT_PATIENTS, CT_SLICES, CT_SIZE = 200, 16, 48
+CT_OPTIONS = {"volume_shape": [16, CT_SIZE, CT_SIZE], "window": {"preset": "lung"}}
+LESION_CLASSES = {"background": 0, "lesion": 1}
 
 SAMPLES: dict[str, dict[str, object]] = {
     "digits": {"kind": "image", "title": "Handwritten digits (scikit-learn, 8x8 images, 10 classes)",
@@ -23,7 +32,9 @@ SAMPLES: dict[str, dict[str, object]] = {
     "shapes": {"kind": "segmentation", "title": "Synthetic shapes: circles and squares on noise, with masks",
                "options": {}, "file": "shapes.zip"},
     "chest_ct": {"kind": "ct_dicom", "title": "Synthetic chest CT: normal lungs and pneumonia-like opacities",
-                 "options": {"volume_shape": [32, 64, 64], "window": {"preset": "lung"}}, "file": "chest_ct.zip"},
+                 "options": CT_OPTIONS, "file": "chest_ct.zip"},
+    "chest_ct_lesions": {"kind": "ct_dicom", "title": "Synthetic chest CT with lesion masks (NIfTI beside each "
+                         "series), for 3-D segmentation", "options": CT_OPTIONS, "file": "chest_ct_lesions.zip"},
 }
 
 
@@ -85,15 +96,26 @@ def write_topics(folder: Path, documents: int = 400, seed: int = 0) -> Path:
     return path
 
 
-def write_chest_ct_zip(folder: Path, patients: int = 40, slices: int = 24, size: int = 64) -> Path:
-    # 40 patients: some eight training steps an epoch in batches of 4, about 5 MB zipped.
+def write_chest_ct_zip(folder: Path, patients: int = CT_PATIENTS, slices: int = CT_SLICES, size: int = CT_SIZE,
+                      *, masks: bool = False) -> Path:
+    """The chest CT set as ``<class>/case###/IM####.dcm`` in ``folder/chest_ct.zip``; with
+    ``masks``, each case's ``lesion_mask.nii.gz`` beside its slices and a ``classes.json`` naming
+    the mask's values (``chest_ct_lesions.zip``), which the ingest reads as a segmentation set."""
     source = folder / "chest_ct"
-    write_chest_ct(source, patients=patients, slices=slices, size=size)
-    path = folder / "chest_ct.zip"
+    files = write_chest_ct(source, patients=patients, slices=slices, size=size)
+    if masks:
+        files += sorted({file.parent / MASK_NAME for file in files})
+    path = folder / ("chest_ct_lesions.zip" if masks else "chest_ct.zip")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(source.rglob("*.dcm")):
+        if masks:
+            zf.writestr("classes.json", json.dumps(LESION_CLASSES))
+        for file in sorted(files):
             zf.write(file, file.relative_to(source).as_posix())
     return path
+
+
+def write_chest_ct_lesions_zip(folder: Path) -> Path:
+    return write_chest_ct_zip(folder, masks=True)
 
 
 SHAPE_CLASSES = {"background": 0, "circle": 1, "square": 2}
@@ -138,6 +160,7 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
     "topics": write_topics,
     "shapes": write_shapes,
     "chest_ct": write_chest_ct_zip,
+    "chest_ct_lesions": write_chest_ct_lesions_zip,
 }
 
 

@@ -211,7 +211,7 @@ def test_augmentation_is_validated_json(api: Any, alice: Any) -> None:
 
 def test_sample_catalog_and_sample_dataset(api: Any, alice: Any) -> None:
     catalog = api.get("/api/v1/datasets/sample-catalog/").json()
-    assert {c["id"] for c in catalog} == {"digits", "breast_cancer", "topics", "shapes", "chest_ct"}
+    assert {c["id"] for c in catalog} == {"digits", "breast_cancer", "topics", "shapes", "chest_ct", "chest_ct_lesions"}
     assert {"id": "shapes", "kind": "segmentation"}.items() <= next(c for c in catalog if c["id"] == "shapes").items()
     project = create_project(alice, name="p")
     response = api.post("/api/v1/datasets/from-sample/", {"project": project.pk, "sample": "chest_ct"}, format="json")

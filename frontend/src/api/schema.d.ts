@@ -2706,12 +2706,13 @@ export interface components {
         /**
          * @description * `breast_cancer` - breast_cancer
          *     * `chest_ct` - chest_ct
+         *     * `chest_ct_lesions` - chest_ct_lesions
          *     * `digits` - digits
          *     * `shapes` - shapes
          *     * `topics` - topics
          * @enum {string}
          */
-        SampleEnum: "breast_cancer" | "chest_ct" | "digits" | "shapes" | "topics";
+        SampleEnum: "breast_cancer" | "chest_ct" | "chest_ct_lesions" | "digits" | "shapes" | "topics";
         /** ScheduleConfig */
         ScheduleConfig: {
             /**
