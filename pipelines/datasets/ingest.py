@@ -76,7 +76,7 @@ def ingest(kind: str, source: Path, source_name: str, workdir: Path, options: di
     progress("split", 0, 1)
     classes, targets = _targets(collected)
     strata = _strata(collected)
-    splits = grouped_stratified_split(strata, collected.groups, val_fraction=parsed.val_fraction,
+    splits = grouped_stratified_split(strata, _split_keys(kind, collected.groups), val_fraction=parsed.val_fraction,
                                       test_fraction=parsed.test_fraction, seed=parsed.seed,
                                       stratify=parsed.split_strategy == "stratified")
     save_array(cache, "targets", targets)
@@ -166,6 +166,23 @@ def _natural(label: str) -> tuple[bool, float, str]:
         return (False, float(label), label)
     except ValueError:
         return (True, 0.0, label)
+
+
+PSEUDONYMISED = ("ct_dicom", "ct_nifti")  # kinds whose groups are salted patient pseudonyms (volume.Pseudonyms)
+
+
+def _split_keys(kind: str, groups: list[str]) -> list[str]:
+    """What the split orders groups by. A patient pseudonym's salt is new at every ingest and never
+    stored, so ordered by pseudonym the same upload and seed would put other patients in test at
+    each ingest; these kinds' groups are keyed by where their first sample lies instead (samples
+    are stored in the order the reader takes the sorted paths, so the key tells nothing the cache's
+    order does not, and the split is the same for the same upload, options and seed)."""
+    if kind not in PSEUDONYMISED:
+        return groups
+    first: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        first.setdefault(group, index)
+    return [f"{first[group]:012d}" for group in groups]  # zero-padded: sorted as text, in sample order
 
 
 def _grouped_by(kind: str) -> str:
