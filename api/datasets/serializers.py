@@ -21,10 +21,12 @@ class UploadSerializer(ModelSerializer):
 
 class DatasetVersionRefSerializer(ModelSerializer):
     has_warnings = serializers.BooleanField(read_only=True, help_text="succeeded, but some files were skipped")
+    task = serializers.CharField(read_only=True, help_text="classification, regression or segmentation: the task a "
+                                 "run on this version must have ('' until the ingest has read the data)")
 
     class Meta:
         model = DatasetVersion
-        fields = ["id", "number", "status", "has_warnings", "sample_count", "skipped_total", "created_at"]
+        fields = ["id", "number", "status", "has_warnings", "task", "sample_count", "skipped_total", "created_at"]
         read_only_fields = fields
 
 

@@ -115,7 +115,8 @@ class InitWeights(_Strict):
 
 
 class RunConfig(_Strict):
-    task: Task = "classification"
+    task: Task = Field("classification", description="What the run learns: the dataset version's task, which the "
+                       "Train form takes from the chosen version.")
     loss: str = Field("", description="Loss; default: the task's first (cross_entropy or mse).")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)  # type: ignore[arg-type]
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ export interface DatasetVersionRef {
   id: number;
   number: number;
   status: DatasetStatus;
+  /** classification, regression or segmentation: what a run on it must train for ("" before the ingest read it). */
+  task: string;
   sample_count: number;
   skipped_total: number;
   created_at: string;

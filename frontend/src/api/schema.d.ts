@@ -1505,6 +1505,8 @@ export interface components {
             readonly status: components["schemas"]["JobStatusEnum"];
             /** @description succeeded, but some files were skipped */
             readonly has_warnings: boolean;
+            /** @description classification, regression or segmentation: the task a run on this version must have ('' until the ingest has read the data) */
+            readonly task: string;
             readonly sample_count: number;
             readonly skipped_total: number;
             /** Format: date-time */
@@ -2506,6 +2508,7 @@ export interface components {
         RunConfig: {
             /**
              * Task
+             * @description What the run learns: the dataset version's task, which the Train form takes from the chosen version.
              * @default classification
              */
             task?: components["schemas"]["TaskEnum"];
@@ -2580,6 +2583,7 @@ export interface components {
         RunConfigRequest: {
             /**
              * Task
+             * @description What the run learns: the dataset version's task, which the Train form takes from the chosen version.
              * @default classification
              */
             task?: components["schemas"]["TaskEnum"];

@@ -16,7 +16,7 @@ import { memoryText, useRunEstimate } from "./runEstimate";
 import { ChangeNotes, InputMismatch, useInputCheck } from "./StartFromData";
 import { TemplateSettingsNote } from "./TemplateSettingsNote";
 import { type Recommendation, applyRecommendation, recommendationOf } from "./templateSettings";
-import { type ConfigValues, SERVER_FIELDS, configErrors, defaultsFor, toRunConfig } from "./trainConfig";
+import { type ConfigValues, SERVER_FIELDS, configErrors, defaultsFor, toRunConfig, withTask } from "./trainConfig";
 
 // Pretrained weights are a good starting point that a large step would throw away.
 const FINETUNE_LR = 0.0001;
@@ -73,7 +73,11 @@ export function TrainForm({ projectId }: { projectId: string }) {
   // defaults chosen); adjusted while rendering, so the form never shows a frame without them.
   const [seen, setSeen] = useState<Recommendation | null>(null);
   const [applied, setApplied] = useState<ConfigValues | null>(null);
-  const sampleCount = datasets.data?.results.find((d) => d.latest_version?.id === Number(datasetVersion))?.latest_version?.sample_count;
+  const chosenVersion = useMemo(
+    () => datasets.data?.results.find((d) => d.latest_version?.id === Number(datasetVersion))?.latest_version ?? null,
+    [datasets.data, datasetVersion],
+  );
+  const sampleCount = chosenVersion?.sample_count;
   const switchSettings = (next: ConfigValues | null) => {
     setValues((v) => applyRecommendation(v, applied, next, defaultsFor(sampleCount)));
     setApplied(next);
@@ -81,6 +85,13 @@ export function TrainForm({ projectId }: { projectId: string }) {
   if (recommendation !== seen) {
     setSeen(recommendation);
     switchSettings(recommendation?.values ?? null);
+  }
+  // The task follows the chosen dataset version's (the server refuses any other); a task changed by
+  // hand stays until another version is chosen. Adjusted while rendering, as the settings above.
+  const [taskFrom, setTaskFrom] = useState<number | null>(null);
+  if (chosenVersion && chosenVersion.id !== taskFrom) {
+    setTaskFrom(chosenVersion.id);
+    setValues((v) => withTask(v, chosenVersion.task));
   }
 
   const datasetOptions = useMemo(

@@ -151,6 +151,18 @@ export function configErrors(fields: Readonly<Record<string, string[]>>): Record
 }
 
 /**
+ * The values with the run's task set to a dataset version's, which a run on it must have (a
+ * segmentation set trains for segmentation); "" (not known) leaves the schema's default. The loss
+ * and the metrics follow on the server, which picks the task's own when they are left unset.
+ */
+export function withTask(values: ConfigValues, task: string | undefined): ConfigValues {
+  const result: Record<string, unknown> = { ...values };
+  if (task) result.task = task;
+  else delete result.task;
+  return result;
+}
+
+/**
  * Sensible defaults for a dataset: a batch that fits its size. A small dataset gets a batch of
  * about a tenth of its samples (a power of two, 2 to 32), so an epoch is some eight optimizer steps
  * rather than one: forty CT volumes in batches of 32 would give a model one step an epoch, and
