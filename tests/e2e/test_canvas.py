@@ -39,7 +39,24 @@ def _node(page: Any, node_id: str) -> Any:
 
 
 def _connect(page: Any, source: str, target: str, port: str = "in") -> None:
-    page.get_by_test_id(f"handle-{source}-out-out").drag_to(page.get_by_test_id(f"handle-{target}-in-{port}"))
+    """Drag from ``source``'s output handle to ``target``'s input, as a hand does: press, move in
+    steps (React Flow starts a connection on the first moves and finds the handle under the
+    pointer on release), release over the handle. ``drag_to`` waited for the target to be still,
+    which it is not while the pane pans, and its one jump was dropped now and then."""
+    start = page.get_by_test_id(f"handle-{source}-out-out")
+    end = page.get_by_test_id(f"handle-{target}-in-{port}")
+    start.scroll_into_view_if_needed()
+    a, b = start.bounding_box(), end.bounding_box()
+    assert a is not None and b is not None, f"handles of {source} and {target} are not on screen"
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=8)
+    # Near the pane's edge React Flow pans while a connection is dragged, moving the handle: aim
+    # at where it is now, then release (it connects to a handle within its connection radius).
+    b = end.bounding_box()
+    assert b is not None, f"{target}'s handle left the screen"
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
+    page.mouse.up()
 
 
 def _tool(page: Any, name: str) -> Any:
@@ -71,6 +88,7 @@ def test_build_validate_fix_save_and_read_code(live_stack: Any, page: Any) -> No
     page.get_by_test_id("palette-conv2d").drag_to(canvas, target_position={"x": 480, "y": 320})
     _node(page, "conv2d_1").wait_for()
     _connect(page, "image_input_1", "conv2d_1")
+    _fit(page)
     page.get_by_test_id("edge-shape-image_input_1-conv2d_1").wait_for()
     assert page.get_by_test_id("edge-shape-image_input_1-conv2d_1").inner_text() == "32×3×32×32"
 
@@ -105,6 +123,7 @@ def test_build_validate_fix_save_and_read_code(live_stack: Any, page: Any) -> No
     page.keyboard.press("Delete")
     _node(page, "flatten_1").wait_for(state="detached")
     _connect(page, "conv2d_2", "linear_1")
+    _fit(page)  # the pane may have panned while the connection was dragged near its edge
     fix = _node(page, "linear_1").get_by_role("button", name=re.compile("Fix: insert flatten"))
     fix.wait_for()
     page.screenshot(path=str(IMAGES / "canvas-fix.png"))
