@@ -240,17 +240,29 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
-def _unlink_unheld(path: Path) -> bool:
-    """Delete ``path`` unless a process holds a lock on it; True when it is gone."""
+_GONE = -1
+
+
+def _lock_unheld(path: Path, flags: int) -> int | None:
+    """A descriptor of ``path`` holding its exclusive lock; ``_GONE`` when there is no ``path``;
+    None when another process holds a lock on it (nothing is kept open then)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, flags)
     except FileNotFoundError:
-        return True
+        return _GONE
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        return False
+        return None
+    return fd
+
+
+def _unlink_unheld(path: Path) -> bool:
+    """Delete ``path`` unless a process holds a lock on it; True when it is gone."""
+    fd = _lock_unheld(path, os.O_RDONLY)
+    if fd is None or fd == _GONE:
+        return fd == _GONE
     try:
         path.unlink(missing_ok=True)
     finally:
@@ -281,15 +293,9 @@ def _remove_unheld(folder: Path) -> bool:
     """Delete the installed ``folder`` unless a process holds a lock on it; True when it is gone.
     It is renamed aside under the exclusive lock (a reader finds it whole or not at all), then
     deleted."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return False
+    fd = _lock_unheld(folder, os.O_RDONLY | os.O_DIRECTORY)
+    if fd is None or fd == _GONE:
+        return fd == _GONE
     aside = folder.parent / f"{EVICTED_PREFIX}{folder.name}-{os.getpid()}-{time.time_ns()}"
     try:
         if not _same_file(folder, fd):
