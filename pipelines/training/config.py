@@ -17,6 +17,13 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "regression": ("mse", "l1", "smooth_l1"),
     "segmentation": ("cross_entropy", "dice", "dice_cross_entropy"),
 }
+# What early stopping can follow for each task: the validation loss and the task's own metrics
+# (pipelines.training.metrics); another task's metric is never measured, so it would never improve.
+MONITORED: dict[str, tuple[str, ...]] = {
+    "classification": ("loss", "accuracy", "f1_macro"),
+    "regression": ("loss", "mae", "rmse", "r2"),
+    "segmentation": ("loss", "dice", "iou"),
+}
 
 
 class FieldValueError(ValueError):
@@ -47,7 +54,9 @@ class ScheduleConfig(_Strict):
 
 class EarlyStoppingConfig(_Strict):
     enabled: bool = Field(False, description="Stop when the monitored metric stops improving.")
-    metric: Literal["loss", "accuracy", "f1_macro", "mae", "rmse", "r2", "dice", "iou"] = "loss"
+    metric: Literal["loss", "accuracy", "f1_macro", "mae", "rmse", "r2", "dice", "iou"] = Field(
+        "loss", description="The validation figure followed: loss, or one the run's task measures (classification "
+                            "accuracy or f1_macro; regression mae, rmse or r2; segmentation dice or iou).")
     patience: int = Field(5, ge=1, le=1000, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
@@ -151,6 +160,14 @@ class RunConfig(_Strict):
             self.loss = allowed[0]
         elif self.loss not in allowed:
             raise ValueError(f"loss {self.loss!r} does not fit task {self.task!r}; use one of {', '.join(allowed)}")
+        return self
+
+    @model_validator(mode="after")
+    def _stopping_metric_fits_task(self) -> RunConfig:
+        metric, allowed = self.early_stopping.metric, MONITORED[self.task]
+        if self.early_stopping.enabled and metric not in allowed:
+            raise FieldValueError("early_stopping.metric", f"{metric!r} is not measured for task {self.task!r}, so it "
+                                  f"would never improve; follow one of {', '.join(allowed)}")
         return self
 
     @model_validator(mode="after")

@@ -61,6 +61,7 @@ def test_create_validates_and_plans_the_run(api: Any, setup: dict[str, Any]) -> 
     ({"task": "regression"}, "config.task"),
     ({"batch_size": 0}, "config.batch_size"),
     ({"device": {"kind": "cpu", "gpus": 2}}, "config.device.gpus"),
+    ({"early_stopping": {"enabled": True, "metric": "dice"}}, "config.early_stopping.metric"),
 ])
 def test_bad_config_is_a_400_naming_the_field(api: Any, setup: dict[str, Any], config: dict, field: str) -> None:
     response = api.post("/api/v1/runs/", _body(setup, **config), format="json")

@@ -1649,6 +1649,7 @@ export interface components {
             enabled?: boolean;
             /**
              * Metric
+             * @description The validation figure followed: loss, or one the run's task measures (classification accuracy or f1_macro; regression mae, rmse or r2; segmentation dice or iou).
              * @default loss
              */
             metric?: components["schemas"]["MetricEnum"];
