@@ -1,16 +1,32 @@
 """The Train form pre-fills the run settings a graph's template recommends: a graph made from the
 "MLP for tables" template opens Train with batch 16, Adam at 0.01 and a one-cycle schedule, a note
-saying so, and a way back to the plain defaults (and forth). At 1440x900. Screenshot:
-var/screenshots/train-template-settings.png (or under $VMB_SCREENSHOTS_DIR)."""
+saying so, and a way back to the plain defaults (and forth). A 3-D U-Net's recommended augmentation,
+which has no field on the form, is named in the note and stored with the run started from the
+browser; a run under the plain defaults stores none (the dataset's applies). At 1440x900.
+Screenshots: var/screenshots/train-template-settings.png and train-template-augmentation.png (or
+under $VMB_SCREENSHOTS_DIR)."""
 from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .journey import IMAGES, Clicks, fill_field, open_advanced_settings, section, sign_up_and_open_project
+from tests.api.test_datasets import upload
+from tests.pipelines.test_volume_masks import archive
+
+from .journey import (
+    IMAGES,
+    Clicks,
+    as_user,
+    fill_field,
+    open_advanced_settings,
+    poll,
+    section,
+    sign_up_and_open_project,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -57,4 +73,104 @@ def test_train_prefills_the_templates_recommended_settings(live_stack: Any, page
     # Still the user's to change.
     fill_field(basic.get_by_label("Batch size"), "8")
     assert basic.get_by_label("Batch size").input_value() == "8"
+    assert not console_errors, console_errors
+
+
+def _lesions_and_unet(client: Any, project: int, data: bytes) -> tuple[int, int]:
+    """Through the API: CT volumes with lesion masks ingested, and the graph "Build a model for this
+    data" proposes for them (the 3-D U-Net template, sized to the volumes): (dataset version id,
+    graph version id)."""
+    dataset = client.post("/api/v1/datasets/", {"project": project, "name": "lesions", "kind": "ct_nifti"},
+                          format="json").json()["id"]
+    upload_id = upload(client, data, "lesions.zip", chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
+    options = {"volume_shape": [8, 12, 12], "val_fraction": 0.17, "test_fraction": 0.17}
+    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
+                          format="json")
+    assert version.status_code == 202, version.content
+    version_id = version.json()["id"]
+    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] in ("succeeded", "failed"),
+         120, "the masks ingest")
+    assert client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] == "succeeded"
+    built = client.post(f"/api/v1/dataset-versions/{version_id}/build-model/", {}, format="json")
+    assert built.status_code == 201, built.content
+    assert built.json()["template"] == "unet3d"
+    return version_id, int(built.json()["version"]["id"])
+
+
+def _stored_config(username: str, run_id: int) -> dict[str, Any]:
+    """The run's config as the database holds it (what the worker trains with)."""
+    def read(_: Any) -> dict[str, Any]:
+        from domain.runs.models import TrainingRun
+
+        return dict(TrainingRun.objects.get(pk=run_id).config)
+
+    return as_user(username, read)
+
+
+def _start_one_epoch(page: Any, click: Clicks) -> int:
+    """One epoch on the CPU (under Advanced settings), started; the new run's id."""
+    fill_field(page.get_by_test_id("run-config-basic").get_by_label("Epochs"), "1")
+    open_advanced_settings(page, click)
+    page.get_by_label("Device").select_option("cpu")
+    click(page.get_by_role("button", name="Start training"))
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+@pytest.mark.timeout(600)  # an ingest and two one-epoch runs on the live worker
+def test_a_run_from_the_form_carries_the_templates_augmentation(live_stack: Any, page: Any, tmp_path: Path) -> None:
+    from builder.graph.templates import template_config
+
+    flips = template_config("unet3d")["augmentation"]
+    assert flips == {"flip_horizontal": True, "flip_depth": True}
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    click = Clicks()
+    username = f"aug_{uuid.uuid4().hex[:8]}"
+    sign_up_and_open_project(page, live_stack.url, click, username, "Lesions")
+    project = int(re.findall(r"/projects/(\d+)", page.url)[0])
+    data = archive(tmp_path / "lesions.zip", cases=12).read_bytes()
+    dataset_version, graph_version = as_user(username, lambda client: _lesions_and_unet(client, project, data))
+    train_url = f"{live_stack.url}/projects/{project}/train?graph_version={graph_version}&dataset_version={dataset_version}"
+
+    page.goto(train_url)
+    note = page.get_by_test_id("template-settings")
+    note.wait_for()
+    assert note.inner_text().startswith(
+        "Settings recommended by the U-Net (3D segmentation) template: Adam optimizer, learning rate 0.003, "
+        "loss dice_cross_entropy, cosine schedule, "
+        "augmentation: left-right flips, slice-order flips (instead of the dataset's)."
+    ), note.inner_text()
+    # The server takes the run as the form would send it (no refusal before Start).
+    page.get_by_test_id("run-estimate").filter(has_text="Training needs about").wait_for(timeout=30_000)
+    page.evaluate("window.scrollTo(0, 0)")
+    note.screenshot(path=str(IMAGES / "train-template-augmentation-note.png"))
+    page.screenshot(path=str(IMAGES / "train-template-augmentation.png"), full_page=True)
+    recommended_run = _start_one_epoch(page, click)
+    api_config = page.evaluate(f"async () => (await fetch('/api/v1/runs/{recommended_run}/')).json()")["config"]
+    stored = _stored_config(username, recommended_run)
+    assert api_config["augmentation"] == stored["augmentation"], (api_config, stored)
+    # The server fills the rest of the augmentation with its defaults: the flips on, the others off.
+    assert {k: v for k, v in stored["augmentation"].items() if v is True} == flips, stored["augmentation"]
+    assert stored["augmentation"]["rotate_degrees"] == 0 and stored["augmentation"]["flip_vertical"] is False
+    assert (stored["loss"], stored["schedule"]["name"]) == ("dice_cross_entropy", "cosine")
+
+    # The plain defaults leave the run's augmentation unset, as before: the worker takes the dataset's.
+    page.goto(train_url)
+    note.wait_for()
+    click(note.get_by_role("button", name="Use plain defaults"))
+    note.get_by_text(re.compile(r"^Plain defaults\. The U-Net \(3D segmentation\) template recommends .*"
+                                r"augmentation: left-right flips, slice-order flips")).wait_for()
+    plain_run = _start_one_epoch(page, click)
+    assert _stored_config(username, plain_run)["augmentation"] is None
+
+    # Both train: the worker takes the augmentation (one epoch each), and is free for the next test.
+    for run_id in (recommended_run, plain_run):
+        def status(client: Any, run_id: int = run_id) -> str:
+            return str(client.get(f"/api/v1/runs/{run_id}/").json()["status"])
+
+        poll(lambda status=status: as_user(username, status) in ("succeeded", "failed", "cancelled"), 300, f"run {run_id}",
+             every=1.0)
+        assert as_user(username, status) == "succeeded", live_stack.log_tail()
     assert not console_errors, console_errors

@@ -62,8 +62,9 @@ export function TrainForm({ projectId }: { projectId: string }) {
     [graphs.data],
   );
   // The chosen graph's template recommends run settings (the tabular MLP: batch 16, Adam at 0.01,
-  // one-cycle): pre-filled over the defaults, taken back when another graph is chosen or the user
-  // asks for the plain defaults; a value the user changed since stays theirs.
+  // one-cycle; the 3-D U-Net also its augmentation, sent with the run though no field shows it):
+  // pre-filled over the defaults, taken back when another graph is chosen or the user asks for the
+  // plain defaults; a value the user changed since stays theirs.
   const chosenGraph = useMemo(
     (): Graph | undefined => (graphs.data?.results ?? []).find((g) => g.latest_version?.id === Number(graphVersion)),
     [graphs.data, graphVersion],

@@ -2,10 +2,12 @@
  * A template's recommended run settings on the Train form: a graph made from a shipped template
  * carries that template's partial run config (`recommended_config`, e.g. the tabular MLP's batch
  * 16, Adam at 0.01 and a one-cycle schedule), which the form pre-fills over the schema's defaults
- * and can take back again. Pure functions; TrainForm holds the state.
+ * and can take back again. A recommended setting without a field (the 3-D U-Net's augmentation)
+ * rides along whole, named in the note. Pure functions; TrainForm holds the state.
  */
 import type { Graph } from "../../api/graphs";
-import { type ConfigValues, RUN_CONFIG_FIELDS } from "./trainConfig";
+import { componentSchema } from "../../api/openapiSchema";
+import { CARRIED_SETTINGS, type ConfigValues, RUN_CONFIG_FIELDS } from "./trainConfig";
 
 /** The settings a template recommends, by the form's field paths, with its name for the note. */
 export interface Recommendation {
@@ -21,12 +23,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * A partial run config flattened to the form's dotted paths ({optimizer: {lr}} → "optimizer.lr"),
- * keeping only the fields the form shows: what it doesn't know is left to the server's default.
+ * keeping the fields the form shows and, whole, the settings it carries (augmentation): what it
+ * doesn't know, and the fine-tuning fields, are left to the server's default and their controls.
  */
 export function flattenConfig(config: Readonly<Record<string, unknown>>): ConfigValues {
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (isObject(value)) {
+    if (CARRIED_SETTINGS.has(key)) {
+      values[key] = value;
+    } else if (isObject(value)) {
       for (const [child, inner] of Object.entries(value)) if (FIELD_PATHS.has(`${key}.${child}`)) values[`${key}.${child}`] = inner;
     } else if (FIELD_PATHS.has(key)) {
       values[key] = value;
@@ -60,17 +65,22 @@ export function applyRecommendation(
 ): ConfigValues {
   const result: Record<string, unknown> = { ...values };
   for (const [path, value] of Object.entries(previous ?? {})) {
-    if (result[path] !== value) continue;
+    if (!sameValue(result[path], value)) continue;
     if (path in fallback) result[path] = fallback[path];
     else delete result[path];
   }
   return { ...result, ...next };
 }
 
+// Settings are JSON (an augmentation is an object): equal when they serialize alike.
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
 const OPTIMIZERS: Readonly<Record<string, string>> = { sgd: "SGD", adam: "Adam", adamw: "AdamW" };
 
 function phrase(path: string, value: unknown): string {
-  const text = String(value);
+  const text = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
   switch (path) {
     case "batch_size":
       return `batch ${text}`;
@@ -80,6 +90,9 @@ function phrase(path: string, value: unknown): string {
       return `${OPTIMIZERS[text] ?? text} optimizer`;
     case "schedule.name":
       return `${text.replaceAll("_", "-")} schedule`;
+    case "augmentation":
+      // The run's augmentation replaces the dataset version's whole (the worker takes one or the other).
+      return `augmentation: ${describeAugmentation(value)} (instead of the dataset's)`;
     default: {
       const title = RUN_CONFIG_FIELDS.find((f) => f.path === path)?.schema.title ?? path;
       return `${title.toLowerCase()} ${text}`;
@@ -87,9 +100,43 @@ function phrase(path: string, value: unknown): string {
   }
 }
 
-/** The settings in words: "batch 16, Adam optimizer, learning rate 0.01, one-cycle schedule". */
+/**
+ * The settings in words: "batch 16, Adam optimizer, learning rate 0.01, one-cycle schedule"; a
+ * carried setting comes last, its own list after a colon ("…, augmentation: left-right flips").
+ */
 export function describeValues(values: ConfigValues): string {
-  return Object.entries(values)
+  const entries = Object.entries(values);
+  return [...entries.filter(([path]) => !CARRIED_SETTINGS.has(path)), ...entries.filter(([path]) => CARRIED_SETTINGS.has(path))]
     .map(([path, value]) => phrase(path, value))
     .join(", ");
+}
+
+// The server's augmentation settings (pipelines/datasets/augment.py), in words; `x` is the value.
+const AUGMENTATION_WORDS: Readonly<Record<string, (x: number) => string>> = {
+  flip_horizontal: () => "left-right flips",
+  flip_vertical: () => "top-bottom flips",
+  flip_depth: () => "slice-order flips",
+  rotate_degrees: (x) => `in-plane rotation up to ${x}°`,
+  crop_scale: (x) => `random crops of ${x} of each side`,
+  intensity_jitter: (x) => `brightness and contrast jitter up to ${x}`,
+  rotate_3d_degrees: (x) => `3-D rotation up to ${x}°`,
+  scale_3d: (x) => `3-D zoom by up to ${Math.round(x * 100)}%`,
+  elastic_3d: (x) => `elastic deformation of about ${x} voxels`,
+  elastic_3d_sigma: (x) => `elastic smoothness ${x} voxels`,
+  gaussian_noise: (x) => `Gaussian noise at ${x} of the sample's spread`,
+};
+
+/** The augmentation settings the server knows, with their defaults (an unset one is off). */
+export const AUGMENTATION_FIELDS: Readonly<Record<string, { default?: unknown }>> = componentSchema("AugmentationSettings").properties ?? {};
+
+/**
+ * An augmentation (the run config's `augmentation`) in words, naming only what differs from the
+ * server's defaults: "left-right flips, slice-order flips"; "none" for null or nothing set.
+ */
+export function describeAugmentation(augmentation: unknown): string {
+  if (!isObject(augmentation)) return "none";
+  const words = Object.entries(augmentation)
+    .filter(([name, value]) => !sameValue(value, AUGMENTATION_FIELDS[name]?.default))
+    .map(([name, value]) => AUGMENTATION_WORDS[name]?.(Number(value)) ?? `${name.replaceAll("_", " ")} ${String(value)}`);
+  return words.length > 0 ? words.join(", ") : "none";
 }

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 
-import { RUN_CONFIG_FIELDS, SERVER_FIELDS, configErrors, defaultsFor, devicesAskedFor, isShown, toRunConfig } from "./trainConfig";
+import {
+  CARRIED_SETTINGS,
+  RUN_CONFIG_FIELDS,
+  SERVER_FIELDS,
+  carriedSettings,
+  configErrors,
+  defaultsFor,
+  devicesAskedFor,
+  isShown,
+  toRunConfig,
+} from "./trainConfig";
 
 const field = (path: string) => {
   const found = RUN_CONFIG_FIELDS.find((f) => f.path === path);
@@ -29,6 +39,13 @@ describe("RUN_CONFIG_FIELDS (from the RunConfigRequest schema)", () => {
     expect(paths.some((p) => p.startsWith("init_weights") || p.startsWith("freeze") || p.startsWith("augmentation"))).toBe(false);
     expect(SERVER_FIELDS).toContain("config.optimizer.lr");
     expect(SERVER_FIELDS).toContain("graph_version");
+  });
+
+  it("carries augmentation whole (a template's recommendation), never the fine-tuning fields", () => {
+    expect([...CARRIED_SETTINGS]).toEqual(["augmentation"]);
+    const schema = { type: "object", properties: { epochs: { type: "integer" }, augmentation: { type: "object" }, freeze: { type: "array" }, init_weights: {} } };
+    expect(carriedSettings(schema)).toEqual(["augmentation"]);
+    expect(carriedSettings({ type: "object", properties: { epochs: { type: "integer" } } })).toEqual([]);
   });
 
   it("shows a field that concerns one choice only while that choice is made", () => {
@@ -63,6 +80,11 @@ describe("toRunConfig", () => {
       epochs: 2,
       optimizer: { lr: 0.01, name: "sgd" },
       precision: { precision_mode: "fp16" },
+    });
+    // A carried setting goes as it is, not split by path.
+    expect(toRunConfig({ "optimizer.lr": 0.003, augmentation: { flip_horizontal: true, flip_depth: true } })).toEqual({
+      optimizer: { lr: 0.003 },
+      augmentation: { flip_horizontal: true, flip_depth: true },
     });
   });
 

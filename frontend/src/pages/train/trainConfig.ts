@@ -23,9 +23,10 @@ export interface ConfigField {
 /** Config values the user set, by path; every other field is left to the server's default. */
 export type ConfigValues = Readonly<Record<string, unknown>>;
 
-// Edited elsewhere: the fine-tuning controls write init_weights and freeze, and a run without its
-// own augmentation takes the dataset's (set on the Datasets page).
-const NOT_IN_FORM: ReadonlySet<string> = new Set(["init_weights", "freeze", "augmentation"]);
+// Edited elsewhere: the fine-tuning controls write init_weights and freeze.
+const FINE_TUNING: ReadonlySet<string> = new Set(["init_weights", "freeze"]);
+// No fields: a run without its own augmentation takes the dataset's (set on the Datasets page).
+const NOT_IN_FORM: ReadonlySet<string> = new Set([...FINE_TUNING, "augmentation"]);
 
 /** What a newcomer sets; everything else waits under Advanced. */
 export const BASIC_PATHS: readonly string[] = ["epochs", "batch_size", "optimizer.name", "optimizer.lr", "precision.precision_mode"];
@@ -105,6 +106,17 @@ export function configFields(schema: JsonSchema): ConfigField[] {
 /** The Train form's fields, from the schema snapshot the API types were generated with. */
 export const RUN_CONFIG_FIELDS: readonly ConfigField[] = configFields(componentSchema("RunConfigRequest"));
 
+/**
+ * Top-level settings of `schema` the form shows no field for, which a template's recommendation
+ * still carries to the run whole (augmentation); the fine-tuning fields stay with their controls.
+ */
+export function carriedSettings(schema: JsonSchema): string[] {
+  return Object.keys(schema.properties ?? {}).filter((name) => NOT_IN_FORM.has(name) && !FINE_TUNING.has(name));
+}
+
+/** The carried settings of the schema snapshot: the form's values hold each whole, under its name. */
+export const CARRIED_SETTINGS: ReadonlySet<string> = new Set(carriedSettings(componentSchema("RunConfigRequest")));
+
 /** The server's names for the form's fields, so a 400 lands under the field it names. */
 export const SERVER_FIELDS: readonly string[] = ["graph_version", "dataset_version", ...RUN_CONFIG_FIELDS.map((f) => `config.${f.path}`)];
 
@@ -134,7 +146,10 @@ export function isShown(field: ConfigField, values: ConfigValues): boolean {
   return field.when === null || valueOf(FIELD_BY_PATH.get(field.when.path), values) === field.when.value;
 }
 
-/** The run request's config: only the values the user set, nested by path; the server fills in the rest. */
+/**
+ * The run request's config: only the values set (by the user, or a template's recommendation),
+ * nested by path, a carried setting ("augmentation") as it is; the server fills in the rest.
+ */
 export function toRunConfig(values: ConfigValues): RunConfigRequest {
   const config: Record<string, unknown> = {};
   for (const [path, value] of Object.entries(values)) {
