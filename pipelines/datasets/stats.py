@@ -41,14 +41,18 @@ def compute_stats(cache: Path, labels: list[str], splits: np.ndarray, recipe: di
 
 
 def _pixel_shares(cache: Path, splits: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Share of pixels of each class, overall and per split, counted block by block."""
+    """Share of pixels of each class, overall and per split, and how many samples of each split
+    hold any pixel of each class (patients with a lesion), counted block by block."""
     masks = open_masks(cache)
     counts = np.zeros((len(SPLITS), len(classes)), dtype=np.int64)
+    present = np.zeros((len(SPLITS), len(classes)), dtype=np.int64)
     for start in range(0, len(masks), BLOCK):
         block = np.asarray(masks[start : start + BLOCK], dtype=np.int64)
         codes = splits[start : start + BLOCK].astype(np.int64)
         keys = (codes.reshape(-1, *[1] * (block.ndim - 1)) * len(classes) + block).reshape(-1)  # 2-D and 3-D masks
         counts += np.bincount(keys, minlength=counts.size).reshape(counts.shape)
+        for code, mask in zip(codes, block, strict=True):
+            present[code, np.unique(mask)] += 1
 
     def shares(row: np.ndarray) -> dict[str, float]:
         total = max(int(row.sum()), 1)
@@ -56,7 +60,9 @@ def _pixel_shares(cache: Path, splits: np.ndarray, classes: list[str]) -> dict[s
 
     return {"pixel_share": shares(counts.sum(axis=0)),
             "pixel_share_per_split": {name: shares(counts[code]) for code, name in enumerate(SPLITS)},
-            "pixel_counts": {name: int(n) for name, n in zip(classes, counts.sum(axis=0), strict=True)}}
+            "pixel_counts": {name: int(n) for name, n in zip(classes, counts.sum(axis=0), strict=True)},
+            "samples_with_class_per_split": {split: {name: int(n) for name, n in zip(classes, present[code], strict=True)}
+                                             for code, split in enumerate(SPLITS)}}
 
 
 def _thumbnails(labels: list[str]) -> dict[str, list[int]]:

@@ -36,6 +36,11 @@ def test_good_set_with_a_classes_json(tmp_path: Path, work: Path) -> None:
     assert share["road"] + share["car"] == pytest.approx(1 / 6, abs=1e-5)
     assert set(result.stats["pixel_share_per_split"]) == {"train", "val", "test"}
     assert result.stats["class_presence"] == {"background": 10, "road": 5, "car": 5}
+    # per split, the samples holding each class (the dataset page's "patients with a lesion")
+    per_split = result.stats["samples_with_class_per_split"]
+    assert {name: sum(per_split[split][name] for split in ("train", "val", "test"))
+            for name in result.classes} == result.stats["class_presence"]
+    assert per_split["train"]["background"] == result.stats["split_counts"]["train"]
     assert result.samples[1]["meta"]["classes_present"] == ["background", "car"]
     assert result.samples[1]["meta"]["mask"] == "seg/masks/01.png"
     # stratified on the rarest class present: both kinds of mask reach validation and test

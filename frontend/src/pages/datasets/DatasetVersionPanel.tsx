@@ -8,6 +8,7 @@ import { useIngest } from "../../stores/ingest";
 import { BuildModelButton } from "./BuildModelButton";
 import { CtDatasetReport } from "./CtDatasetReport";
 import { versionReport } from "./ctReport";
+import { MaskClassShares } from "./MaskClassShares";
 import { DeidentificationStatus, SplitWarnings } from "./ReportSections";
 import { SampleGrid } from "./SampleGrid";
 
@@ -98,6 +99,7 @@ function Summary({ version }: { version: DatasetVersion }) {
       </dl>
       {report.deidentification && <DeidentificationStatus status={report.deidentification} />}
       {bars.length > 0 && <BarChart title="Class counts" bars={bars} />}
+      {version.task === "segmentation" && <MaskClassShares stats={stats} classes={version.classes} holders={version.recipe?.input === "ct" ? "series" : "samples"} />}
       {version.recipe?.input === "ct" && <CtDatasetReport version={version} />}
       {(version.skipped?.length ?? 0) > 0 && (
         <section aria-labelledby="warnings-heading">
