@@ -33,7 +33,7 @@ from domain.projects import services
 from domain.projects.models import GraphVersion, Role
 from pipelines.datasets import cache as dataset_cache
 from pipelines.datasets.options import Window
-from pipelines.datasets.preview import plane_count, render_plane, render_png
+from pipelines.datasets.preview import plane_count, radiological, render_plane, render_png
 from pipelines.datasets.samples import SAMPLES
 
 
@@ -225,7 +225,7 @@ class DatasetVersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         row = version.samples.filter(index=int(index)).first()
         if row is None:
             raise NotFound(f"no sample {index} in this version")
-        volume = dataset_services.ct_volume(version, row)
+        volume = radiological(dataset_services.ct_volume(version, row), version.recipe)
         count = plane_count(volume.shape, q["plane"])
         chosen = q.get("slice", count // 2)
         if chosen >= count:

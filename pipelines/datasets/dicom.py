@@ -1,5 +1,6 @@
 """CT from DICOM: slices grouped into series by SeriesInstanceUID, ordered by position along the
-slice normal, converted to Hounsfield units with RescaleSlope / RescaleIntercept.
+slice normal, converted to Hounsfield units with RescaleSlope / RescaleIntercept, and turned by
+ImageOrientationPatient to the RAS axes every CT volume is cached on (``orientation``).
 
 Headers are read first (``stop_before_pixels``) and sizes checked before any pixel is decoded.
 Identifying tags (names, IDs, dates, UIDs) are only used inside this module, as salted
@@ -25,6 +26,8 @@ from .dicom_deid import PROFILE, Deidentifier
 from .dicom_masks import SeriesMasks, is_nifti, series_folder
 from .limits import Limits
 from .options import DicomOptions, VolumeOptions
+from .orientation import STEP as ORIENTATION_STEP
+from .orientation import dicom_ornt, reorient, series_orientation
 from .report import BadFile, IngestError, ProgressFn, Report
 from .series_checks import (
     orientation_name,
@@ -267,12 +270,16 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
         if not planes:
             continue
         stack, spacing, warnings = series_geometry(np.stack(planes), used, z_spacing, options, limits)
+        ornt = dicom_ornt(series_orientation([h.orientation for h in used]))
         if masks is not None:
-            try:
+            try:  # a mask is read on the slices as stored, then turned with its series
                 labels = masks.labels_for(uid, used, stack.shape, spacing, folders[series_folder(used)] - 1)
             except BadFile as exc:
                 report.skip(series_folder(used), exc.code, exc.reason)
                 continue
+            labels, _ = reorient(labels, spacing, ornt)
+        stack, spacing = reorient(stack, spacing, ornt)
+        if masks is not None:
             label = masks.add(labels, spacing)
         hu_range = [round(float(stack.min()), 1), round(float(stack.max()), 1)]
         volume = resample(stack, spacing, options)
@@ -289,7 +296,7 @@ def ingest_dicom(root: Path, files: list[str], options: DicomOptions, limits: Li
     if deidentify is not None:
         volumes.extra_stats["deidentified_copies"] = {"files": kept, "profile": PROFILE}
     if masks is not None:
-        return masks.finish(volumes, [SERIES_STEP], report)
+        return masks.finish(volumes, [SERIES_STEP, ORIENTATION_STEP], report)
     return volumes
 
 

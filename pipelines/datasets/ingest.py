@@ -17,6 +17,7 @@ from .limits import Limits
 from .masks import ingest_masks
 from .nifti import ingest_nifti
 from .options import parse_options
+from .orientation import STEP as ORIENTATION_STEP
 from .report import IngestError, ProgressFn, Report, no_progress
 from .safety import extract_zip
 from .splits import grouped_stratified_split, quantile_bins, split_advice, split_sizes
@@ -127,7 +128,8 @@ def _read(kind: str, source: Path, name: str, raw: Path, cache: Path, options: A
         volumes = ingest_nifti(raw, files, options, limits, report, progress, cache)
     if isinstance(volumes, Collected):  # volumes with label masks: finished by their reader
         return volumes
-    steps = [SERIES_STEP if kind == "ct_dicom" else "NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"]
+    steps = ([SERIES_STEP, ORIENTATION_STEP] if kind == "ct_dicom"
+             else ["NIfTI reoriented to the closest canonical (RAS) axes, scaled by scl_slope/inter"])
     return volumes.finish(options, steps)
 
 

@@ -8,12 +8,24 @@ import numpy as np
 from PIL import Image
 
 from .options import Window
+from .orientation import RAS, layout_of
 from .volume import apply_window
 
 MAX_PREVIEW_SIDE = 512
 OVERLAY_ALPHA = 0.5
 PLANES = ("axial", "coronal", "sagittal")
 MAX_ASPECT = 8.0  # a plane is never drawn more than 8 times longer than wide (one replicated slice)
+
+
+def radiological(array: np.ndarray, recipe: dict[str, Any]) -> np.ndarray:
+    """A CT slice or (D, H, W) volume as radiologists look at it: anterior at the top and the
+    patient's right on the left of an axial slice (coronal: right on the left; sagittal: anterior
+    on the left). A RAS cache (rows towards anterior, columns towards the right) is flipped in both
+    in-plane axes (a view: a memory map still reads only the slice asked for); a DICOM series cached
+    as stored (before the RAS layout) already is so."""
+    if recipe.get("input") != "ct" or layout_of(recipe) != RAS:
+        return array
+    return array[..., ::-1, ::-1]
 
 
 def render_png(sample: np.ndarray, recipe: dict[str, Any], *, window: Window | None = None,
@@ -31,6 +43,8 @@ def render_png(sample: np.ndarray, recipe: dict[str, Any], *, window: Window | N
             array = array[index]
             if mask is not None and np.ndim(mask) == 3:  # a volume's label mask: the same slice of it
                 mask = np.asarray(mask)[index]
+        array = radiological(array, recipe)
+        mask = None if mask is None else radiological(np.asarray(mask), recipe)
         picture = apply_window(array, window or Window.from_recipe(recipe["window"]))
     else:
         raise ValueError(f"no picture for {recipe['input']} samples")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from .cache import CacheWriter
 from .collected import Collected
 from .options import VolumeOptions, Window
+from .orientation import RAS
 
 AIR_HU = -1024.0
 HU_RANGE = (-1024.0, 3071.0)
@@ -109,7 +110,7 @@ class VolumeCache:
         low, high = options.window.bounds()
         layout = "N1HW" if self.mode == "2d" else "N1DHW"
         self.out.recipe = {
-            "input": "ct", "layout": layout, "dtype": "int16", "unit": "HU", "mode": self.mode,
+            "input": "ct", "layout": layout, "orientation": RAS, "dtype": "int16", "unit": "HU", "mode": self.mode,
             "volume_shape": list(options.volume_shape),
             "spacing": list(options.spacing) if options.spacing else None,
             "window": {**options.window.model_dump(), "low": low, "high": high},

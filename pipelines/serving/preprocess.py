@@ -19,6 +19,15 @@ import torch
 from pipelines.datasets import dicom, images, nifti
 from pipelines.datasets.limits import Limits
 from pipelines.datasets.options import VolumeOptions, Window
+from pipelines.datasets.orientation import (
+    RAS,
+    STORED,
+    dicom_ornt,
+    dicom_to_ras,
+    layout_of,
+    ras_to_layout,
+    reorient,
+)
 from pipelines.datasets.report import BadFile
 from pipelines.datasets.tables import encode_row
 from pipelines.datasets.volume import HU_RANGE, apply_window, resample
@@ -185,17 +194,43 @@ def _dicom(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarr
     header = dicom.read_header(path, path.name, SERVING_LIMITS)
     hu = dicom.read_slice(header, path)
     options = volume_options(recipe, depth=1, z_spacing=header.thickness or 1.0)
-    spacing = (header.thickness or 1.0, *header.pixel_spacing)
-    volume = resample(hu[None], spacing, options)  # type: ignore[arg-type]
+    spacing: tuple[float, float, float] = (header.thickness or 1.0, *header.pixel_spacing)
+    layout = layout_of(recipe)
+    if layout != STORED and dicom_ornt(header.orientation)[2, 0] != 2:
+        # A coronal or sagittal slice would become a volume one voxel thick across: a slice model
+        # takes it as stored (it was trained on axial planes of the turned volumes).
+        layout = STORED
+    slab, spacing = dicom_in_layout(hu[None], spacing, header.orientation, layout)
+    volume = resample(slab, spacing, options)
     return to_model_input(volume, options)[:, None]  # (1 slice, 1 channel, H, W)
 
 
 def _nifti(recipe: dict[str, Any], spec: dict[str, Any], path: Path) -> np.ndarray:
     if path.suffix == ".gz":
         _check_gzip(path)
-    data, spacing = nifti.read_volume(path, SERVING_LIMITS)
+    data, spacing = nifti_in_layout(*nifti.read_volume(path, SERVING_LIMITS), layout_of(recipe))
     options = volume_options(recipe)
     return _volume_batch(data, spacing, options)
+
+
+def nifti_in_layout(data: np.ndarray, spacing: tuple[float, float, float],
+                    layout: str) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """A NIfTI volume (read on RAS axes) in the layout the model was trained in (``layout_of``):
+    unchanged for RAS; a model trained on DICOM series before the layout was recorded saw them as
+    stored, so it gets the volume as a plain axial series is stored."""
+    if layout == RAS:
+        return data, spacing
+    return reorient(data, spacing, ras_to_layout(layout))
+
+
+def dicom_in_layout(hu: np.ndarray, spacing: tuple[float, float, float], orientation: tuple[float, ...] | None,
+                    layout: str) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """A DICOM stack as stored (slices along the normal, rows, columns) in the model's layout: as
+    stored for a model trained before the layout was recorded, else turned by its geometry to RAS
+    (and on to the recorded layout)."""
+    if layout == STORED:
+        return hu, spacing
+    return nifti_in_layout(*dicom_to_ras(hu, spacing, orientation), layout)
 
 
 def _dicom_zip(recipe: dict[str, Any], path: Path, upload: Upload) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -205,7 +240,8 @@ def _dicom_zip(recipe: dict[str, Any], path: Path, upload: Upload) -> tuple[np.n
     if options.mode != "2d" and series.slices < 2:
         raise ProtocolError(400, upload.field, f"'{shown}': its series has {series.slices} slice; this model takes "
                             "a whole CT volume: send every slice of the series", "series_too_short")
-    return _volume_batch(series.hu, series.spacing, options), series.warnings
+    hu, spacing = dicom_in_layout(series.hu, series.spacing, series.orientation, layout_of(recipe))
+    return _volume_batch(hu, spacing, options), series.warnings
 
 
 def _volume_batch(hu: np.ndarray, spacing: tuple[float, float, float], options: VolumeOptions) -> np.ndarray:

@@ -2,8 +2,9 @@
 on the upload's own voxel grid (shape, affine, orientation), so it overlays the upload in any viewer.
 
 The volume goes through the model's recorded preprocessing (``preprocess.prepare``: reoriented to
-RAS, resampled, windowed); the predicted class ids come back through the same geometry inverted,
-nearest-neighbour, and are turned back to the file's own axis order.
+RAS, or to the layout of the DICOM series an older model was trained on, resampled, windowed); the
+predicted class ids come back through the same geometry inverted, nearest-neighbour, and are turned
+back to the file's own axis order.
 
 A 3-D model trained at a fixed ``spacing`` sees patches of ``volume_shape`` cut from the centre of
 each volume. A volume larger than that patch at that spacing is not cropped (which would leave
@@ -24,10 +25,18 @@ from nibabel.orientations import io_orientation, ornt_transform
 from pipelines.datasets.nifti import read_volume
 from pipelines.datasets.nifti_masks import image_geometry, labels_to_source_grid
 from pipelines.datasets.options import VolumeOptions
+from pipelines.datasets.orientation import (
+    RAS,
+    layout_of,
+    layout_to_ras,
+    ras_to_layout,
+    reorient,
+    reoriented_grid,
+)
 from pipelines.datasets.report import BadFile
 from pipelines.datasets.volume import resample
 
-from .preprocess import SERVING_LIMITS, Upload, prepare, to_model_input, volume_options
+from .preprocess import SERVING_LIMITS, Upload, nifti_in_layout, prepare, to_model_input, volume_options
 from .protocol import ProtocolError
 from .runtime import LoadedModel
 
@@ -59,7 +68,8 @@ def predict_mask(model: LoadedModel, upload: Upload) -> MaskAnswer:
                             "(.nii or .nii.gz)", "volume_needed")
     batch = prepare(model.card, upload)  # every check and the preprocessing training saw
     options = volume_options(recipe)
-    whole = _whole_volume(upload, options)
+    layout = layout_of(recipe)
+    whole = _whole_volume(upload, options, layout)
     if whole is not None:
         batch, options = whole
         output = _sliding_window(model, batch, tuple(volume_options(recipe).volume_shape))
@@ -80,14 +90,26 @@ def predict_mask(model: LoadedModel, upload: Upload) -> MaskAnswer:
         except BadFile as exc:
             raise ProtocolError(400, upload.field, exc.reason, exc.code) from exc
         spacing = tuple(float(v) for v in np.linalg.norm(canonical[:3, :3], axis=0)[::-1])
-        mask = labels_to_source_grid(grid, shape, spacing, options)  # type: ignore[arg-type]
+        mask = _to_source_grid(grid, shape, spacing, options, layout)  # type: ignore[arg-type]
         body = _nifti_like(source, canonical, mask)
     counts = np.bincount(mask.reshape(-1).astype(np.int64), minlength=len(classes))
     return MaskAnswer(body, [int(s) for s in source.shape[:3]], classes,
                       {name: int(counts[i]) for i, name in enumerate(classes)})
 
 
-def _whole_volume(upload: Upload, options: VolumeOptions) -> tuple[np.ndarray, VolumeOptions] | None:
+def _to_source_grid(grid: np.ndarray, shape: tuple[int, int, int], spacing: tuple[float, float, float],
+                    options: VolumeOptions, layout: str) -> np.ndarray:
+    """The model's class ids back on the upload's canonical (RAS) grid: the resampling inverted in
+    the layout the model saw the volume in (a centre crop or pad by an odd count falls otherwise
+    on a mirrored axis), then turned back to RAS."""
+    if layout == RAS:
+        return labels_to_source_grid(grid, shape, spacing, options)
+    shape_in, spacing_in = reoriented_grid(shape, spacing, ras_to_layout(layout))
+    mask = labels_to_source_grid(grid, shape_in, spacing_in, options)
+    return reorient(mask, spacing_in, layout_to_ras(layout))[0]
+
+
+def _whole_volume(upload: Upload, options: VolumeOptions, layout: str) -> tuple[np.ndarray, VolumeOptions] | None:
     """For a 3-D model with a fixed spacing: the whole upload at that spacing, windowed, padded
     with air to at least one patch (``(1, 1, D, H, W)``), and the options that describe that grid;
     ``None`` when the volume fits in one patch (``prepare``'s batch is then the whole volume)."""
@@ -96,7 +118,7 @@ def _whole_volume(upload: Upload, options: VolumeOptions) -> tuple[np.ndarray, V
     with tempfile.TemporaryDirectory(prefix="vmb-mask-") as folder:
         path = Path(folder) / ("upload.nii.gz" if upload.gzipped else "upload.nii")
         path.write_bytes(upload.data)
-        data, spacing = read_volume(path, SERVING_LIMITS)
+        data, spacing = nifti_in_layout(*read_volume(path, SERVING_LIMITS), layout)
     size = [max(1, int(round(n * s / t))) for n, s, t in zip(data.shape, spacing, options.spacing, strict=True)]
     if all(have <= want for have, want in zip(size, options.volume_shape, strict=True)):
         return None

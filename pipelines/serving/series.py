@@ -22,6 +22,7 @@ import numpy as np
 from pipelines.datasets import dicom
 from pipelines.datasets.limits import Limits, MiB
 from pipelines.datasets.options import VolumeOptions
+from pipelines.datasets.orientation import series_orientation
 from pipelines.datasets.report import BadFile, IngestError, Report, printable
 from pipelines.datasets.safety import extract_zip
 
@@ -42,10 +43,11 @@ def series_limits(base: Limits) -> Limits:
 
 @dataclass
 class Series:
-    hu: np.ndarray  # (slices, rows, columns) in HU, on a regular grid along the normal
+    hu: np.ndarray  # (slices, rows, columns) in HU as stored, on a regular grid along the normal
     spacing: tuple[float, float, float]  # (slice, row, column) in mm
     slices: int  # DICOM slices read
     warnings: list[dict[str, Any]]  # the ingest's geometry warnings (series_checks)
+    orientation: tuple[float, ...] | None = None  # the slices' ImageOrientationPatient (``orientation``)
 
 
 def read_series_zip(archive: Path, shown: str, field: str, options: VolumeOptions, limits: Limits) -> Series:
@@ -93,7 +95,7 @@ def read_series_zip(archive: Path, shown: str, field: str, options: VolumeOption
         except BadFile as exc:
             raise _refused(field, shown, exc.code, f"'{printable(header.rel, 120)}': {exc.reason}") from exc
     hu, spacing, warnings = dicom.series_geometry(np.stack(planes), ordered, z_spacing, options, caps)
-    return Series(hu, spacing, len(planes), warnings)
+    return Series(hu, spacing, len(planes), warnings, series_orientation([h.orientation for h in ordered]))
 
 
 def _folder(rel: str) -> str:

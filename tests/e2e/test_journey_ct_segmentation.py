@@ -140,11 +140,10 @@ def _unseen_patient(folder: Path) -> tuple[Path, np.ndarray]:
     """A pneumonia patient the sample's generator draws, not in the dataset, as a NIfTI volume (HU),
     and its true lesion mask on the same grid: the patient with the most lesion voxels among the
     first eight pneumonia patients of seed UNSEEN_SEED (a lesion of one or two voxels can't be
-    judged on a picture). The volume is laid out as the DICOM reader gives the series to the model
-    in training (slices bottom to top, rows and columns as stored), with an affine that keeps it so:
-    /predict turns a NIfTI volume to RAS (nibabel's closest canonical), while a DICOM series keeps
-    its rows and columns, so the patient's own RAS NIfTI would reach the model mirrored and upside
-    down. The canvas, which assumes RAS, therefore shows the front of the chest at the bottom."""
+    judged on a picture). Written on RAS axes, as a converter would: the generator's slices are
+    stored top first with rows to posterior and columns to the patient's left (as its DICOM files
+    are), so they are reversed in all three. The model was trained on the DICOM series, which the
+    ingest turns to the same RAS axes, so the NIfTI reaches it as its training volumes did."""
     from pipelines.datasets.samples import CT_SIZE, CT_SLICES
     from pipelines.datasets.synthetic_ct_anatomy import draw_patient, render
 
@@ -155,9 +154,9 @@ def _unseen_patient(folder: Path) -> tuple[Path, np.ndarray]:
     patient, hu, mask = max(drawn, key=lambda entry: int(entry[2].sum()))
     affine = np.diag([patient.pixel_mm, patient.pixel_mm, patient.thickness_mm, 1.0])
     path = folder / "unseen-patient.nii.gz"
-    laid_out = np.ascontiguousarray(hu[::-1].transpose(2, 1, 0)).round().astype(np.int16)
-    nibabel.save(nibabel.Nifti1Image(laid_out, affine), path)
-    return path, np.ascontiguousarray(mask[::-1].transpose(2, 1, 0))
+    ras = np.ascontiguousarray(hu[::-1].transpose(2, 1, 0)[::-1, ::-1]).round().astype(np.int16)
+    nibabel.save(nibabel.Nifti1Image(ras, affine), path)
+    return path, np.ascontiguousarray(mask[::-1].transpose(2, 1, 0)[::-1, ::-1])
 
 
 def _train_on_lesions(client: Any, project: int, stack: Any) -> tuple[int, float]:

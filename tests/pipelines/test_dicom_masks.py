@@ -35,6 +35,12 @@ def box(index: int) -> np.ndarray:
     return mask
 
 
+def ras(mask: np.ndarray) -> np.ndarray:
+    """A (slices, rows, columns) mask of write_series' axial slices as the cache holds it: on RAS
+    axes (columns were stored to the patient's left, rows to posterior: both reversed)."""
+    return mask[:, ::-1, ::-1]
+
+
 def series_affine() -> np.ndarray:
     """Voxel (column, row, slice) to RAS for write_series' axial slices at POSITIONS."""
     return np.diag([-SPACING, -SPACING, 2.0, 1.0])
@@ -96,7 +102,7 @@ def test_nifti_masks_beside_series_are_cached_on_their_slices(tmp_path: Path, wo
     got = sorted(int(masks[i].sum()) for i in range(4))
     assert got == sorted(int(box(i).sum()) for i in range(4))
     for i in range(4):  # each mask is one of the boxes exactly, the flipped one included
-        assert any(np.array_equal(masks[i], box(j)) for j in range(4))
+        assert any(np.array_equal(masks[i], ras(box(j))) for j in range(4))
     assert result.stats["class_presence"] == {"0": 4, "1": 4, "2": 2}
 
 
@@ -125,7 +131,7 @@ def test_dicom_seg_made_with_highdicom_maps_onto_its_series(tmp_path: Path, work
     masks = open_masks(work / "cache")
     for i, sample in enumerate(result.samples):
         assert sample["label"] == "background+lesion" and sample["name"].endswith("(background+lesion)")
-        assert any(np.array_equal(masks[i], (box(j) == 1).astype(np.uint8)) for j in range(3))
+        assert any(np.array_equal(masks[i], ras(box(j) == 1).astype(np.uint8)) for j in range(3))
 
 
 def test_dicom_seg_of_another_series_is_refused_naming_the_file(tmp_path: Path, work: Path) -> None:

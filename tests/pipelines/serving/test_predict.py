@@ -72,7 +72,14 @@ def test_a_dicom_slice_goes_through_hu_window_and_resample(tmp_path: Path) -> No
                                             mode="trilinear", align_corners=False)[0, 0, 0].numpy()
     low, high = Window(preset="lung").bounds()
     expected = np.clip((np.clip(small, -1024, 3071).round() - low) / (high - low), 0, 1)
-    assert np.abs(batch[0, 0] - expected).max() < 1e-5
+    # On RAS axes, as every CT is cached: CT_small is axial, its rows (to posterior) and columns
+    # (to the patient's left) are reversed.
+    assert np.abs(batch[0, 0] - expected[::-1, ::-1]).max() < 1e-5
+    # A model trained on DICOM before the layout was recorded gets the slice as stored.
+    legacy = _served(tmp_path / "legacy", helpers.package(helpers.ct_document("2d"),
+                                                          {**helpers.ct_recipe("2d"), "kind": "ct_dicom"},
+                                                          helpers.CT_CLASSES))
+    assert np.abs(prepare(legacy.card, upload)[0, 0] - expected).max() < 1e-5
     answer = predict(model, upload)
     assert set(answer["probabilities"]) == set(helpers.CT_CLASSES) and answer["label"] in helpers.CT_CLASSES
 

@@ -19,7 +19,8 @@ from pipelines.serving.segment import predict_mask
 from tests.pipelines.serving import helpers
 
 
-def threshold_model(tmp_path: Path, mode: str = "3d", spacing: list[float] | None = None) -> Any:
+def threshold_model(tmp_path: Path, mode: str = "3d", spacing: list[float] | None = None,
+                    recipe_extra: dict[str, Any] | None = None) -> Any:
     """A 1x1 convolution that calls a voxel "lesion" above 65% of the lung window (about -375 HU):
     a known answer, so the test checks the geometry rather than learning."""
     from builder.graph import compile_graph
@@ -34,7 +35,8 @@ def threshold_model(tmp_path: Path, mode: str = "3d", spacing: list[float] | Non
     weights = compile_graph(document).state_dict()
     weights["mask_logits.weight"] = torch.tensor([-10.0, 10.0]).reshape(2, 1, *([1] * (3 if volume else 2)))
     weights["mask_logits.bias"] = torch.tensor([6.5, -6.5])
-    recipe = {**helpers.ct_recipe(mode), "spacing": spacing, "task": "segmentation", "target": "mask"}
+    recipe = {**helpers.ct_recipe(mode), "spacing": spacing, "task": "segmentation", "target": "mask",
+              **(recipe_extra or {})}
     card = make_card(document, name="seg", task="segmentation", classes=["background", "lesion"],
                      preprocessing=recipe)
     return load_model(save_package(ModelPackage(document, weights, card), tmp_path / "model"))
@@ -106,3 +108,22 @@ def test_a_volume_larger_than_the_patch_is_segmented_whole_by_sliding_window(tmp
     assert labels.shape == shape
     # The spacing is the volume's own, so nothing is interpolated: both lesions come back exactly.
     assert np.array_equal(labels == 1, edge | centre)
+
+
+@pytest.mark.parametrize("spacing", [None, [2.5, 1.0, 1.0]])
+def test_a_model_trained_on_dicom_as_stored_gets_its_mask_back_on_the_uploads_grid(tmp_path: Path,
+                                                                                   spacing: list[float] | None) -> None:
+    """A recipe from before the layout was recorded, of a DICOM dataset: the NIfTI is turned to a
+    stored axial series' axes for the model, and its mask turned back onto the upload's grid."""
+    legacy = threshold_model(tmp_path / "legacy", "3d", spacing, {"kind": "ct_dicom"})
+    shape = (20, 18, 10)
+    volume = np.full(shape, -800, np.int16)
+    box = np.zeros(shape, bool)
+    box[2:9, 3:10, 2:7] = True  # in a corner: mirrored left-right and front-back it lies elsewhere
+    volume[box] = 40
+    mirrored = box[::-1, ::-1]
+    assert not (box & mirrored).any()
+    data = gzip.compress(nibabel.Nifti1Image(volume, AFFINES[1]).to_bytes())
+    found = np.asarray(read(predict_mask(legacy, sniff(data, "file")).body).dataobj) == 1
+    assert (found & box).sum() / (found | box).sum() > 0.6  # 20x18x10 -> 16x16x8 -> back moves edges
+    assert not (found & mirrored).any()
