@@ -84,8 +84,8 @@ def orientation_warnings(orientations: Sequence[Sequence[float] | None], corners
         if axis != 2:
             plane = "sagittal" if axis == 0 else "coronal"
             warnings.append({"code": "non_axial",
-                             "message": f"the slices are {plane}, not axial (normal {_mm(normal)}); the volume keeps "
-                                        "their order and is not reoriented"})
+                             "message": f"the slices are {plane}, not axial (normal {_mm(normal)}); the volume is "
+                                        "turned to the closest canonical (RAS) axes like every series"})
         points = [np.asarray(c, dtype=np.float64) for c in corners if c is not None and len(c) == 3]
         tilt = max((abs(t) for t in tilts), default=0.0)
         if len(points) >= 2 and np.linalg.norm(points[-1] - points[0]) > 0:
