@@ -35,13 +35,14 @@ VOLUME_SHAPE = [8, 12, 12]  # the cases' 8 slices of 10 x 12 voxels, stretched t
 CASES, EPOCHS = 12, 12
 
 
-def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, list[str]]:
-    """The masks set ingested, the graph "build a model for this data" proposes, and a run of it
-    trained by the live worker: (run id, the proposal's notes)."""
+def lesions_and_unet(client: Any, project: int, data: bytes, volume_shape: list[int]) -> tuple[int, dict[str, Any]]:
+    """Through the API: the zip of CT volumes with lesion masks ingested (NIfTI) at
+    ``volume_shape``, and the graph "build a model for this data" proposes for it (the 3-D U-Net
+    template, sized to the volumes): (dataset version id, the proposal)."""
     dataset = client.post("/api/v1/datasets/", {"project": project, "name": "lesions", "kind": "ct_nifti"},
                           format="json").json()["id"]
     upload_id = upload(client, data, "lesions.zip", chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
-    options = {"volume_shape": VOLUME_SHAPE, "val_fraction": 0.17, "test_fraction": 0.17}
+    options = {"volume_shape": volume_shape, "val_fraction": 0.17, "test_fraction": 0.17}
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
                           format="json")
     assert version.status_code == 202, version.content
@@ -52,9 +53,16 @@ def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, lis
     built = client.post(f"/api/v1/dataset-versions/{version_id}/build-model/", {}, format="json")
     assert built.status_code == 201, built.content
     assert built.json()["template"] == "unet3d"
+    return version_id, built.json()
+
+
+def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, list[str]]:
+    """The masks set ingested, the graph "build a model for this data" proposes, and a run of it
+    trained by the live worker: (run id, the proposal's notes)."""
+    version_id, built = lesions_and_unet(client, project, data, VOLUME_SHAPE)
     config = {"task": "segmentation", "loss": "dice_cross_entropy", "epochs": EPOCHS, "batch_size": 2,
               "optimizer": {"name": "adam", "lr": 1e-2}, "device": {"kind": "cpu"}}
-    run = client.post("/api/v1/runs/", {"graph_version": built.json()["version"]["id"],
+    run = client.post("/api/v1/runs/", {"graph_version": built["version"]["id"],
                                         "dataset_version": version_id, "config": config}, format="json")
     assert run.status_code == 202, run.content
     run_id = run.json()["id"]
@@ -62,7 +70,23 @@ def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, lis
          300, f"run {run_id}")
     body = client.get(f"/api/v1/runs/{run_id}/").json()
     assert body["status"] == "succeeded", (body.get("error"), stack.log_tail())
-    return run_id, list(built.json()["notes"])
+    return run_id, list(built["notes"])
+
+
+def _try_volume(page: Any, click: Clicks, path: Path, screenshot: str) -> tuple[Any, str, int, list[list[int]]]:
+    """Try it with the NIfTI at ``path`` on the deployment page: (the predicted-mask figure, its
+    caption, the slice it shows, the overlay's red pixels), with the deployment's status, Try it
+    and the mask in one screenshot (a full-page shot would show the fixed header mid-page)."""
+    click.choose_file(page.get_by_label("NIfTI volume (.nii, .nii.gz)"), path)
+    figure = page.get_by_test_id("predicted-mask")
+    figure.wait_for(timeout=60_000)
+    caption = figure.locator("figcaption").inner_text()
+    shown = int(re.findall(r"Slice (\d+) of", caption)[0]) - 1
+    red = _red_pixels(figure.locator("canvas"))
+    figure.evaluate("f => f.scrollIntoView({block: 'end'})")
+    page.evaluate("window.scrollBy(0, 40)")
+    page.screenshot(path=str(IMAGES / screenshot))
+    return figure, caption, shown, red
 
 
 def _red_pixels(canvas: Any) -> list[list[int]]:
@@ -96,17 +120,7 @@ def test_a_segmentation_run_shows_its_predicted_mask_over_the_volume(live_stack:
     volume, box = case(CASES + 1)
     path = tmp_path / "unseen.nii.gz"
     path.write_bytes(gzip.compress(nibabel.Nifti1Image(volume.astype(np.int16), np.diag([1.5, 1.0, 2.0, 1.0])).to_bytes()))
-    click.choose_file(page.get_by_label("NIfTI volume (.nii, .nii.gz)"), path)
-    figure = page.get_by_test_id("predicted-mask")
-    figure.wait_for(timeout=60_000)
-    caption = figure.locator("figcaption").inner_text()
-    shown = int(re.findall(r"Slice (\d+) of", caption)[0]) - 1
-    red = _red_pixels(figure.locator("canvas"))
-    # The deployment's status, Try it and the mask in one view (a full-page shot would show the
-    # fixed header in the middle of the page).
-    figure.evaluate("f => f.scrollIntoView({block: 'end'})")
-    page.evaluate("window.scrollBy(0, 40)")
-    page.screenshot(path=str(IMAGES / "journey-ct-segmentation.png"))
+    figure, caption, shown, red = _try_volume(page, click, path, "journey-ct-segmentation.png")
     # The canvas draws voxel (x, y) of the shown slice at column x, row (height - 1 - y).
     height = volume.shape[1]
     lesion = {(x, height - 1 - y) for x, y in zip(*np.nonzero(box[:, :, shown]), strict=True)}
@@ -216,15 +230,7 @@ def test_the_chest_ct_lesions_sample_trained_deployed_and_its_mask_drawn_on_the_
     page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
 
     volume, truth = _unseen_patient(tmp_path)
-    click.choose_file(page.get_by_label("NIfTI volume (.nii, .nii.gz)"), volume)
-    figure = page.get_by_test_id("predicted-mask")
-    figure.wait_for(timeout=60_000)
-    caption = figure.locator("figcaption").inner_text()
-    shown = int(re.findall(r"Slice (\d+) of", caption)[0]) - 1
-    red = _red_pixels(figure.locator("canvas"))
-    figure.evaluate("f => f.scrollIntoView({block: 'end'})")
-    page.evaluate("window.scrollBy(0, 40)")
-    page.screenshot(path=str(IMAGES / "journey-ct-lesions-deploy.png"))
+    figure, caption, shown, red = _try_volume(page, click, volume, "journey-ct-lesions-deploy.png")
 
     # The mask the endpoint answered (the page's download link), and what the canvas shows of it:
     # voxel (x, y) of the shown slice at column x, row (height - 1 - y).

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_datasets import upload
 from tests.pipelines.test_volume_masks import archive
 
 from .journey import (
@@ -27,6 +26,7 @@ from .journey import (
     section,
     sign_up_and_open_project,
 )
+from .test_journey_ct_segmentation import lesions_and_unet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -80,21 +80,8 @@ def _lesions_and_unet(client: Any, project: int, data: bytes) -> tuple[int, int]
     """Through the API: CT volumes with lesion masks ingested, and the graph "Build a model for this
     data" proposes for them (the 3-D U-Net template, sized to the volumes): (dataset version id,
     graph version id)."""
-    dataset = client.post("/api/v1/datasets/", {"project": project, "name": "lesions", "kind": "ct_nifti"},
-                          format="json").json()["id"]
-    upload_id = upload(client, data, "lesions.zip", chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
-    options = {"volume_shape": [8, 12, 12], "val_fraction": 0.17, "test_fraction": 0.17}
-    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
-                          format="json")
-    assert version.status_code == 202, version.content
-    version_id = version.json()["id"]
-    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] in ("succeeded", "failed"),
-         120, "the masks ingest")
-    assert client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] == "succeeded"
-    built = client.post(f"/api/v1/dataset-versions/{version_id}/build-model/", {}, format="json")
-    assert built.status_code == 201, built.content
-    assert built.json()["template"] == "unet3d"
-    return version_id, int(built.json()["version"]["id"])
+    version_id, built = lesions_and_unet(client, project, data, [8, 12, 12])
+    return version_id, int(built["version"]["id"])
 
 
 def _stored_config(username: str, run_id: int) -> dict[str, Any]:
