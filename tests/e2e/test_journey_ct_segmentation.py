@@ -62,15 +62,22 @@ def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, lis
     version_id, built = lesions_and_unet(client, project, data, VOLUME_SHAPE)
     config = {"task": "segmentation", "loss": "dice_cross_entropy", "epochs": EPOCHS, "batch_size": 2,
               "optimizer": {"name": "adam", "lr": 1e-2}, "device": {"kind": "cpu"}}
-    run = client.post("/api/v1/runs/", {"graph_version": built["version"]["id"],
-                                        "dataset_version": version_id, "config": config}, format="json")
+    return _run_to_success(client, built["version"]["id"], version_id, config, stack, 300), list(built["notes"])
+
+
+def _run_to_success(client: Any, graph_version: int, dataset_version: int, config: dict[str, Any], stack: Any,
+                    timeout: float) -> int:
+    """A run of the graph on the dataset version, created through the API and trained by the live
+    worker until it succeeds: its id."""
+    run = client.post("/api/v1/runs/", {"graph_version": graph_version, "dataset_version": dataset_version,
+                                        "config": config}, format="json")
     assert run.status_code == 202, run.content
     run_id = run.json()["id"]
     poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["status"] in ("succeeded", "failed", "cancelled"),
-         300, f"run {run_id}")
+         timeout, f"run {run_id}")
     body = client.get(f"/api/v1/runs/{run_id}/").json()
     assert body["status"] == "succeeded", (body.get("error"), stack.log_tail())
-    return run_id, list(built["notes"])
+    return int(run_id)
 
 
 def _try_volume(page: Any, click: Clicks, path: Path, screenshot: str) -> tuple[Any, str, int, list[list[int]]]:
@@ -183,14 +190,7 @@ def _train_on_lesions(client: Any, project: int, stack: Any) -> tuple[int, float
     assert built.json()["template"] == "unet3d"
     assert "input 'volume' set to 1×16×48×48 (CT volume) (was 1×32×64×64)" in built.json()["notes"], built.json()
     started = time.monotonic()
-    run = client.post("/api/v1/runs/", {"graph_version": built.json()["version"]["id"],
-                                        "dataset_version": version["id"], "config": LESIONS_CONFIG}, format="json")
-    assert run.status_code == 202, run.content
-    run_id = run.json()["id"]
-    poll(lambda: client.get(f"/api/v1/runs/{run_id}/").json()["status"] in ("succeeded", "failed", "cancelled"),
-         900, f"run {run_id}")
-    body = client.get(f"/api/v1/runs/{run_id}/").json()
-    assert body["status"] == "succeeded", (body.get("error"), stack.log_tail())
+    run_id = _run_to_success(client, built.json()["version"]["id"], version["id"], LESIONS_CONFIG, stack, 900)
     return run_id, time.monotonic() - started
 
 
