@@ -80,6 +80,16 @@ def _run_to_success(client: Any, graph_version: int, dataset_version: int, confi
     return int(run_id)
 
 
+def _deploy_from_run_page(page: Any, click: Clicks, run_url: str) -> None:
+    """From the run's page (its Dice shown): open the trained model, deploy it, wait until ready."""
+    page.goto(run_url)
+    page.get_by_text(re.compile("Dice")).first.wait_for(timeout=30_000)
+    click(page.get_by_role("button", name="Open the trained model"))
+    page.get_by_role("heading", name="Model card").wait_for(timeout=60_000)
+    click(page.get_by_role("button", name="Deploy", exact=True))
+    page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
+
+
 def _try_volume(page: Any, click: Clicks, path: Path, screenshot: str) -> tuple[Any, str, int, list[list[int]]]:
     """Try it with the NIfTI at ``path`` on the deployment page: (the predicted-mask figure, its
     caption, the slice it shows, the overlay's red pixels), with the deployment's status, Try it
@@ -116,12 +126,7 @@ def test_a_segmentation_run_shows_its_predicted_mask_over_the_volume(live_stack:
     assert "input 'volume' set to 1×8×12×12 (CT volume) (was 1×32×64×64)" in notes, notes
     assert "output 'mask_logits' kept: 2 classes" in notes, notes
 
-    page.goto(f"{live_stack.url}/projects/{project}/runs/{run_id}")
-    page.get_by_text(re.compile("Dice")).first.wait_for(timeout=30_000)
-    click(page.get_by_role("button", name="Open the trained model"))
-    page.get_by_role("heading", name="Model card").wait_for(timeout=60_000)
-    click(page.get_by_role("button", name="Deploy", exact=True))
-    page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
+    _deploy_from_run_page(page, click, f"{live_stack.url}/projects/{project}/runs/{run_id}")
 
     # A case the model has not seen (another seed): its lesion is a bright box.
     volume, box = case(CASES + 1)
@@ -222,12 +227,7 @@ def test_the_chest_ct_lesions_sample_trained_deployed_and_its_mask_drawn_on_the_
     page.screenshot(path=str(IMAGES / "journey-ct-lesions-dataset.png"))
 
     run_id, training_seconds = as_user(username, lambda client: _train_on_lesions(client, project, live_stack))
-    page.goto(f"{live_stack.url}/projects/{project}/runs/{run_id}")
-    page.get_by_text(re.compile("Dice")).first.wait_for(timeout=30_000)
-    click(page.get_by_role("button", name="Open the trained model"))
-    page.get_by_role("heading", name="Model card").wait_for(timeout=60_000)
-    click(page.get_by_role("button", name="Deploy", exact=True))
-    page.get_by_test_id("deployment-status").filter(has_text="ready").wait_for(timeout=180_000)
+    _deploy_from_run_page(page, click, f"{live_stack.url}/projects/{project}/runs/{run_id}")
 
     volume, truth = _unseen_patient(tmp_path)
     figure, caption, shown, red = _try_volume(page, click, volume, "journey-ct-lesions-deploy.png")
