@@ -2,7 +2,8 @@
 masks (NIfTI) ingested, a model built for them by "start from the data" (the 3-D U-Net, sized to
 the volumes and their classes), trained by the worker, opened from its run page, deployed, and
 tried with a NIfTI volume: the predicted mask is drawn in red over the slice with the most
-predicted voxels, and it lies on the volume's bright lesion. The data set and the training go
+predicted voxels, radiologically (the patient's right on the left), and it lies on the volume's
+bright lesion; the same scan stored LPS is drawn identically. The data set and the training go
 through the API (the upload form and the Train form have journeys of their own); what a person
 looks at goes through the browser. Screenshot: var/screenshots/journey-ct-segmentation.png.
 
@@ -94,16 +95,27 @@ def _try_volume(page: Any, click: Clicks, path: Path, screenshot: str) -> tuple[
     """Try it with the NIfTI at ``path`` on the deployment page: (the predicted-mask figure, its
     caption, the slice it shows, the overlay's red pixels), with the deployment's status, Try it
     and the mask in one screenshot (a full-page shot would show the fixed header mid-page)."""
-    click.choose_file(page.get_by_label("NIfTI volume (.nii, .nii.gz)"), path)
     figure = page.get_by_test_id("predicted-mask")
-    figure.wait_for(timeout=60_000)
+    link = figure.get_by_role("link", name="Download the mask (NIfTI)")
+    before = link.get_attribute("href") if figure.count() else None  # a mask shown already (tried before)
+    click.choose_file(page.get_by_label("NIfTI volume (.nii, .nii.gz)"), path)
+    page.wait_for_function(  # this file's mask: a new download link
+        "before => { const a = document.querySelector('[data-testid=predicted-mask] a[download]'); "
+        "return a !== null && a.getAttribute('href') !== before; }", arg=before, timeout=60_000)
     caption = figure.locator("figcaption").inner_text()
-    shown = int(re.findall(r"Slice (\d+) of", caption)[0]) - 1
+    shown = int(re.findall(r"Axial slice (\d+) of", caption)[0]) - 1
     red = _red_pixels(figure.locator("canvas"))
     figure.evaluate("f => f.scrollIntoView({block: 'end'})")
     page.evaluate("window.scrollBy(0, 40)")
     page.screenshot(path=str(IMAGES / screenshot))
     return figure, caption, shown, red
+
+
+def _on_screen(voxels: np.ndarray) -> set[tuple[int, int]]:
+    """Where the canvas draws the true voxels of one axial slice of a RAS file (x to the patient's
+    right, y to anterior): radiologically, so voxel (x, y) at column width - 1 - x, row height - 1 - y."""
+    width, height = voxels.shape
+    return {(width - 1 - x, height - 1 - y) for x, y in zip(*np.nonzero(voxels), strict=True)}
 
 
 def _red_pixels(canvas: Any) -> list[list[int]]:
@@ -133,14 +145,21 @@ def test_a_segmentation_run_shows_its_predicted_mask_over_the_volume(live_stack:
     path = tmp_path / "unseen.nii.gz"
     path.write_bytes(gzip.compress(nibabel.Nifti1Image(volume.astype(np.int16), np.diag([1.5, 1.0, 2.0, 1.0])).to_bytes()))
     figure, caption, shown, red = _try_volume(page, click, path, "journey-ct-segmentation.png")
-    # The canvas draws voxel (x, y) of the shown slice at column x, row (height - 1 - y).
-    height = volume.shape[1]
-    lesion = {(x, height - 1 - y) for x, y in zip(*np.nonzero(box[:, :, shown]), strict=True)}
+    lesion = _on_screen(box[:, :, shown])
     assert red, f"no predicted voxel drawn on slice {shown + 1}: {caption}"
     inside = sum((x, y) in lesion for x, y in red)
     print(f"\nsegmentation journey: {len(red)} red pixels on slice {shown + 1}, {inside} on the lesion "
           f"({len(lesion)} lesion pixels there); {caption}")
     assert inside / len(red) >= 0.7 and inside / max(len(lesion), 1) >= 0.5, (inside, len(red), len(lesion))
+
+    # The same scan stored as DICOM stores rows and columns (x to the patient's left, y to
+    # posterior: LPS) reaches the model on its training axes and is drawn the same way round: the
+    # same red pixels on the same slice, the patient's right on the left both times.
+    lps = tmp_path / "unseen-lps.nii.gz"
+    lps.write_bytes(gzip.compress(nibabel.Nifti1Image(volume[::-1, ::-1].astype(np.int16),
+                                                      np.diag([-1.5, -1.0, 2.0, 1.0])).to_bytes()))
+    _, caption_lps, shown_lps, red_lps = _try_volume(page, click, lps, "journey-ct-segmentation-lps.png")
+    assert (shown_lps, sorted(map(tuple, red_lps))) == (shown, sorted(map(tuple, red))), (caption_lps, caption)
 
 
 # ---- the synthetic chest CT with lesion masks ----------------------------------------------------
@@ -232,15 +251,13 @@ def test_the_chest_ct_lesions_sample_trained_deployed_and_its_mask_drawn_on_the_
     volume, truth = _unseen_patient(tmp_path)
     figure, caption, shown, red = _try_volume(page, click, volume, "journey-ct-lesions-deploy.png")
 
-    # The mask the endpoint answered (the page's download link), and what the canvas shows of it:
-    # voxel (x, y) of the shown slice at column x, row (height - 1 - y).
+    # The mask the endpoint answered (the page's download link), and what the canvas shows of it
+    # (the file is RAS: _on_screen).
     answered = figure.get_by_role("link", name="Download the mask (NIfTI)").evaluate(
         "a => fetch(a.href).then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))")
     mask = np.asarray(nibabel.Nifti1Image.from_bytes(gzip.decompress(bytes(answered))).dataobj) == 1
     assert mask.shape == truth.shape, (mask.shape, truth.shape)
-    height = truth.shape[1]
-    drawn = {(x, height - 1 - y) for x, y in zip(*np.nonzero(mask[:, :, shown]), strict=True)}
-    lesion = {(x, height - 1 - y) for x, y in zip(*np.nonzero(truth[:, :, shown]), strict=True)}
+    drawn, lesion = _on_screen(mask[:, :, shown]), _on_screen(truth[:, :, shown] == 1)
     on_lesion = sum((x, y) in lesion for x, y in red)
     overlap = int((mask & (truth == 1)).sum())
     minutes = (time.monotonic() - started) / 60

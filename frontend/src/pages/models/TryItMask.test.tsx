@@ -39,7 +39,7 @@ describe("TryIt for a CT segmentation model", () => {
     await userEvent.upload(screen.getByLabelText("NIfTI volume (.nii, .nii.gz)"), volume);
 
     const figure = await screen.findByTestId("predicted-mask");
-    expect(figure).toHaveTextContent("Slice 2 of 3, predicted mask in red.");
+    expect(figure).toHaveTextContent("Axial slice 2 of 3 (the patient's right on the left, anterior at the top), predicted mask in red.");
     expect(figure).toHaveTextContent("background: 9 voxels · lesion: 3 voxels");
     expect(screen.getByRole("link", { name: "Download the mask (NIfTI)" })).toHaveAttribute("href", "blob:mask");
     const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { type NiftiVolume, busiestSlice, overlaySlice, readNifti } from "./TryItNifti";
+import { type NiftiVolume, axialSize, axialSlices, busiestSlice, overlaySlice, readNifti } from "./TryItNifti";
 
 interface MaskResult {
   volume: NiftiVolume;
@@ -36,7 +36,8 @@ async function predictMask(endpoint: string, apiKey: string, file: File): Promis
 
 /**
  * "Try it" for a CT segmentation model: send a NIfTI volume to `predict`, draw the axial slice with
- * the most predicted voxels with the mask over it, and offer the mask (NIfTI) for download.
+ * the most predicted voxels with the mask over it (radiological: the patient's right on the left,
+ * as the dataset page shows volumes), and offer the mask (NIfTI) for download.
  */
 export function TryItMask({ endpoint, apiKey, onPredicted }: { endpoint: string; apiKey: string; onPredicted: () => void }) {
   const [result, setResult] = useState<MaskResult | null>(null);
@@ -47,8 +48,8 @@ export function TryItMask({ endpoint, apiKey, onPredicted }: { endpoint: string;
   useEffect(() => {
     const context = result && canvas.current?.getContext("2d");
     if (!result || !context) return;
-    const [x, y] = result.volume.dims;
-    context.putImageData(new ImageData(overlaySlice(result.volume, result.mask, result.slice) as Uint8ClampedArray<ArrayBuffer>, x, y), 0, 0);
+    const [width, height] = axialSize(result.volume);
+    context.putImageData(new ImageData(overlaySlice(result.volume, result.mask, result.slice) as Uint8ClampedArray<ArrayBuffer>, width, height), 0, 0);
   }, [result]);
   useEffect(() => () => void (result && URL.revokeObjectURL(result.download)), [result]);
 
@@ -61,6 +62,7 @@ export function TryItMask({ endpoint, apiKey, onPredicted }: { endpoint: string;
       const { bytes, voxels } = await predictMask(endpoint, apiKey, file);
       const [volume, mask] = await Promise.all([readNifti(await file.arrayBuffer()), readNifti(bytes)]);
       if (volume.dims.join() !== mask.dims.join()) throw new Error(`The mask is ${mask.dims.join("×")} but the volume ${volume.dims.join("×")}.`);
+      if (volume.axes.join() !== mask.axes.join()) throw new Error(`The mask's voxel axes point ${mask.axes.join("")} but the volume's ${volume.axes.join("")}.`);
       const download = URL.createObjectURL(new Blob([bytes], { type: "application/gzip" }));
       setResult({ volume, mask, slice: busiestSlice(mask), voxels, download });
       onPredicted();
@@ -84,9 +86,9 @@ export function TryItMask({ endpoint, apiKey, onPredicted }: { endpoint: string;
         {busy && <p role="status">Segmenting…</p>}
         {result && (
           <figure aria-label="Predicted mask" data-testid="predicted-mask">
-            <canvas ref={canvas} width={result.volume.dims[0]} height={result.volume.dims[1]} className="try-it__mask" style={{ width: 256, maxWidth: "100%", imageRendering: "pixelated" }} />
+            <canvas ref={canvas} width={axialSize(result.volume)[0]} height={axialSize(result.volume)[1]} className="try-it__mask" style={{ width: 256, maxWidth: "100%", imageRendering: "pixelated" }} />
             <figcaption>
-              Slice {result.slice + 1} of {result.volume.dims[2]}, predicted mask in red.{" "}
+              Axial slice {result.slice + 1} of {axialSlices(result.volume)} (the patient&apos;s right on the left, anterior at the top), predicted mask in red.{" "}
               {Object.entries(result.voxels)
                 .map(([name, count]) => `${name}: ${count.toLocaleString()} voxels`)
                 .join(" · ")}{" "}
