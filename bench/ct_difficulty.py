@@ -25,7 +25,7 @@ mask-supervised U-Net detector turned into a patient label (``mask_detector``). 
 patients are zipped again with each series' ``lesion_mask.nii.gz`` and a ``classes.json`` (as the
 ``chest_ct_lesions`` sample is), ingested as a segmentation set with the same options (checked: the
 same volumes in the same rows and splits as the classification ingest), the ``unet3d`` template is
-trained on the masks of the train split (its recommended Adam 3e-3, cosine, Dice + cross-entropy;
+trained on the masks of the train split (its recommended settings: Adam 1e-3, cosine, Dice + cross-entropy, flips;
 batch 2, ``--detector-epochs``, best validation Dice kept), and a patient is called pneumonia when at
 least ``t`` lesion voxels are predicted, ``t`` chosen on the validation split; test accuracy on the
 CNN's test patients, with the errors per class and the pooled lesion Dice. It needs lesion masks,
@@ -180,8 +180,9 @@ def count_threshold(counts: np.ndarray, labels: np.ndarray) -> tuple[int, float]
 
 def lesion_detector(cache: Path, shape: tuple[int, ...], epochs: int, seed: int, checkpoints: Path) -> dict[str, Any]:
     """The mask-supervised detector: the ``unet3d`` template trained by the engine on the
-    segmentation ingest's train split with its recommended settings (all of its ``config``: Adam 3e-3,
-    cosine decay, Dice + cross-entropy, left-right and slice-order flips on 7 Dec 2026; batch 2, as
+    segmentation ingest's train split with its recommended settings (all of its ``config``: Adam 1e-3
+    since 7 Dec 2026 08:40 UTC, 3e-3 before; cosine decay, Dice + cross-entropy, left-right and
+    slice-order flips; batch 2, as
     ``bench/seg3d_bench.py`` trains it), the best validation Dice's
     weights kept; each validation and test patient's predicted lesion voxels are counted, and a
     patient is called pneumonia when the count is at least ``t``, ``t`` chosen on validation

@@ -125,7 +125,7 @@ def test_a_run_from_the_form_carries_the_templates_augmentation(live_stack: Any,
     note = page.get_by_test_id("template-settings")
     note.wait_for()
     assert note.inner_text().startswith(
-        "Settings recommended by the U-Net (3D segmentation) template: Adam optimizer, learning rate 0.003, "
+        "Settings recommended by the U-Net (3D segmentation) template: Adam optimizer, learning rate 0.001, "
         "loss dice_cross_entropy, cosine schedule, "
         "augmentation: left-right flips, slice-order flips (instead of the dataset's)."
     ), note.inner_text()
