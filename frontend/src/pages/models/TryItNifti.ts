@@ -24,8 +24,7 @@ type Matrix = [[number, number, number], [number, number, number], [number, numb
 function directions(view: DataView, little: boolean): Matrix | null {
   const f = (offset: number) => view.getFloat32(offset, little);
   if (view.getInt16(254, little) > 0) {
-    const rows = [280, 296, 312].map((o) => [f(o), f(o + 4), f(o + 8)]);
-    return [0, 1, 2].map((r) => rows[r]!) as Matrix;
+    return [280, 296, 312].map((o) => [f(o), f(o + 4), f(o + 8)]) as Matrix;
   }
   if (view.getInt16(252, little) > 0) {
     // NIfTI-1's quaternion: b, c, d stored, a = sqrt(1 - b² - c² - d²); qfac = pixdim[0] flips k.
