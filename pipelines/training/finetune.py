@@ -63,6 +63,13 @@ def freeze_nodes(model: nn.Module, node_ids: Sequence[str]) -> list[str]:
     return frozen
 
 
+def all_but(model: nn.Module, head: str) -> list[str]:
+    """The ids of ``model``'s nodes that hold parameters, except ``head``: what "freeze all but the
+    head" freezes (the Train form's shortcut does the same over the graph's layers)."""
+    return [name for name, module in model.named_children()
+            if name != head and next(module.parameters(), None) is not None]
+
+
 def unknown_nodes(document: dict[str, Any], node_ids: Sequence[str]) -> list[tuple[int, str]]:
     """``(index, id)`` of each id in ``node_ids`` that is not a node of ``document``."""
     known = {node["id"] for node in document.get("nodes", [])}

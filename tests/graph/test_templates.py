@@ -19,14 +19,14 @@ from pipelines.training.config import parse_config
 
 EXPECTED = {
     "lenet5", "tabular_mlp", "resnet18_cifar", "resnet18_imagenet", "vgg11", "mobilenet_v2",
-    "unet2d", "unet3d", "ct_cnn3d", "text_transformer",
+    "unet2d", "unet3d", "ct_cnn3d", "ct_lesion_cnn3d", "text_transformer",
     "densenet121_3d", "resnet18_3d", "residual_unet3d",  # MONAI's 3-D networks (test_monai_templates.py)
 }
 # Output shape per template for a batch of 2.
 OUTPUT_SHAPES = {
     "lenet5": (2, 10), "tabular_mlp": (2, 2), "resnet18_cifar": (2, 10), "resnet18_imagenet": (2, 1000),
     "vgg11": (2, 1000), "mobilenet_v2": (2, 1000), "unet2d": (2, 2, 128, 128), "unet3d": (2, 2, 32, 64, 64), "ct_cnn3d": (2, 2),
-    "text_transformer": (2, 2),
+    "ct_lesion_cnn3d": (2, 2), "text_transformer": (2, 2),
     "densenet121_3d": (2, 2), "resnet18_3d": (2, 2), "residual_unet3d": (2, 2, 32, 64, 64),
 }
 
