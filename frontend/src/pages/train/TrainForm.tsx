@@ -10,16 +10,13 @@ import { useFormSubmit } from "../../hooks/useFormSubmit";
 import { useResource } from "../../hooks/useResource";
 import type { BuiltForData } from "../datasets/BuildModelButton";
 import { StartingWeights } from "./StartingWeights";
-import { startFromSearch, useFineTune, withFineTune } from "./fineTuneStore";
+import { FINETUNE_LR, startFromSearch, useFineTune, withFineTune } from "./fineTuneStore";
 import { RunConfigFields } from "./RunConfigFields";
 import { memoryText, useRunEstimate } from "./runEstimate";
 import { ChangeNotes, InputMismatch, useInputCheck } from "./StartFromData";
 import { TemplateSettingsNote } from "./TemplateSettingsNote";
 import { type Recommendation, applyRecommendation, recommendationOf } from "./templateSettings";
 import { type ConfigValues, SERVER_FIELDS, configErrors, defaultsFor, toRunConfig, withTask } from "./trainConfig";
-
-// Pretrained weights are a good starting point that a large step would throw away.
-const FINETUNE_LR = 0.0001;
 
 /**
  * A new run: which graph and dataset versions, where its weights start, and its config (forms
@@ -44,6 +41,8 @@ export function TrainForm({ projectId }: { projectId: string }) {
   const [adapted, setAdapted] = useState<BuiltModel | null>(null);
 
   // Opened from the market: start from its weights, at the smaller step pretrained weights want.
+  // (Choosing a model of this project later leaves the rate alone: a template's head-only
+  // recommendation, Adam at 0.01 say, must survive; StartingWeights shows a hint instead.)
   useEffect(() => {
     useFineTune.getState().start(offered);
     if (offered) setValues((v) => ({ ...v, "optimizer.lr": FINETUNE_LR }));
@@ -152,7 +151,7 @@ export function TrainForm({ projectId }: { projectId: string }) {
         <InputMismatch check={inputCheck.check} datasetVersion={Number(datasetVersion)} graphVersion={Number(graphVersion)} onAdapted={onAdapted} />
       )}
       {adapted && <ChangeNotes projectId={projectId} built={adapted} heading="Adapted the input:" />}
-      <StartingWeights offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
+      <StartingWeights projectId={projectId} offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
       {recommendation && (
         <TemplateSettingsNote recommendation={recommendation} applied={applied !== null}
           onApply={() => switchSettings(recommendation.values)} onPlain={() => switchSettings(null)} />

@@ -1,9 +1,19 @@
 import { create } from "zustand";
 
+import type { ModelVariant } from "../../api/deploy";
 import type { RunConfigRequest } from "../../api/runs";
 
-/** Where a fine-tuning run's starting weights come from (the run config's `init_weights`). */
-export type StartFrom = { market_version: number } | { fork: number };
+/** Weights a page URL can offer (opened from the market): a market version or a fork's. */
+export type OfferedWeights = { market_version: number } | { fork: number };
+
+/**
+ * Where a fine-tuning run's starting weights come from (the run config's `init_weights`): the
+ * offered weights, or a ready model of this project (`model`, a ModelVariant id).
+ */
+export type StartFrom = OfferedWeights | { model: number };
+
+/** The learning rate suggested for fine-tuning: pretrained weights are a good start a large step would throw away. */
+export const FINETUNE_LR = 0.0001;
 
 interface FineTuneState {
   /** null: the run starts from a random initialisation. */
@@ -33,7 +43,7 @@ export const useFineTune = create<FineTuneState>()((set) => ({
 }));
 
 /** The starting weights a page URL names (its `market_version` or `fork` param), or none. */
-export function startFromSearch(marketVersion: string | null, fork: string | null): StartFrom | null {
+export function startFromSearch(marketVersion: string | null, fork: string | null): OfferedWeights | null {
   const id = (text: string | null) => {
     const value = Number(text);
     return text !== null && Number.isInteger(value) && value > 0 ? value : null;
@@ -53,4 +63,17 @@ export function withFineTune(config: RunConfigRequest, startFrom: StartFrom | nu
 /** Every parametrised layer except the last one (the head, which learns the new classes). */
 export function allButHead(parametrised: readonly string[]): string[] {
   return parametrised.slice(0, -1);
+}
+
+/**
+ * The project's models a run can start from: finished (`succeeded`) trained or pruned ones. The
+ * server refuses the rest (a quantized model's int8 weights do not load into a float graph).
+ */
+export function startableModels(models: readonly ModelVariant[]): ModelVariant[] {
+  return models.filter((m) => m.status === "succeeded" && (m.kind === "trained" || m.kind === "pruned"));
+}
+
+/** How a model is named in the choice of starting weights: "#12 · lesions U-Net (trained)". */
+export function modelLabel(model: Pick<ModelVariant, "id" | "name" | "kind">): string {
+  return `#${model.id} · ${model.name} (${model.kind})`;
 }
