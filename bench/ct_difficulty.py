@@ -31,6 +31,14 @@ least ``t`` lesion voxels are predicted, ``t`` chosen on the validation split; t
 CNN's test patients, with the errors per class and the pooled lesion Dice. It needs lesion masks,
 which the classification template never sees.
 
+Then the **lesion-pretrained 3-D CNN template** (``lesion_cnn``): ``ct_lesion_cnn3d`` (unet3d's network
+with a presence head, the maximum over voxels of the lesion log-probability into a linear layer) in
+its second run, a classification run on the classification ingest's train split (labels only)
+started from the detector's mask-trained unet3d weights, every layer but the head frozen, the
+template's recommended settings (Adam 0.01, batch 8, 10 epochs), best validation accuracy's weights
+measured on the same test patients. It counts for the CNN goal beside ``ct_cnn3d``, and the output
+says which template reached what and that it learnt from the train split's masks.
+
 ``--quick`` is smaller (80 patients, fewer epochs) and does not hold the goals.
 """
 from __future__ import annotations
@@ -228,7 +236,39 @@ def lesion_detector(cache: Path, shape: tuple[int, ...], epochs: int, seed: int,
         "counts": {split: found[split].tolist() for split in found},
         "lesion_voxels": {split: lesion[split].tolist() for split in lesion},
         "rows": {split: CachedDataset(cache, split).indices.tolist() for split in found},
+        "weights": {k: v.detach().clone() for k, v in model.state_dict().items()},
     }
+
+
+def lesion_cnn(cache: Path, shape: tuple[int, ...], weights: dict[str, torch.Tensor], seed: int,
+               checkpoints: Path) -> dict[str, Any]:
+    """The ``ct_lesion_cnn3d`` template as a user trains it in its second run: a classification run
+    on the classification ingest's train split (its labels only), started from the mask-trained
+    unet3d's weights (``weights``, which load into every layer but the head) with every layer but the
+    head frozen, the template's recommended settings (Adam 0.01, batch 8, 10 epochs), the best
+    validation accuracy's weights measured on the test split by the engine."""
+    from builder.graph import compile_graph
+    from builder.graph.templates import get_template, template_config
+    from pipelines.training.config import parse_config
+    from pipelines.training.data import cached_loaders
+    from pipelines.training.engine import fit
+    from pipelines.training.finetune import all_but
+
+    document = get_template("ct_lesion_cnn3d")
+    node = next(n for n in document["nodes"] if n["type"] == "volume_input")
+    node["params"].update(depth=shape[0], height=shape[1], width=shape[2])
+    model = compile_graph(document)
+    frozen = all_but(model, "logits")
+    config = parse_config({**template_config("ct_lesion_cnn3d"), "task": "classification", "seed": seed,
+                           "freeze": frozen, "device": {"kind": "cpu"}, "stats_every": 1000})
+    data = cached_loaders(cache, batch_size=config.batch_size, seed=seed, classes=2, eval_batch_size=8)
+    fitted = fit(model, data, config, device=torch.device("cpu"), checkpoint_dir=checkpoints, init_weights=weights)
+    confusion = fitted.test_metrics.get("confusion_matrix") or [[0, 0], [0, 0]]
+    return {"test_accuracy": float(fitted.test_metrics.get("accuracy", float("nan"))),
+            "val_accuracy": float(fitted.best.get("accuracy", float("nan"))), "best_epoch": fitted.best.get("epoch"),
+            "epochs": fitted.epochs_run, "config": config, "frozen": len(frozen),
+            "false_positives": int(confusion[0][1]), "normals": int(sum(confusion[0])),
+            "false_negatives": int(confusion[1][0]), "pneumonias": int(sum(confusion[1]))}
 
 
 def mask_detector(folder: Path, cache: Path, volumes: np.ndarray, splits: np.ndarray, spec: Any,
@@ -295,6 +335,8 @@ def main() -> int:
         splits = load_small(cache, "splits")
         detector = (mask_detector(Path(folder), cache, volumes, splits, spec, tuple(args.shape), args.detector_epochs)
                     if args.detector_epochs else None)
+        pretrained = (lesion_cnn(cache, tuple(args.shape), detector.pop("weights"), spec.config.get("seed", 0),
+                                 Path(folder) / "lesion-cnn-checkpoints") if detector is not None else None)
     classes = trained.classes
     labels = (labels == classes.index("pneumonia")).astype(int)
     features = [global_features(v) for v in volumes]
@@ -335,8 +377,24 @@ def main() -> int:
               f"{d['false_negatives']} of {d['pneumonias']} pneumonia patients missed; at t = 1 (any lesion voxel) "
               f"{d['test_any_voxel_accuracy']:.3f}; pooled lesion Dice on the test split "
               f"{'-' if dice is None else f'{dice:.3f}'}; majority class of the train split {baseline['majority']:.3f}")
-    held = worst <= THRESHOLD_GOAL and mean <= HISTOGRAM_GOAL and test.get("accuracy", 0.0) >= CNN_GOAL
-    print(f"\ngoals {'held' if held else 'NOT held'}; done in {time.perf_counter() - started:.0f} s")
+    if pretrained is not None:
+        p = pretrained
+        print(f"\n3-D CNN template ct_lesion_cnn3d, lesion-pretrained (its second run: a classification run on the "
+              f"labels of the same {counts.get('train')} train patients, started from the mask-trained unet3d "
+              f"above, {p['frozen']} layers frozen, the head trained: Adam {p['config'].optimizer.lr:g}, batch "
+              f"{p['config'].batch_size}, {p['epochs']} epochs, best validation accuracy {p['val_accuracy']:.3f} at "
+              f"epoch {p['best_epoch'] + 1}), test accuracy on {p['normals'] + p['pneumonias']} patients: "
+              f"{p['test_accuracy']:.3f} (goal: >= {CNN_GOAL:.2f})")
+        print(f"  errors: {p['false_positives']} of {p['normals']} normal patients called pneumonia, "
+              f"{p['false_negatives']} of {p['pneumonias']} pneumonia patients missed; baselines on the same test "
+              f"patients: majority class {baseline['majority']:.3f}, histogram regression {baseline['histogram']:.3f}; "
+              f"it learnt from the train split's lesion masks, which ct_cnn3d never sees")
+    label_only = test.get("accuracy", 0.0)
+    best_cnn = max(label_only, pretrained["test_accuracy"] if pretrained is not None else 0.0)
+    held = worst <= THRESHOLD_GOAL and mean <= HISTOGRAM_GOAL and best_cnn >= CNN_GOAL
+    shown = "" if pretrained is None else f", ct_lesion_cnn3d lesion-pretrained {pretrained['test_accuracy']:.3f}"
+    print(f"\ngoals {'held' if held else 'NOT held'} (3-D CNN: ct_cnn3d from labels only {label_only:.3f}{shown}); "
+          f"done in {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -161,8 +161,9 @@ SEED_MODELS: tuple[SeedModel, ...] = (
         description="The ct_cnn3d template (8, 16 and 32 channels) on 32x64x64 volumes, trained to tell normal "
                     "lungs from lungs with ground-glass or consolidated lesions in the synthetic chest CT set, "
                     "where atelectasis, vessels, motion and noise make global statistics useless. Its test "
-                    "accuracy is on its card; this set is hard for a network this small trained on a CPU "
-                    "(docs/bench/ct.md). For trying the CT workflow, not for clinical use.",
+                    "accuracy is on its card; this set is hard for a network trained on labels alone (docs/bench/ct.md): "
+                    "the ct_lesion_cnn3d template, whose U-Net learns from the lesion masks first, reads it. For "
+                    "trying the CT workflow, not for clinical use.",
         graph=ct_cnn3d_small,
         # Cosine decay: batch norm's running statistics settle while the weights do.
         config={"epochs": 10, "batch_size": 8, "seed": SEED, "optimizer": {"name": "adam", "lr": 5e-3},
