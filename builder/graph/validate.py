@@ -9,9 +9,13 @@ live in ``validate_structure`` and ``validate_shapes``; this module runs them in
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import topology
 from .document import read_document
 from .errors import Issue
+from .layers.merge import broadcast
+from .registry import ShapeError
 from .report import Limits, ValidationReport
 from .validate_shapes import ShapeInference
 from .validate_structure import StructureChecks
@@ -34,6 +38,26 @@ def validate(graph: object, batch_size: int = 1, limits: Limits | None = None) -
 
 class Validator(StructureChecks, ShapeInference):
     """Runs the passes in order over one document."""
+
+    def settle_merge_fixes(self) -> None:
+        """A port fed twice is offered an inserted ``add`` before shapes are known; now that they
+        are, the fix is withdrawn where the two tensors do not broadcast together (an ``add`` there
+        would be an error of its own). The message still names both ways to combine them."""
+        nodes = self.report.nodes
+        for issue, first, second in self.fed_twice:
+            shapes = {}
+            for port, (source, source_port) in zip(("in0", "in1"), (first, second), strict=True):
+                info = nodes.get(source)
+                if info is None or source_port not in info.outputs:
+                    break
+                shapes[port] = tuple(info.outputs[source_port])
+            else:
+                try:
+                    broadcast("add", shapes)
+                except ShapeError:
+                    errors = self.report.errors
+                    at = next(i for i, recorded in enumerate(errors) if recorded is issue)
+                    errors[at] = dataclasses.replace(issue, fix=None)
 
     def run(self) -> ValidationReport:
         report = self.report
@@ -64,6 +88,7 @@ class Validator(StructureChecks, ShapeInference):
         report.inputs = self.resolve_inputs(read)
         self.check_unconnected(cyclic)
         self.propagate(order)
+        self.settle_merge_fixes()
         report.outputs = self.resolve_outputs(read)
         self.warn_unused(report.outputs, cyclic)
         self.totals()

@@ -44,6 +44,8 @@ class ValidationPass:
         self.batch = batch_size
         self.states: dict[str, NodeState] = {}
         self.edges: list[RawEdge] = []
+        # Each "port_already_connected" error's issue with the two (source, port) that feed it.
+        self.fed_twice: list[tuple[Issue, tuple[str, str], tuple[str, str]]] = []
 
     def error(self, code: str, message: str, node_id: str | None = None, **where: Any) -> None:
         """Record an error; ``where`` may name the ``port``, ``param`` and a ``fix``."""

@@ -105,6 +105,7 @@ class StructureChecks(ValidationPass):
                     port=edge.target_port,
                     fix={"insert": "add"},
                 )
+                self.fed_twice.append((self.report.errors[-1], previous, (edge.source, edge.source_port)))
                 continue
             tgt.incoming[edge.target_port] = (edge.source, edge.source_port)
             src.outgoing.append(edge)

@@ -8,6 +8,7 @@ import pytest
 from conftest import DocBuilder, codes, only_error
 
 from builder.graph import GraphError, registry, validate
+from builder.graph.fixes import apply_fix
 
 
 # ---- document-level errors -------------------------------------------------------------
@@ -136,7 +137,24 @@ def test_duplicate_edge_and_second_edge_into_a_port(lenet_doc: dict[str, Any]) -
     lenet_doc["edges"] += [{"source": "fc1", "target": "fc2"}, {"source": "flat", "target": "fc2"}]
     report = validate(lenet_doc)
     assert codes(report) == ["duplicate_edge", "port_already_connected"]
-    assert report.errors[1].fix == {"insert": "add"} and report.errors[1].node_id == "fc2"
+    # fc1 gives 120 features and flat 400: an inserted add could not join them, so none is offered.
+    assert report.errors[1].fix is None and report.errors[1].node_id == "fc2"
+    assert "with an add or concat first" in report.errors[1].message
+
+
+def test_a_port_fed_twice_is_offered_an_add_only_where_the_two_tensors_add(draft: DocBuilder) -> None:
+    draft.add("x", "vector_input", {"features": 4})
+    draft.add("a", "linear", {"out_features": 3}, "x")
+    draft.add("b", "linear", {"out_features": 3}, "x")
+    draft.add("c", "linear", {"out_features": 2}, "a")
+    draft.connect("b", "c", "in")
+    draft.add("d", "linear", {"out_features": 2}, "a")
+    draft.connect("x", "d", "in")  # 3 features and 4: no add joins them
+    report = validate(draft.doc(outputs=["c", "d"]))
+    fixes = {e.node_id: e.fix for e in report.errors if e.code == "port_already_connected"}
+    assert fixes == {"c": {"insert": "add"}, "d": None}
+    fixed = validate(apply_fix(draft.doc(outputs=["c", "d"]), next(e for e in report.errors if e.node_id == "c")))
+    assert [e.code for e in fixed.errors] == ["port_already_connected"]  # only d's is left
 
 
 def test_cycle_marks_each_node_on_it_and_nothing_downstream(draft: DocBuilder) -> None:
