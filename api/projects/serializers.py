@@ -140,15 +140,19 @@ class GraphSerializer(ProjectResourceSerializer):
         help_text="The run settings that template recommends (a partial run config: what it leaves "
                   "out keeps the run config's default); {} when none."
     )
+    template_starts_from = serializers.SerializerMethodField(
+        help_text="The template whose trained model that template is meant to be fine-tuned from (e.g. "
+                  "unet3d for ct_lesion_cnn3d); null when it trains from scratch or there is no template."
+    )
 
     class Meta:
         model = Graph
         fields = [
             "id", "project", "name", "description", "created_by", "created_at", "updated_at",
-            "latest_version", "template", "template_name", "recommended_config",
+            "latest_version", "template", "template_name", "recommended_config", "template_starts_from",
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at", "latest_version", "template",
-                            "template_name", "recommended_config"]
+                            "template_name", "recommended_config", "template_starts_from"]
 
     @extend_schema_field(GraphVersionRefSerializer(allow_null=True))
     def get_latest_version(self, graph: Graph) -> dict[str, Any] | None:
@@ -168,6 +172,11 @@ class GraphSerializer(ProjectResourceSerializer):
     def get_recommended_config(self, graph: Graph) -> dict[str, Any]:
         summary = _template_summary(graph.template)
         return dict(summary["config"]) if summary else {}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_template_starts_from(self, graph: Graph) -> str | None:
+        summary = _template_summary(graph.template)
+        return summary.get("starts_from") if summary else None
 
 
 def check_document(value: Any) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Each template file holds ``{"id", "name", "description", "task", "modality", "graph"}`` where
 ``graph`` is a graph document, and may hold ``config``: the run settings the template recommends
-(a partial run config, e.g. the tabular MLP's batch size, learning rate and schedule);
+(a partial run config, e.g. the tabular MLP's batch size, learning rate and schedule), and
+``starts_from``: the template whose trained model it is meant to be fine-tuned from (``ct_lesion_cnn3d``
+from a ``unet3d`` segmentation model);
 ``templates/_make.py`` writes them. ``torchvision_graph`` builds
 a torchvision architecture (random weights: no downloads) and imports it with ``from_module``.
 """
@@ -56,9 +58,11 @@ def _load_all() -> dict[str, dict[str, Any]]:
 
 
 def list_templates() -> list[dict[str, Any]]:
-    """Summaries of every template: ``id``, ``name``, ``description``, ``task``, ``modality`` and
-    ``config`` (its recommended run settings, ``{}`` when it has none)."""
-    return [{**{key: t[key] for key in _SUMMARY_KEYS}, "config": copy.deepcopy(t.get("config", {}))}
+    """Summaries of every template: ``id``, ``name``, ``description``, ``task``, ``modality``,
+    ``config`` (its recommended run settings, ``{}`` when it has none) and ``starts_from`` (the
+    template whose trained model it is meant to start from, ``None`` when it trains from scratch)."""
+    return [{**{key: t[key] for key in _SUMMARY_KEYS}, "config": copy.deepcopy(t.get("config", {})),
+             "starts_from": t.get("starts_from")}
             for t in _load_all().values()]
 
 

@@ -135,3 +135,22 @@ def train_digits_lenet(client: Any, project_id: int, stack: Any, epochs: int = 2
     body = dict(client.get(f"/api/v1/runs/{run_id}/").json())
     assert body["status"] == "succeeded", (body, stack.log_tail())
     return body
+
+
+def ingested_version(client: Any, project: int, name: str, kind: str, data: bytes, filename: str,
+                     options: dict[str, Any]) -> dict[str, Any]:
+    """Through the API: a dataset ``name`` of ``kind`` in ``project``, ``data`` uploaded as
+    ``filename`` and ingested with ``options`` by the live worker; the succeeded version's JSON."""
+    from tests.api.test_datasets import upload
+
+    dataset = client.post("/api/v1/datasets/", {"project": project, "name": name, "kind": kind},
+                          format="json").json()["id"]
+    upload_id = upload(client, data, filename, chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
+    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
+                          format="json")
+    assert version.status_code == 202, version.content
+    url = f"/api/v1/dataset-versions/{version.json()['id']}/"
+    poll(lambda: client.get(url).json()["status"] in ("succeeded", "failed"), 120, f"the {name} ingest")
+    body: dict[str, Any] = client.get(url).json()
+    assert body["status"] == "succeeded", body
+    return body

@@ -5,11 +5,13 @@ real server and worker (the ``ct_lesion_cnn3d`` recipe, docs/guides/training.md)
    journey trains it);
 2. on the Train form, the ``ct_lesion_cnn3d`` graph (the U-Net's layers with a presence head) on a
    classification set of volumes with and without a lesion: its input adapted to the data, its
-   recommended settings (Adam at 0.01) kept, **"Fine-tune from a model of this project"** with the
+   recommended settings (Adam at 0.01) kept, the form saying the template is meant to start from a
+   unet3d model, **"Fine-tune from a model of this project"** with the
    U-Net's model chosen and every layer but the head frozen.
 
 The run loads every tensor of the U-Net, trains only the head, and calls the unseen test volumes
-right. Screenshot: var/screenshots/train-start-from-project-model.png."""
+right. Screenshots: var/screenshots/train-starts-from-advice.png (the form's advice before a model is
+chosen) and train-start-from-project-model.png (the model chosen, all but the head frozen)."""
 from __future__ import annotations
 
 import re
@@ -32,8 +34,8 @@ from .journey import (
     Clicks,
     as_user,
     fill_field,
+    ingested_version,
     open_advanced_settings,
-    poll,
     section,
     sign_up_and_open_project,
 )
@@ -62,25 +64,6 @@ def _option(select: Any, text: str) -> str:
     return str(options.filter(has_text=text).first.get_attribute("value"))
 
 
-def _classification_set(client: Any, project: int, data: bytes) -> int:
-    """The set ingested through the API at the U-Net's volume shape: its dataset version id."""
-    from tests.api.test_datasets import upload
-
-    dataset = client.post("/api/v1/datasets/", {"project": project, "name": "lesion or clear", "kind": "ct_nifti"},
-                          format="json").json()["id"]
-    upload_id = upload(client, data, "classes.zip", chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
-    options = {"volume_shape": [8, 12, 12], "val_fraction": 0.25, "test_fraction": 0.25}
-    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
-                          format="json")
-    assert version.status_code == 202, version.content
-    version_id = version.json()["id"]
-    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] in ("succeeded", "failed"),
-         120, "the classification ingest")
-    body = client.get(f"/api/v1/dataset-versions/{version_id}/").json()
-    assert (body["status"], body["task"]) == ("succeeded", "classification"), body
-    return int(version_id)
-
-
 def test_a_classifier_starts_from_the_projects_segmentation_model_with_all_but_its_head_frozen(
         live_stack: Any, page: Any, tmp_path: Path) -> None:
     click = Clicks()
@@ -91,7 +74,10 @@ def test_a_classifier_starts_from_the_projects_segmentation_model_with_all_but_i
     unet_run, _ = as_user(username, lambda client: _train(client, project, masks, live_stack))
     unet = as_user(username, lambda client: client.post("/api/v1/models/", {"run": unet_run}, format="json").json())
     classes = _classes_zip(tmp_path / "classes.zip").read_bytes()
-    as_user(username, lambda client: _classification_set(client, project, classes))
+    options = {"volume_shape": [8, 12, 12], "val_fraction": 0.25, "test_fraction": 0.25}
+    version = as_user(username, lambda client: ingested_version(client, project, "lesion or clear", "ct_nifti", classes,
+                                                                "classes.zip", options))
+    assert version["task"] == "classification", version
     graph = as_user(username, lambda client: client.post(
         "/api/v1/graphs/from-template/", {"project": project, "template": "ct_lesion_cnn3d"}, format="json"))
     assert graph.status_code == 201, graph.content
@@ -112,10 +98,16 @@ def test_a_classifier_starts_from_the_projects_segmentation_model_with_all_but_i
 
     weights = page.get_by_role("region", name="Starting weights")
     assert weights.get_by_role("radio", name="Train from scratch (random weights)").is_checked()
+    # The template says where it is meant to start from while it would train from scratch.
+    advice = weights.get_by_test_id("starts-from-advice")
+    assert "meant to start from a trained unet3d model of this project" in advice.inner_text(), advice.inner_text()
+    weights.evaluate("w => { w.scrollIntoView({block: 'start'}); window.scrollBy(0, -72); }")  # below the header
+    page.screenshot(path=str(IMAGES / "train-starts-from-advice.png"))
     choice = weights.get_by_role("combobox", name="Model to start from")
     choice.select_option(str(unet["id"]))
     assert weights.get_by_role("radio", name="Fine-tune from a model of this project").is_checked()
     weights.get_by_test_id("finetune-lr-hint").wait_for()
+    advice.wait_for(state="detached")
     click(weights.get_by_role("button", name="Freeze all but the head"))
     backbone = all_but(compile_graph(get_template("ct_lesion_cnn3d")), "logits")
     weights.get_by_role("status").filter(has_text=f"{len(backbone)} of {len(backbone) + 1} frozen").wait_for()

@@ -26,10 +26,9 @@ import nibabel
 import numpy as np
 import pytest
 
-from tests.api.test_datasets import upload
 from tests.pipelines.test_volume_masks import archive, case
 
-from .journey import IMAGES, Clicks, as_user, poll, section, sign_up_and_open_project
+from .journey import IMAGES, Clicks, as_user, ingested_version, poll, section, sign_up_and_open_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 VOLUME_SHAPE = [8, 12, 12]  # the cases' 8 slices of 10 x 12 voxels, stretched to a grid the U-Net halves twice
@@ -40,17 +39,10 @@ def lesions_and_unet(client: Any, project: int, data: bytes, volume_shape: list[
     """Through the API: the zip of CT volumes with lesion masks ingested (NIfTI) at
     ``volume_shape``, and the graph "build a model for this data" proposes for it (the 3-D U-Net
     template, sized to the volumes): (dataset version id, the proposal)."""
-    dataset = client.post("/api/v1/datasets/", {"project": project, "name": "lesions", "kind": "ct_nifti"},
-                          format="json").json()["id"]
-    upload_id = upload(client, data, "lesions.zip", chunk=1 << 20).rstrip("/").rsplit("/", 1)[-1]
     options = {"volume_shape": volume_shape, "val_fraction": 0.17, "test_fraction": 0.17}
-    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {"upload": upload_id, "options": options},
-                          format="json")
-    assert version.status_code == 202, version.content
-    version_id = version.json()["id"]
-    poll(lambda: client.get(f"/api/v1/dataset-versions/{version_id}/").json()["status"] in ("succeeded", "failed"),
-         120, "the masks ingest")
-    assert client.get(f"/api/v1/dataset-versions/{version_id}/").json()["task"] == "segmentation"
+    version = ingested_version(client, project, "lesions", "ct_nifti", data, "lesions.zip", options)
+    assert version["task"] == "segmentation"
+    version_id = version["id"]
     built = client.post(f"/api/v1/dataset-versions/{version_id}/build-model/", {}, format="json")
     assert built.status_code == 201, built.content
     assert built.json()["template"] == "unet3d"

@@ -35,9 +35,11 @@ def test_list_templates_summaries() -> None:
     summaries = list_templates()
     assert {t["id"] for t in summaries} == EXPECTED
     for t in summaries:
-        assert set(t) == {"id", "name", "description", "task", "modality", "config"}
+        assert set(t) == {"id", "name", "description", "task", "modality", "config", "starts_from"}
         assert all(isinstance(t[key], str) and t[key] for key in ("id", "name", "description", "task", "modality"))
         assert t["config"] == template_config(t["id"])
+    # Only the lesion-pretrained CT classifier is meant to start from another template's model.
+    assert {t["id"]: t["starts_from"] for t in summaries if t["starts_from"]} == {"ct_lesion_cnn3d": "unet3d"}
 
 
 @pytest.mark.parametrize("template_id", sorted(EXPECTED))

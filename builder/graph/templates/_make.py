@@ -260,7 +260,7 @@ TEMPLATES: list[tuple[dict[str, Any], Any]] = [
                  "schedule": {"name": "cosine"}, "augmentation": {"flip_horizontal": True, "flip_depth": True}}},
      unet3d),
     ({"id": "ct_lesion_cnn3d", "name": "3D CNN for CT, lesion-pretrained", "task": "classification",
-      "modality": "ct",
+      "modality": "ct", "starts_from": "unet3d",
       "description": "The 3D U-Net's network (unet3d, same layer names) with a presence head: each voxel's "
                      "log-probability of lesion, its maximum over the volume, and a linear layer to 2 classes, "
                      "on 1x32x64x64 volumes. Trained in two runs: a unet3d segmentation run on lesion masks, then "

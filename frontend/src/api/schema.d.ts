@@ -1735,6 +1735,8 @@ export interface components {
             readonly recommended_config: {
                 [key: string]: unknown;
             };
+            /** @description The template whose trained model that template is meant to be fine-tuned from (e.g. unet3d for ct_lesion_cnn3d); null when it trains from scratch or there is no template. */
+            readonly template_starts_from: string | null;
         };
         /**
          * @description A resource created inside one of the user's projects (a graph, a dataset): ``project``

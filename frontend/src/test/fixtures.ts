@@ -31,6 +31,7 @@ export function makeGraph(overrides: Partial<Graph> = {}): Graph {
     template: null,
     template_name: null,
     recommended_config: {},
+    template_starts_from: null,
     ...overrides,
   };
 }

@@ -78,6 +78,7 @@ describe("TrainForm fine-tuning", () => {
     await user.click(await screen.findByRole("button", { name: "Freeze all but the head" }));
     await user.click(screen.getByRole("radio", { name: /Train from scratch/ }));
     expect(screen.queryByRole("list", { name: "Layers with weights" })).not.toBeInTheDocument();
+    expect(screen.queryByTestId("starts-from-advice")).not.toBeInTheDocument(); // a graph from no template
     await user.click(screen.getByRole("button", { name: "Start training" }));
     expect(await screen.findByText("stop here")).toBeInTheDocument();
     const config = (api.sent("POST", "/api/v1/runs/")[0]?.body as { config: Record<string, unknown> }).config;
@@ -120,7 +121,7 @@ describe("TrainForm starting from a model of this project", () => {
   // A template recommending Adam at 0.01 for its head-only second run: the rate must survive.
   const graph = makeGraph({
     id: 10, name: "CT lesions", latest_version, template: "ct_lesion_cnn3d", template_name: "CT lesion classifier (3D CNN)",
-    recommended_config: { optimizer: { name: "adam", lr: 0.01 } },
+    recommended_config: { optimizer: { name: "adam", lr: 0.01 } }, template_starts_from: "unet3d",
   });
   const routes = (projectModels: ModelVariant[]) => ({
     "GET /api/v1/auth/csrf/": json(200, { csrfToken: "token" }),
@@ -147,8 +148,13 @@ describe("TrainForm starting from a model of this project", () => {
     expect(within(weights).getByRole("radio", { name: "Train from scratch (random weights)" })).toBeChecked();
     expect(within(weights).queryByRole("list", { name: "Layers with weights" })).not.toBeInTheDocument();
     await waitFor(() => expect(screen.getByLabelText("Learning rate")).toHaveValue(0.01));
+    // The template is meant to start from a unet3d model: said while it would train from scratch.
+    expect(within(weights).getByTestId("starts-from-advice")).toHaveTextContent(
+      "The CT lesion classifier (3D CNN) template is meant to start from a trained unet3d model of this project",
+    );
 
     await user.click(within(weights).getByRole("radio", { name: "Fine-tune from a model of this project" }));
+    expect(within(weights).queryByTestId("starts-from-advice")).not.toBeInTheDocument();
     expect(screen.getByLabelText("Learning rate")).toHaveValue(0.01);
     expect(within(weights).getByText(/^Pretrained weights usually want a smaller learning rate \(e\.g\. 0\.0001\) when every layer trains;/)).toBeInTheDocument();
     await user.selectOptions(select, "13");

@@ -34,6 +34,11 @@ function SourceName({ from }: { from: OfferedWeights }) {
 
 interface StartingWeightsProps {
   projectId: string;
+  /**
+   * The chosen graph's template is meant to start from another template's trained model
+   * (`ct_lesion_cnn3d` from a `unet3d` one): its name and that template's id, or null.
+   */
+  startsFrom: { templateName: string; template: string } | null;
   /** The weights the page was opened with (from the market); null: none offered. */
   offered: OfferedWeights | null;
   graphId: number | null;
@@ -45,7 +50,7 @@ interface StartingWeightsProps {
  * and choose the layers to freeze. The learning rate is left as the form has it (a template's
  * head-only recommendation must survive); a hint says what pretrained weights usually want.
  */
-export const StartingWeights = memo(function StartingWeights({ projectId, offered, graphId, versionId }: StartingWeightsProps) {
+export const StartingWeights = memo(function StartingWeights({ projectId, startsFrom, offered, graphId, versionId }: StartingWeightsProps) {
   const startFrom = useFineTune((s) => s.startFrom);
   const start = useFineTune((s) => s.start);
   const models = useResource(`start-models${projectId}`, (signal) => listModels(projectId, signal));
@@ -64,6 +69,13 @@ export const StartingWeights = memo(function StartingWeights({ projectId, offere
     <section className="train-form__finetune" aria-label="Starting weights">
       <fieldset className="freeze-picker">
         <legend>Starting weights</legend>
+        {startsFrom && startFrom === null && (
+          <p className="alert alert--info" role="note" data-testid="starts-from-advice">
+            The {startsFrom.templateName} template is meant to start from a trained <code>{startsFrom.template}</code> model of this
+            project, where its layers learn what to look for: choose it under “Fine-tune from a model of this project”, then “Freeze
+            all but the head”. From scratch it learns from the labels alone.
+          </p>
+        )}
         <label>
           <input type="radio" name="start-from" checked={startFrom === null} onChange={() => start(null)} /> Train from scratch (random weights)
         </label>

@@ -69,6 +69,14 @@ export function TrainForm({ projectId }: { projectId: string }) {
     [graphs.data, graphVersion],
   );
   const recommendation = useMemo(() => recommendationOf(chosenGraph, offered !== null), [chosenGraph, offered]);
+  // A template meant to start from another template's trained model (ct_lesion_cnn3d from unet3d).
+  const startsFrom = useMemo(
+    () =>
+      chosenGraph?.template && chosenGraph.template_starts_from
+        ? { templateName: chosenGraph.template_name ?? chosenGraph.template, template: chosenGraph.template_starts_from }
+        : null,
+    [chosenGraph],
+  );
   // The recommendation last seen and the settings it put in the form (null: none, or the plain
   // defaults chosen); adjusted while rendering, so the form never shows a frame without them.
   const [seen, setSeen] = useState<Recommendation | null>(null);
@@ -151,7 +159,7 @@ export function TrainForm({ projectId }: { projectId: string }) {
         <InputMismatch check={inputCheck.check} datasetVersion={Number(datasetVersion)} graphVersion={Number(graphVersion)} onAdapted={onAdapted} />
       )}
       {adapted && <ChangeNotes projectId={projectId} built={adapted} heading="Adapted the input:" />}
-      <StartingWeights projectId={projectId} offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
+      <StartingWeights projectId={projectId} startsFrom={startsFrom} offered={offered} graphId={graphOf.get(Number(graphVersion)) ?? null} versionId={graphVersion ? Number(graphVersion) : null} />
       {recommendation && (
         <TemplateSettingsNote recommendation={recommendation} applied={applied !== null}
           onApply={() => switchSettings(recommendation.values)} onPlain={() => switchSettings(null)} />
