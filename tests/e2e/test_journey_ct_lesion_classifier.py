@@ -27,7 +27,7 @@ from builder.graph.templates import get_template
 from domain.runs.models import RunEvent
 from pipelines.training.finetune import all_but
 from tests.dataset_factories import write_zip
-from tests.pipelines.test_volume_masks import archive, case, nifti
+from tests.pipelines.test_volume_masks import case, nifti
 
 from .journey import (
     IMAGES,
@@ -37,9 +37,8 @@ from .journey import (
     ingested_version,
     open_advanced_settings,
     section,
-    sign_up_and_open_project,
 )
-from .test_journey_ct_segmentation import CASES, _train
+from .test_journey_ct_segmentation import user_with_a_trained_unet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CLASSIFIED = 12  # volumes of each class in the classification set
@@ -68,10 +67,7 @@ def test_a_classifier_starts_from_the_projects_segmentation_model_with_all_but_i
         live_stack: Any, page: Any, tmp_path: Path) -> None:
     click = Clicks()
     username = f"lesioncls_{uuid.uuid4().hex[:8]}"
-    sign_up_and_open_project(page, live_stack.url, click, username, "Lesion classifier")
-    project = int(re.findall(r"/projects/(\d+)", page.url)[0])
-    masks = archive(tmp_path / "lesions.zip", cases=CASES).read_bytes()
-    unet_run, _ = as_user(username, lambda client: _train(client, project, masks, live_stack))
+    project, unet_run, _ = user_with_a_trained_unet(page, live_stack, click, username, "Lesion classifier", tmp_path)
     unet = as_user(username, lambda client: client.post("/api/v1/models/", {"run": unet_run}, format="json").json())
     classes = _classes_zip(tmp_path / "classes.zip").read_bytes()
     options = {"volume_shape": [8, 12, 12], "val_fraction": 0.25, "test_fraction": 0.25}

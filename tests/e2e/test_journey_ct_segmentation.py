@@ -58,6 +58,18 @@ def _train(client: Any, project: int, data: bytes, stack: Any) -> tuple[int, lis
     return _run_to_success(client, built["version"]["id"], version_id, config, stack, 300), list(built["notes"])
 
 
+def user_with_a_trained_unet(page: Any, stack: Any, click: Clicks, username: str, project_name: str,
+                             tmp_path: Path) -> tuple[int, int, list[str]]:
+    """In the browser, ``username`` signs up and opens a new project; through the API, the lesion
+    volumes (``archive``, ``CASES`` cases) are ingested and the proposed 3-D U-Net trained on them
+    by the live worker: (project id, run id, the proposal's notes)."""
+    sign_up_and_open_project(page, stack.url, click, username, project_name)
+    project = int(re.findall(r"/projects/(\d+)", page.url)[0])
+    data = archive(tmp_path / "lesions.zip", cases=CASES).read_bytes()
+    run_id, notes = as_user(username, lambda client: _train(client, project, data, stack))
+    return project, run_id, notes
+
+
 def _run_to_success(client: Any, graph_version: int, dataset_version: int, config: dict[str, Any], stack: Any,
                     timeout: float) -> int:
     """A run of the graph on the dataset version, created through the API and trained by the live
@@ -123,10 +135,7 @@ def test_a_segmentation_run_shows_its_predicted_mask_over_the_volume(live_stack:
                                                                     tmp_path: Path) -> None:
     click = Clicks()
     username = f"seg_{uuid.uuid4().hex[:8]}"
-    sign_up_and_open_project(page, live_stack.url, click, username, "Lesions")
-    project = int(re.findall(r"/projects/(\d+)", page.url)[0])
-    data = archive(tmp_path / "lesions.zip", cases=CASES).read_bytes()
-    run_id, notes = as_user(username, lambda client: _train(client, project, data, live_stack))
+    project, run_id, notes = user_with_a_trained_unet(page, live_stack, click, username, "Lesions", tmp_path)
     assert "input 'volume' set to 1×8×12×12 (CT volume) (was 1×32×64×64)" in notes, notes
     assert "output 'mask_logits' kept: 2 classes" in notes, notes
 
