@@ -186,6 +186,13 @@ def count_threshold(counts: np.ndarray, labels: np.ndarray) -> tuple[int, float]
     return int(candidates[best]), float(accuracy[best])
 
 
+def sized(document: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
+    """``document`` with its ``volume_input`` set to ``shape`` (depth, height, width)."""
+    node = next(n for n in document["nodes"] if n["type"] == "volume_input")
+    node["params"].update(depth=shape[0], height=shape[1], width=shape[2])
+    return document
+
+
 def lesion_detector(cache: Path, shape: tuple[int, ...], epochs: int, seed: int, checkpoints: Path) -> dict[str, Any]:
     """The mask-supervised detector: the ``unet3d`` template trained by the engine on the
     segmentation ingest's train split with its recommended settings (all of its ``config``: Adam 1e-3
@@ -202,9 +209,7 @@ def lesion_detector(cache: Path, shape: tuple[int, ...], epochs: int, seed: int,
     from pipelines.training.data import cached_loaders
     from pipelines.training.engine import fit
 
-    document = get_template("unet3d")
-    node = next(n for n in document["nodes"] if n["type"] == "volume_input")
-    node["params"].update(depth=shape[0], height=shape[1], width=shape[2])
+    document = sized(get_template("unet3d"), shape)
     config = parse_config({**template_config("unet3d"), "task": "segmentation", "epochs": epochs, "batch_size": 2,
                            "seed": seed, "device": {"kind": "cpu"}, "stats_every": 1000})
     augmentation = config.augmentation.model_dump() if config.augmentation is not None else None
@@ -254,9 +259,7 @@ def lesion_cnn(cache: Path, shape: tuple[int, ...], weights: dict[str, torch.Ten
     from pipelines.training.engine import fit
     from pipelines.training.finetune import all_but
 
-    document = get_template("ct_lesion_cnn3d")
-    node = next(n for n in document["nodes"] if n["type"] == "volume_input")
-    node["params"].update(depth=shape[0], height=shape[1], width=shape[2])
+    document = sized(get_template("ct_lesion_cnn3d"), shape)
     model = compile_graph(document)
     frozen = all_but(model, "logits")
     config = parse_config({**template_config("ct_lesion_cnn3d"), "task": "classification", "seed": seed,

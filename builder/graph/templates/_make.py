@@ -109,8 +109,8 @@ def unet2d() -> dict[str, Any]:
     return b.build()
 
 
-def unet3d() -> dict[str, Any]:
-    b = GraphBuilder("U-Net (3D segmentation)")
+def _unet3d(b: GraphBuilder) -> str:
+    """The 3-D U-Net's nodes into ``b``; returns its last node (per-voxel logits for 2 classes)."""
     x = b.add("volume", "volume_input", {"channels": 1, "depth": 32, "height": 64, "width": 64})
     # Narrow (8, 16, 32): a 3-D convolution costs depth times a 2-D one, and CT mask sets are small.
     skips = []
@@ -123,7 +123,12 @@ def unet3d() -> dict[str, Any]:
         up = b.add(f"up{level}", "conv_transpose3d", {"out_channels": channels, "kernel_size": 2, "stride": 2}, x)
         merged = b.add(f"cat{level}", "concat", {"num_inputs": 2, "dim": 1}, up, skip)
         x = _conv_block(b, f"dec{level}", merged, channels, dims=3)
-    b.add("mask_logits", "conv3d", {"out_channels": 2, "kernel_size": 1}, x)
+    return b.add("mask_logits", "conv3d", {"out_channels": 2, "kernel_size": 1}, x)
+
+
+def unet3d() -> dict[str, Any]:
+    b = GraphBuilder("U-Net (3D segmentation)")
+    _unet3d(b)
     return b.build()
 
 
@@ -133,11 +138,8 @@ def ct_lesion_cnn3d() -> dict[str, Any]:
     linear layer from it to the classes. A patient is called by its most lesion-like voxel, as a
     reader calls a scan by its worst finding; the network learns where lesions are from masks in
     a segmentation run, and the head learns only where to put the threshold."""
-    doc = unet3d()
-    doc["name"] = "3D CNN for CT, lesion-pretrained"
-    b = GraphBuilder(doc["name"])
-    b.doc = doc
-    x = b.add("lesion_log_prob", "log_softmax", {"dim": 1}, "mask_logits")
+    b = GraphBuilder("3D CNN for CT, lesion-pretrained")
+    x = b.add("lesion_log_prob", "log_softmax", {"dim": 1}, _unet3d(b))
     x = b.add("strongest", "adaptive_max_pool3d", {"output_size": 1}, x)
     x = b.add("flatten", "flatten", {}, x)
     b.add("logits", "linear", {"out_features": 2}, x)
